@@ -1,0 +1,3 @@
+/** @mnsim/engine: the embedded engine (orchestrator loop over the in-process transport). */
+export * from './simulate.js';
+export * from './kernel-log.js';

@@ -1,0 +1,124 @@
+/**
+ * The embedded engine: one run of (scenario, variant, seed) in this process. The orchestrator
+ * loop asks the kernel's RunScheduler what runs next and hands it to the in-process transport;
+ * each event is encoded once, hashed into the logHash and passed on to the caller's sink (the
+ * store, an exporter, or nothing).
+ */
+import {
+  type Arch,
+  type KernelVariant,
+  type Scenario,
+  RunScheduler,
+  initialStates,
+  newGlobals,
+  variantOf,
+  type ComponentStates,
+} from '@mnsim/kernel';
+import {
+  type EventType,
+  type Violation,
+  LogHasher,
+  RUN_END_ID,
+  RUN_START_ID,
+  bootId,
+  canonicalEventLineFromPayload,
+  canonicalJson,
+  stepId,
+} from '@mnsim/events';
+import { type EmittedEvent, InProcessTransport } from '@mnsim/bus';
+import { kernelLogFromEvent, type KernelLogLine } from './kernel-log.js';
+
+export interface SimulateOptions {
+  /** overrides scenario.kernel (CLI --kernel) */
+  kernel?: KernelVariant;
+  /** overrides scenario.seed (CLI --seed) */
+  seed?: number;
+  /** called for every event with its canonical payload encoding, in seq order */
+  onEvent?: (e: EmittedEvent, encodedPayload: string) => void;
+  /** keep the kernel log lines (dmesg); on by default */
+  keepKernelLog?: boolean;
+}
+
+export interface SimulationResult {
+  scenario: string;
+  kernel: KernelVariant;
+  arch: Arch;
+  seed: number;
+  events: number;
+  logHash: string;
+  violations: Violation[];
+  /** kernel_unmap_hva_range() calls made (the benchmark's "ranges") */
+  ranges: number;
+  kernelLog: KernelLogLine[];
+  /** the components' final state, for inspection and tests */
+  states: ComponentStates;
+  panicked: boolean;
+}
+
+export function simulate(input: Scenario, opts: SimulateOptions = {}): SimulationResult {
+  const scenario: Scenario = {
+    ...input,
+    kernel: opts.kernel ?? input.kernel,
+    seed: opts.seed ?? input.seed,
+  };
+  const variant = variantOf(scenario.kernel);
+  const states = initialStates(scenario.host.arch);
+  const hasher = new LogHasher();
+  const violations: Violation[] = [];
+  const kernelLog: KernelLogLine[] = [];
+  const keepLog = opts.keepKernelLog ?? true;
+  let ranges = 0;
+
+  const sink = (e: EmittedEvent): void => {
+    const encoded = canonicalJson(e.payload);
+    hasher.update(canonicalEventLineFromPayload(e, encoded));
+    if (e.type === 'violation') {
+      const v = (e as EmittedEvent<'violation'>).payload.violation;
+      violations.push({ seq: e.seq, ...v });
+    } else if (e.type === 'call' && (e as EmittedEvent<'call'>).payload.fn === 'kvm_mmu_notifier_invalidate_range_start') {
+      ranges++;
+    }
+    if (keepLog) kernelLogFromEvent(e, kernelLog);
+    opts.onEvent?.(e, encoded);
+  };
+
+  const transport = new InProcessTransport(scenario, variant, states, sink);
+  transport.emitRoot('run.start', RUN_START_ID, 0, {
+    arch: scenario.host.arch,
+    kernel: scenario.kernel,
+    scenario,
+    seed: scenario.seed,
+  });
+
+  const scheduler = new RunScheduler(scenario);
+  const globals = newGlobals();
+  let boot = 0;
+  for (let stim = scheduler.next(); stim !== null; stim = scheduler.next()) {
+    const id =
+      stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
+    const out = transport.runStimulus(stim, id, globals);
+    scheduler.done(stim, out.ret, out.armed, globals.panicked);
+  }
+
+  transport.emitRoot('run.end', RUN_END_ID, scheduler.state.now, {
+    events: transport.eventCount + 1,
+    status: 'completed',
+    violations: violations.length,
+  });
+
+  return {
+    scenario: scenario.name,
+    kernel: scenario.kernel,
+    arch: scenario.host.arch,
+    seed: scenario.seed,
+    events: transport.eventCount,
+    logHash: hasher.digest(),
+    violations,
+    ranges,
+    kernelLog,
+    states,
+    panicked: globals.panicked,
+  };
+}
+
+export type { EventType };

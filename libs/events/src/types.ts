@@ -1,0 +1,52 @@
+/**
+ * The event envelope. Every message between components is one event of a run's log, plus the
+ * violations recorded on the way. Payload shapes per type are defined by the kernel model
+ * (`@mnsim/kernel` messages); here they are plain JSON so the store and the transport need not
+ * know them.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export const EVENT_TYPES = [
+  'run.start', // the normalized scenario, variant and seed: everything a replay needs
+  'step', // orchestrator -> component: one scenario step
+  'timer', // orchestrator -> component: a timer armed earlier fires (reaper retry, lock release)
+  'call', // component -> component: a kernel call crossing components, with the caller's context
+  'return', // component -> caller: the return value, the context after, finer trace
+  'violation', // a failed ___might_sleep check
+  'run.end', // the run's outcome
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface RunEvent {
+  runId: string;
+  /** derived from causation: `${causationId}.${childIndex}`, roots are `s<step>`/`run` */
+  id: string;
+  /** position in the run's canonical order, from 0 */
+  seq: number;
+  type: EventType;
+  causationId: string | null;
+  /** virtual time */
+  jiffies: number;
+  payload: Json;
+  /** wall clock, ISO 8601 UTC; metadata only, never part of the canonical encoding */
+  recordedAt: string;
+}
+
+/** One failed ___might_sleep check, as the design's JSON contract prints it. */
+export interface Violation {
+  seq: number;
+  jiffies: number;
+  site: string;
+  inAtomic: number;
+  irqsDisabled: number;
+  nonBlock: number;
+  pid: number;
+  comm: string;
+  reported: boolean;
+  signature: string;
+  stack: string[];
+  text: string;
+}
+
+export type RunStatus = 'running' | 'completed' | 'failed';

@@ -1,0 +1,73 @@
+/**
+ * The `task` component: what a process does in its own context that involves several
+ * components: a page fault that ends in the OOM killer, do_exit(), and closing a VM's fd. It has
+ * no state of its own (that lives in mm, oom and kvm), so the orchestrator runs it.
+ */
+import { type ExecContext, frame } from './context.js';
+import type { Sys } from './sys.js';
+import { GFP_HIGHUSER_MOVABLE } from '../mm/oom-kill.js';
+
+function kvm(sys: Sys): `kvm:${typeof sys.host.arch}` {
+  return `kvm:${sys.host.arch}`;
+}
+
+/**
+ * The process touches `size` bytes of anonymous memory: page faults that populate what host
+ * memory allows, and for the shortfall the page allocator's slow path calls out_of_memory().
+ * The allocator's retry after the kill is not modelled: the allocation stops at the shortfall.
+ */
+export function taskAllocate(ctx: ExecContext, sys: Sys, pid: number, size: number): void {
+  frame(ctx, 'handle_mm_fault', () =>
+    frame(ctx, '__handle_mm_fault', () =>
+      frame(ctx, 'do_anonymous_page', () => {
+        const r = sys.call(ctx, 'mm', 'handle_mm_fault', { pid, size });
+        if (r.shortfall === 0) return;
+        const path = [
+          'alloc_pages_vma',
+          '__alloc_pages_nodemask',
+          '__alloc_pages_slowpath',
+          '__alloc_pages_may_oom',
+        ];
+        for (const f of path) ctx.stack.push(f);
+        try {
+          sys.call(ctx, 'oom', 'out_of_memory', { ...GFP_HIGHUSER_MOVABLE, order: 0, sysrq: false });
+        } finally {
+          ctx.stack.length -= path.length;
+        }
+      }),
+    ),
+  );
+}
+
+/**
+ * do_exit(): exit_mm() (-> exit_mmap) comes before the files are closed, so by the time the VM
+ * fds go (kvm_destroy_vm -> mmu_notifier_unregister) the notifier was already released.
+ */
+export function taskExit(ctx: ExecContext, sys: Sys, pid: number): void {
+  frame(ctx, 'do_exit', () => {
+    const ret = sys.call(ctx, 'mm', 'exit_mmap', { pid });
+    if (ret !== 0) return;
+    const proc = sys.scenario.processes.find((p) => p.pid === pid);
+    for (const vm of proc?.vms ?? []) {
+      frame(ctx, 'task_work_run', () => closeVmFd(ctx, sys, pid, vm.name));
+    }
+  });
+}
+
+/** The process closes its VM (and vCPU) fds: the last reference goes, kvm_destroy_vm() runs. */
+export function taskCloseVm(ctx: ExecContext, sys: Sys, pid: number, vm: string): void {
+  closeVmFd(ctx, sys, pid, vm);
+}
+
+function closeVmFd(ctx: ExecContext, sys: Sys, pid: number, vm: string): void {
+  frame(ctx, '__fput', () =>
+    frame(ctx, 'kvm_vm_release', () =>
+      frame(ctx, 'kvm_put_kvm', () =>
+        frame(ctx, 'kvm_destroy_vm', () => {
+          sys.call(ctx, 'mm', 'mmu_notifier_unregister', { pid, vm });
+          sys.call(ctx, kvm(sys), 'kvm_arch_destroy_vm', { vm });
+        }),
+      ),
+    ),
+  );
+}
