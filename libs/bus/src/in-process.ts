@@ -80,7 +80,12 @@ export class InProcessTransport implements Sys {
   }
 
   /** Emits an event outside any chain (run.start, run.end). */
-  emitRoot<T extends EventType>(type: T, id: string, jiffies: number, payload: PayloadMap[T]): void {
+  emitRoot<T extends EventType>(
+    type: T,
+    id: string,
+    jiffies: number,
+    payload: PayloadMap[T],
+  ): void {
     this.emit(type, id, null, jiffies, payload);
   }
 
@@ -99,7 +104,7 @@ export class InProcessTransport implements Sys {
     this.frames.push(frame);
     let ret: unknown;
     try {
-      ret = dispatch(this.states, stim.to, stim.fn, stim.args as CallArgs<CallName>, ctx, this);
+      ret = dispatch(this.states, stim.to, stim.fn, stim.args, ctx, this);
     } finally {
       this.frames.pop();
     }
@@ -150,7 +155,13 @@ export class InProcessTransport implements Sys {
     });
   }
 
-  arm<F extends CallName>(_ctx: ExecContext, at: number, to: Address, fn: F, args: CallArgs<F>): void {
+  arm<F extends CallName>(
+    _ctx: ExecContext,
+    at: number,
+    to: Address,
+    fn: F,
+    args: CallArgs<F>,
+  ): void {
     const parent = this.top();
     const id = childId(parent.id, parent.children++);
     this.pendingArmed.push({ id, at, to, fn, args });
@@ -170,7 +181,11 @@ export class InProcessTransport implements Sys {
     jiffies: number,
     payload: PayloadMap[T],
   ): void {
-    const p = payload as PayloadMap[T] & { log?: PrintkLine[]; trace?: TraceEntry[]; armed?: ArmedTimerEntry[] };
+    const p = payload as PayloadMap[T] & {
+      log?: PrintkLine[];
+      trace?: TraceEntry[];
+      armed?: ArmedTimerEntry[];
+    };
     if (this.pendingLog.length > 0) {
       p.log = this.pendingLog;
       this.pendingLog = [];

@@ -75,7 +75,10 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
       violations.push({ seq: e.seq, ...v });
-    } else if (e.type === 'call' && (e as EmittedEvent<'call'>).payload.fn === 'kvm_mmu_notifier_invalidate_range_start') {
+    } else if (
+      e.type === 'call' &&
+      (e as EmittedEvent<'call'>).payload.fn === 'kvm_mmu_notifier_invalidate_range_start'
+    ) {
       ranges++;
     }
     if (keepLog) kernelLogFromEvent(e, kernelLog);
@@ -94,8 +97,7 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
   const globals = newGlobals();
   let boot = 0;
   for (let stim = scheduler.next(); stim !== null; stim = scheduler.next()) {
-    const id =
-      stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
+    const id = stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
     const out = transport.runStimulus(stim, id, globals);
     scheduler.done(stim, out.ret, out.armed, globals.panicked);
   }

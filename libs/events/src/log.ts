@@ -21,7 +21,10 @@ export function canonicalEventLine(e: CanonicalEvent): string {
 }
 
 /** Builds the line from an already-encoded payload, without re-encoding it. */
-export function canonicalEventLineFromPayload(e: Omit<CanonicalEvent, 'payload'>, payload: string): string {
+export function canonicalEventLineFromPayload(
+  e: Omit<CanonicalEvent, 'payload'>,
+  payload: string,
+): string {
   return (
     `{"causationId":${e.causationId === null ? 'null' : JSON.stringify(e.causationId)},` +
     `"id":${JSON.stringify(e.id)},"jiffies":${e.jiffies},"payload":${payload},` +

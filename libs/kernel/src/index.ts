@@ -22,12 +22,7 @@ export {
 export type { KvmComponentState, KvmVm } from './virt/kvm/types.js';
 export { stage2Geometry, stage2Checks, stage2PgdAddrEnd } from './arch/arm64/kvm/mmu.js';
 export type { CallMap, CallName, CallArgs, CallRet } from './run/calls.js';
-export {
-  type ComponentStates,
-  componentOf,
-  dispatch,
-  initialStates,
-} from './run/components.js';
+export { type ComponentStates, componentOf, dispatch, initialStates } from './run/components.js';
 export {
   RunScheduler,
   mmapLockNeededBy,

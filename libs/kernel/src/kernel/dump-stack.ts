@@ -47,13 +47,15 @@ const ARCH_DUMP: Record<Arch, ArchDump> = {
     inlined: new Set(),
   },
   'powerpc-book3s-hv': {
-    hardwareName: 'IBM,8247-22L POWER8E (raw) 0x4b0201 0xf000004 of:IBM,FW860.20 (SV860_082) hv:phyp pSeries',
+    hardwareName:
+      'IBM,8247-22L POWER8E (raw) 0x4b0201 0xf000004 of:IBM,FW860.20 (SV860_082) hv:phyp pSeries',
     callTraceHeader: 'Call Trace:',
     printingFrames: ['dump_stack'],
     inlined: new Set(),
   },
   'powerpc-book3s-pr': {
-    hardwareName: 'IBM pSeries (emulated by qemu) POWER9 (raw) 0x4e1202 0xf000005 of:SLOF,HEAD pSeries',
+    hardwareName:
+      'IBM pSeries (emulated by qemu) POWER9 (raw) 0x4e1202 0xf000005 of:SLOF,HEAD pSeries',
     callTraceHeader: 'Call Trace:',
     printingFrames: ['dump_stack'],
     inlined: new Set(),

@@ -31,7 +31,13 @@ export interface Sys {
   /** a failed ___might_sleep check; the engine gives it its place in the log */
   violation(ctx: ExecContext, v: ViolationRecord): void;
   /** a timer: `fn` runs on `to` at jiffy `at` in a new chain */
-  arm<F extends CallName>(ctx: ExecContext, at: number, to: Address, fn: F, args: CallMap[F]['args']): void;
+  arm<F extends CallName>(
+    ctx: ExecContext,
+    at: number,
+    to: Address,
+    fn: F,
+    args: CallMap[F]['args'],
+  ): void;
 }
 
 export type TraceDetail = Record<string, number | string | boolean | null | number[]>;

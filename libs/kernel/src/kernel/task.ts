@@ -30,7 +30,11 @@ export function taskAllocate(ctx: ExecContext, sys: Sys, pid: number, size: numb
         ];
         for (const f of path) ctx.stack.push(f);
         try {
-          sys.call(ctx, 'oom', 'out_of_memory', { ...GFP_HIGHUSER_MOVABLE, order: 0, sysrq: false });
+          sys.call(ctx, 'oom', 'out_of_memory', {
+            ...GFP_HIGHUSER_MOVABLE,
+            order: 0,
+            sysrq: false,
+          });
         } finally {
           ctx.stack.length -= path.length;
         }

@@ -131,7 +131,12 @@ export function rssBytes(mm: MmStruct): number {
 }
 
 /** Host page-table geometry for a 48-bit user VA with this page size. */
-function hostTableSizes(pageSize: number): { pmd: number; pud: number; pgd: number; levels: number } {
+function hostTableSizes(pageSize: number): {
+  pmd: number;
+  pud: number;
+  pgd: number;
+  levels: number;
+} {
   const shift = Math.log2(pageSize);
   const bits = shift - 3;
   const levels = Math.floor((48 - 4) / bits);
@@ -278,7 +283,9 @@ function nextHoleStart(mm: MmStruct, from: number, limit: number): number {
 function withMmapWriteLock<T>(ctx: ExecContext, mm: MmStruct, body: () => T): T {
   if (mm.mmapLockWriter !== null) {
     // the run scheduler defers every step that needs the lock while a hold-mmap-lock is active
-    throw new Error(`mmap_lock of ${ctx.task.comm}/${ctx.task.pid} is held by ${mm.mmapLockWriter}`);
+    throw new Error(
+      `mmap_lock of ${ctx.task.comm}/${ctx.task.pid} is held by ${mm.mmapLockWriter}`,
+    );
   }
   lockAcquire(ctx, LOCK.mmapLock);
   try {
@@ -368,7 +375,7 @@ export function mprotect(
         frame(ctx, 'mprotect_fixup', () =>
           frame(ctx, 'change_protection', () =>
             frame(ctx, 'change_protection_range', () => {
-              for (let a = s; a < e; ) {
+              for (let a = s; a < e;) {
                 const b = Math.min(e, (Math.floor(a / pud) + 1) * pud);
                 changePmdRange(ctx, sys, mm, pid, a, b, pmd);
                 a = b;

@@ -11,13 +11,7 @@ import { dumpStackLines } from '../kernel/dump-stack.js';
 import { KERN_ERR, KERN_INFO, KERN_WARNING, kib } from '../kernel/printk.js';
 import type { Sys } from '../kernel/sys.js';
 import { removeRange } from '../lib/interval-set.js';
-import {
-  findTask,
-  liveMm,
-  pgtablesBytes,
-  rssCounters,
-  totalVmBytes,
-} from './mmap.js';
+import { findTask, liveMm, pgtablesBytes, rssCounters, totalVmBytes } from './mmap.js';
 import {
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStartNonblock,
@@ -144,7 +138,11 @@ export function oomReapTaskMm(
     if (!t || !mm) return true;
     // mmap_read_trylock(mm)
     if (mm.mmapLockWriter !== null) {
-      sys.trace(ctx, 'skip_task_reaping', { pid, reason: 'mmap_read_trylock', holder: mm.mmapLockWriter });
+      sys.trace(ctx, 'skip_task_reaping', {
+        pid,
+        reason: 'mmap_read_trylock',
+        holder: mm.mmapLockWriter,
+      });
       return false;
     }
     lockAcquire(ctx, LOCK.mmapLock);

@@ -13,7 +13,10 @@ export interface CallMap {
   register_drivers: Call<Record<string, never>, null>;
   mmu_notifier_register: Call<{ pid: number; vm: string }, null>;
   mmu_notifier_unregister: Call<{ pid: number; vm: string }, null>;
-  get_user_pages: Call<{ pid: number; start: number; end: number }, { populated: number; backed: number }>;
+  get_user_pages: Call<
+    { pid: number; start: number; end: number },
+    { populated: number; backed: number }
+  >;
   handle_mm_fault: Call<
     { pid: number; size: number },
     { populated: number; shortfall: number; noSpace: number; skipped: string | null }

@@ -94,7 +94,10 @@ export const MM_HANDLERS: Handlers<MmComponentState, MmCall> = {
     state.nextSubscriptionId = booted.nextSubscriptionId;
     return null;
   },
-  register_drivers: (state, _a, _ctx, sys) => (registerDrivers(state, sys.scenario.subscribers), null),
+  register_drivers: (state, _a, _ctx, sys) => (
+    registerDrivers(state, sys.scenario.subscribers),
+    null
+  ),
   mmu_notifier_register: (state, a) => {
     const mm = liveMm(state, a.pid);
     if (mm) mmuNotifierRegister(mm, { kind: 'kvm', vm: a.vm });
@@ -108,7 +111,12 @@ export const MM_HANDLERS: Handlers<MmComponentState, MmCall> = {
   get_user_pages: (state, a, ctx, sys) => getUserPages(ctx, sys, state, a.pid, a.start, a.end),
   handle_mm_fault: (state, a, ctx, sys) => {
     if (stuck(state, a.pid, ctx, sys)) {
-      return { populated: 0, shortfall: 0, noSpace: 0, skipped: findTask(state, a.pid)?.state ?? 'no such process' };
+      return {
+        populated: 0,
+        shortfall: 0,
+        noSpace: 0,
+        skipped: findTask(state, a.pid)?.state ?? 'no such process',
+      };
     }
     return { ...faultInAnonymous(ctx, sys, state, a.pid, a.size), skipped: null };
   },
@@ -143,9 +151,14 @@ export const KVM_HANDLERS: Handlers<KvmComponentState, KvmCall> = {
   kvm_fault_in: (state, a, ctx, sys) => (kvmFaultIn(ctx, sys, state, a.vm), null),
   kvm_mmu_notifier_invalidate_range_start: (state, a, ctx, sys) =>
     kvmMmuNotifierInvalidateRangeStart(ctx, sys, state, a.vm, a.range),
-  kvm_mmu_notifier_invalidate_range_end: (state, a, ctx, sys) =>
-    (kvmMmuNotifierInvalidateRangeEnd(ctx, sys, state, a.vm, a.range), null),
-  kvm_mmu_notifier_release: (state, a, ctx, sys) => (kvmMmuNotifierRelease(ctx, sys, state, a.vm), null),
+  kvm_mmu_notifier_invalidate_range_end: (state, a, ctx, sys) => (
+    kvmMmuNotifierInvalidateRangeEnd(ctx, sys, state, a.vm, a.range),
+    null
+  ),
+  kvm_mmu_notifier_release: (state, a, ctx, sys) => (
+    kvmMmuNotifierRelease(ctx, sys, state, a.vm),
+    null
+  ),
   kvm_arch_destroy_vm: (state, a, ctx, sys) => kvmArchDestroyVm(ctx, sys, state, a.vm),
 };
 
@@ -190,8 +203,7 @@ export function dispatch<F extends CallName>(
           ? KVM_HANDLERS
           : TASK_HANDLERS;
   const handler = table[fn] as
-    | ((s: unknown, a: CallArgs<F>, c: ExecContext, y: Sys) => CallRet<F>)
-    | undefined;
+    ((s: unknown, a: CallArgs<F>, c: ExecContext, y: Sys) => CallRet<F>) | undefined;
   if (!handler) throw new Error(`${to} has no handler for ${fn}`);
   const state = component === 'task' ? null : states[component];
   return handler(state, args, ctx, sys);

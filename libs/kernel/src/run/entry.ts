@@ -15,7 +15,14 @@ export { OOM_REAPER_STACK, OOM_REAPER_TASK };
 export function syscallEntry(arch: Arch, name: string): string[] {
   switch (arch) {
     case 'arm64':
-      return ['el0_sync', 'el0_sync_handler', 'el0_svc', 'do_el0_svc', 'el0_svc_common', `__arm64_sys_${name}`];
+      return [
+        'el0_sync',
+        'el0_sync_handler',
+        'el0_svc',
+        'do_el0_svc',
+        'el0_svc_common',
+        `__arm64_sys_${name}`,
+      ];
     case 'x86':
       return ['entry_SYSCALL_64_after_hwframe', 'do_syscall_64', `__x64_sys_${name}`];
     case 'mips':

@@ -132,7 +132,18 @@ export class RunScheduler {
     task: TaskRef,
     stack: string[],
   ): Omit<Stimulus, 'cpu'> {
-    return { kind: 'step', step: null, to, fn, args, jiffies: 0, task, stack, armedBy: null, timerId: null };
+    return {
+      kind: 'step',
+      step: null,
+      to,
+      fn,
+      args,
+      jiffies: 0,
+      task,
+      stack,
+      armedBy: null,
+      timerId: null,
+    };
   }
 
   /** The next stimulus, or null when the run is over. */
@@ -146,7 +157,8 @@ export class RunScheduler {
       const stepIdx = this.peekStep();
       const timer = this.peekTimer();
       if (stepIdx === null && timer === null) return null;
-      const stepAt = stepIdx === null ? Infinity : Math.max(this.scenario.steps[stepIdx].at, st.now);
+      const stepAt =
+        stepIdx === null ? Infinity : Math.max(this.scenario.steps[stepIdx].at, st.now);
       const timerAt = timer === null ? Infinity : timer.at;
       let takeStep: boolean;
       if (stepAt < timerAt) takeStep = true;
@@ -255,7 +267,14 @@ export class RunScheduler {
       case 'fault-in': {
         const owner = this.scenario.processes.find((p) => p.vms.some((v) => v.name === step.vm));
         const task = this.processTask(owner?.pid ?? 0);
-        return this.withCpu({ ...base, to: kvm, fn: 'kvm_fault_in', args: { vm: step.vm }, task, stack: sys('ioctl') });
+        return this.withCpu({
+          ...base,
+          to: kvm,
+          fn: 'kvm_fault_in',
+          args: { vm: step.vm },
+          task,
+          stack: sys('ioctl'),
+        });
       }
       case 'allocate':
         return this.withCpu({

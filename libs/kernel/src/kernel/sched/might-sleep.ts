@@ -4,7 +4,6 @@
  */
 import { type ExecContext } from '../context.js';
 import { dumpStackLines } from '../dump-stack.js';
-import { KERN_ERR } from '../printk.js';
 import type { Sys } from '../sys.js';
 import { signatureOf } from './violation.js';
 
@@ -23,8 +22,7 @@ export function mightSleepCheck(
   line: number,
   preemptOffset: number,
 ): void {
-  const ok =
-    ctx.preemptCount === preemptOffset && !ctx.irqsDisabled && ctx.nonBlockCount === 0;
+  const ok = ctx.preemptCount === preemptOffset && !ctx.irqsDisabled && ctx.nonBlockCount === 0;
   if (ok) return;
 
   const g = ctx.globals;
@@ -97,12 +95,7 @@ export function mightSleep(ctx: ExecContext, sys: Sys, file: string, line: numbe
  * __cond_resched_lock drops the lock only if a reschedule is due or the lock is contended; one
  * chain runs at a time in mnsim, so neither is, and it returns 0 with the lock held throughout.
  */
-export function condReschedLock(
-  ctx: ExecContext,
-  sys: Sys,
-  file: string,
-  line: number,
-): number {
+export function condReschedLock(ctx: ExecContext, sys: Sys, file: string, line: number): number {
   mightSleepCheck(ctx, sys, file, line, PREEMPT_LOCK_OFFSET);
   return 0;
 }

@@ -150,7 +150,12 @@ export function kvmCreateVm(
  * (mmu_notifier_count > 0, e.g. after a failed non-blocking start that never got its _end)
  * mmu_notifier_retry() makes every fault retry: nothing gets mapped.
  */
-export function kvmFaultIn(ctx: ExecContext, sys: Sys, state: KvmComponentState, name: string): void {
+export function kvmFaultIn(
+  ctx: ExecContext,
+  sys: Sys,
+  state: KvmComponentState,
+  name: string,
+): void {
   const vm = liveVm(state, name);
   if (!vm || vm.mapped === null) {
     sys.trace(ctx, 'kvm_fault_in', { vm: name, skipped: 'vm destroyed' });
@@ -163,7 +168,11 @@ export function kvmFaultIn(ctx: ExecContext, sys: Sys, state: KvmComponentState,
       const size = slot.npages * sys.host.pageSize;
       const gpa = slot.baseGfn * sys.host.pageSize;
       if (vm.mmuNotifierCount > 0) {
-        sys.trace(ctx, 'mmu_notifier_retry', { vm: name, slot: slot.id, mmuNotifierCount: vm.mmuNotifierCount });
+        sys.trace(ctx, 'mmu_notifier_retry', {
+          vm: name,
+          slot: slot.id,
+          mmuNotifierCount: vm.mmuNotifierCount,
+        });
         continue;
       }
       const gup = sys.call(ctx, 'mm', 'get_user_pages', {
@@ -174,7 +183,13 @@ export function kvmFaultIn(ctx: ExecContext, sys: Sys, state: KvmComponentState,
       spinLock(ctx, LOCK.kvmMmuLock);
       if (vm.mapped !== null && gup.backed > 0) addRange(vm.mapped, gpa, gpa + size);
       spinUnlock(ctx, LOCK.kvmMmuLock);
-      sys.trace(ctx, 'kvm_fault_in', { vm: name, slot: slot.id, gpa, size, populated: gup.populated });
+      sys.trace(ctx, 'kvm_fault_in', {
+        vm: name,
+        slot: slot.id,
+        gpa,
+        size,
+        populated: gup.populated,
+      });
     }
   } finally {
     ctx.stack.length -= frames.length;

@@ -22,7 +22,10 @@ export function kvmUnmapHvaRange(
 ): boolean {
   return frame(ctx, 'kvm_unmap_hva_range', () => {
     const op = flavour === 'hv' ? 'kvm_unmap_hva_range_hv' : 'kvm_unmap_hva_range_pr';
-    const inner = flavour === 'hv' ? ['kvm_handle_hva_range', 'kvm_unmap_radix'] : ['do_kvm_unmap_hva', 'kvmppc_mmu_pte_pflush'];
+    const inner =
+      flavour === 'hv'
+        ? ['kvm_handle_hva_range', 'kvm_unmap_radix']
+        : ['do_kvm_unmap_hva', 'kvmppc_mmu_pte_pflush'];
     frame(ctx, op, () =>
       frame(ctx, inner[0], () => {
         for (const o of memslotOverlaps(vm, start, end, sys.host.pageSize)) {

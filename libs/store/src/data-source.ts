@@ -1,0 +1,140 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { DataSource } from 'typeorm';
+import type { BetterSqlite3Driver } from 'typeorm/driver/better-sqlite3/BetterSqlite3Driver.js';
+import { buildEntities } from './entities.js';
+import { StoreConfigError } from './errors.js';
+import { MIGRATIONS } from './migrations/index.js';
+import type { Dialect, StoreOptions } from './types.js';
+
+export const DEFAULT_SQLITE_PATH = '.mnsim/mnsim.sqlite';
+export const MIGRATIONS_TABLE = 'mnsim_migrations';
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * SQLite settings for an embedded engine that writes a lot: WAL lets readers (the CLI, the API)
+ * run while a run is being written, and synchronous=NORMAL syncs at checkpoints instead of at
+ * every commit, which is still durable against a crash of the process (only an OS crash can lose
+ * the last transactions). The raw-rate benchmark applies the same, so the ratio compares like with
+ * like.
+ */
+export function applySqlitePragmas(db: BetterSqlite3.Database): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+}
+
+export interface OpenedDataSource {
+  dataSource: DataSource;
+  dialect: Dialect;
+  /** Postgres schema, if one was given */
+  schema: string | null;
+}
+
+/** Builds and initializes the DataSource and brings its schema up to date. */
+export async function openDataSource(opts: StoreOptions): Promise<OpenedDataSource> {
+  if (opts.url !== undefined && opts.url !== '') {
+    if (!/^postgres(ql)?:\/\//.test(opts.url)) {
+      throw new StoreConfigError(
+        `unsupported database url '${redact(opts.url)}': expected postgres://…`,
+      );
+    }
+    const schema = opts.schema ?? null;
+    if (schema !== null && !SCHEMA_NAME.test(schema)) {
+      throw new StoreConfigError(
+        `invalid Postgres schema name '${schema}': letters, digits and _ only`,
+      );
+    }
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: opts.url,
+      ...(schema === null ? {} : { schema }),
+      entities: Object.values(buildEntities('postgres')),
+      migrations: MIGRATIONS,
+      migrationsTableName: MIGRATIONS_TABLE,
+      migrationsRun: false,
+      synchronize: false,
+      logging: false,
+    });
+    await initialize(dataSource, opts.url);
+    try {
+      await migratePostgres(dataSource, schema);
+    } catch (err) {
+      await dataSource.destroy();
+      throw err;
+    }
+    return { dataSource, dialect: 'postgres', schema };
+  }
+
+  const path = opts.sqlitePath ?? DEFAULT_SQLITE_PATH;
+  const database = path === ':memory:' ? path : resolve(path);
+  if (database !== ':memory:') mkdirSync(dirname(database), { recursive: true });
+  const dataSource = new DataSource({
+    type: 'better-sqlite3',
+    database,
+    prepareDatabase: (db: BetterSqlite3.Database) => applySqlitePragmas(db),
+    entities: Object.values(buildEntities('sqlite')),
+    migrations: MIGRATIONS,
+    migrationsTableName: MIGRATIONS_TABLE,
+    migrationsRun: false,
+    synchronize: false,
+    logging: false,
+  });
+  await initialize(dataSource, database);
+  try {
+    await dataSource.runMigrations({ transaction: 'all' });
+  } catch (err) {
+    await dataSource.destroy();
+    throw err;
+  }
+  return { dataSource, dialect: 'sqlite', schema: null };
+}
+
+/**
+ * The better-sqlite3 `Database` under TypeORM 1.x: `BetterSqlite3Driver.databaseConnection`, set by
+ * `DataSource.initialize()` (typed `any` upstream). It is the same single connection TypeORM uses.
+ */
+export function sqliteHandle(dataSource: DataSource): BetterSqlite3.Database {
+  const db = (dataSource.driver as BetterSqlite3Driver).databaseConnection as
+    BetterSqlite3.Database | undefined;
+  if (!db) throw new Error('mnsim store: the SQLite DataSource is not initialized');
+  return db;
+}
+
+async function initialize(dataSource: DataSource, where: string): Promise<void> {
+  try {
+    await dataSource.initialize();
+  } catch (err) {
+    throw new StoreConfigError(
+      `cannot open the database at ${redact(where)}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+/**
+ * Creates the schema and runs the migrations under a Postgres advisory lock: `npm run cluster`
+ * starts every worker at once against one database, and TypeORM's migration runner takes no lock of
+ * its own, so without it two processes would race to create the same tables.
+ */
+async function migratePostgres(dataSource: DataSource, schema: string | null): Promise<void> {
+  const lockRunner = dataSource.createQueryRunner();
+  await lockRunner.connect();
+  const lockKey = `mnsim.migrations.${schema ?? 'default'}`;
+  try {
+    await lockRunner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
+    try {
+      if (schema !== null) await lockRunner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await dataSource.runMigrations({ transaction: 'all' });
+    } finally {
+      await lockRunner.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
+    }
+  } finally {
+    await lockRunner.release();
+  }
+}
+
+/** a database url without its password, for error messages */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

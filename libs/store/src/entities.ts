@@ -1,0 +1,133 @@
+import { EntitySchema } from 'typeorm';
+import { columnTypes } from './column-types.js';
+import type { Dialect } from './types.js';
+
+/*
+ * TypeORM entities for the three tables. They are EntitySchemas built per dialect rather than
+ * decorated classes because two column types differ between SQLite and Postgres (see
+ * column-types.ts) and a decorator cannot know at import time which database the process will open
+ * (both are open at once in the tests). The migrations own the DDL (`synchronize: false`); these
+ * only map columns to properties and hydrate values.
+ */
+
+export interface RunRecord {
+  runId: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  /** bigint: a string from pg, a number from SQLite */
+  seed: number | string;
+  status: string;
+  events: number;
+  logHash: string | null;
+  violations: number;
+  failureReason: string | null;
+  /** Date from pg (timestamptz), ISO text from SQLite */
+  createdAt: Date | string;
+  finishedAt: Date | string | null;
+  source: string | null;
+}
+
+export interface EventRecord {
+  runId: string;
+  seq: number;
+  id: string;
+  type: string;
+  causationId: string | null;
+  jiffies: number;
+  payload: string;
+  recordedAt: Date | string;
+}
+
+export interface ViolationRecord {
+  runId: string;
+  seq: number;
+  eventId: string;
+  jiffies: number;
+  site: string;
+  inAtomic: number;
+  irqsDisabled: number;
+  nonBlock: number;
+  pid: number;
+  comm: string;
+  reported: boolean;
+  signature: string;
+  stack: string[];
+  text: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  recordedAt: Date | string;
+}
+
+export const RUNS = 'runs';
+export const EVENTS = 'events';
+export const VIOLATIONS = 'violations';
+
+export interface StoreEntities {
+  runs: EntitySchema<RunRecord>;
+  events: EntitySchema<EventRecord>;
+  violations: EntitySchema<ViolationRecord>;
+}
+
+export function buildEntities(dialect: Dialect): StoreEntities {
+  const types = columnTypes(dialect);
+  const runs = new EntitySchema<RunRecord>({
+    name: RUNS,
+    tableName: RUNS,
+    columns: {
+      runId: { name: 'run_id', type: 'varchar', primary: true },
+      scenario: { type: 'varchar' },
+      kernel: { type: 'varchar' },
+      arch: { type: 'varchar' },
+      seed: { type: 'bigint' },
+      status: { type: 'varchar' },
+      events: { type: 'integer' },
+      logHash: { name: 'log_hash', type: 'varchar', nullable: true },
+      violations: { type: 'integer' },
+      failureReason: { name: 'failure_reason', type: 'text', nullable: true },
+      createdAt: { name: 'created_at', type: types.wallClock },
+      finishedAt: { name: 'finished_at', type: types.wallClock, nullable: true },
+      source: { type: 'text', nullable: true },
+    },
+  });
+  const events = new EntitySchema<EventRecord>({
+    name: EVENTS,
+    tableName: EVENTS,
+    columns: {
+      runId: { name: 'run_id', type: 'varchar', primary: true },
+      seq: { type: 'integer', primary: true },
+      id: { type: 'varchar' },
+      type: { type: 'varchar' },
+      causationId: { name: 'causation_id', type: 'varchar', nullable: true },
+      jiffies: { type: 'integer' },
+      payload: { type: 'text' },
+      recordedAt: { name: 'recorded_at', type: types.wallClock },
+    },
+  });
+  const violations = new EntitySchema<ViolationRecord>({
+    name: VIOLATIONS,
+    tableName: VIOLATIONS,
+    columns: {
+      runId: { name: 'run_id', type: 'varchar', primary: true },
+      seq: { type: 'integer', primary: true },
+      eventId: { name: 'event_id', type: 'varchar' },
+      jiffies: { type: 'integer' },
+      site: { type: 'varchar' },
+      inAtomic: { name: 'in_atomic', type: 'integer' },
+      irqsDisabled: { name: 'irqs_disabled', type: 'integer' },
+      nonBlock: { name: 'non_block', type: 'integer' },
+      pid: { type: 'integer' },
+      comm: { type: 'varchar' },
+      reported: { type: 'boolean' },
+      signature: { type: 'varchar' },
+      stack: { type: types.json },
+      text: { type: 'text' },
+      scenario: { type: 'varchar' },
+      kernel: { type: 'varchar' },
+      arch: { type: 'varchar' },
+      recordedAt: { name: 'recorded_at', type: types.wallClock },
+    },
+  });
+  return { runs, events, violations };
+}

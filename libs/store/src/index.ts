@@ -1,0 +1,41 @@
+/**
+ * @mnsim/store: runs, their event logs and violations, on SQLite (embedded default) or Postgres,
+ * through TypeORM with one set of migrations for both.
+ */
+export { openStore } from './store.js';
+export type {
+  Dialect,
+  EventSink,
+  EventSinkMeta,
+  EventSinkOptions,
+  EventToAppend,
+  NewRun,
+  Page,
+  RunFilter,
+  RunResult,
+  RunRow,
+  SignatureGroup,
+  Store,
+  StoredEvent,
+  StoreOptions,
+  ViolationFilter,
+  ViolationQuery,
+  ViolationRow,
+  ViolationToAppend,
+} from './types.js';
+export { MAX_PAGE_SIZE } from './types.js';
+export { DEFAULT_SQLITE_PATH } from './data-source.js';
+export {
+  AmbiguousRunIdError,
+  InvalidStoreInputError,
+  RunConflictError,
+  RunNotFoundError,
+  StoreConfigError,
+  StoreError,
+} from './errors.js';
+export { storedEventToRunEvent } from './rows.js';
+export {
+  measureRawSqliteInsertRate,
+  type RawEventRow,
+  type RawInsertRate,
+} from './raw-sqlite-rate.js';

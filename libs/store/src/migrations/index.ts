@@ -1,0 +1,4 @@
+import { InitialSchema1795478400000 } from './1795478400000-initial-schema.js';
+
+/** Every migration, oldest first. Append only; never edit one that has shipped. */
+export const MIGRATIONS = [InitialSchema1795478400000];

@@ -1,0 +1,133 @@
+import type { EventType, RunEvent, RunStatus, Violation } from '../../events/src/types.js';
+import type { EventRecord, RunRecord, ViolationRecord } from './entities.js';
+import { InvalidStoreInputError } from './errors.js';
+import type { RunRow, StoredEvent, ViolationRow } from './types.js';
+import { boolFromDb, intFromDb, isoFromDb, stringArrayFromDb, wallClock } from './values.js';
+
+/** Conversions between the API's shapes and the table rows, shared by every write path. */
+
+/** rows as written: wall clock already normalized to ISO text */
+export type EventInsert = EventRecord & { recordedAt: string };
+export type ViolationInsert = ViolationRecord & { recordedAt: string };
+
+export function eventRecord(runId: string, event: RunEvent, encodedPayload: string): EventInsert {
+  if (event.runId !== runId) {
+    throw new InvalidStoreInputError(
+      `event ${event.id} belongs to run '${event.runId}', not to run '${runId}'`,
+    );
+  }
+  return {
+    runId,
+    seq: event.seq,
+    id: event.id,
+    type: event.type,
+    causationId: event.causationId,
+    jiffies: event.jiffies,
+    payload: encodedPayload,
+    recordedAt: wallClock(event.recordedAt),
+  };
+}
+
+export interface RunLabels {
+  scenario: string;
+  kernel: string;
+  arch: string;
+}
+
+export function violationRecord(
+  runId: string,
+  eventId: string,
+  v: Violation,
+  labels: RunLabels,
+  recordedAt: string,
+): ViolationInsert {
+  return {
+    runId,
+    seq: v.seq,
+    eventId,
+    jiffies: v.jiffies,
+    site: v.site,
+    inAtomic: v.inAtomic,
+    irqsDisabled: v.irqsDisabled,
+    nonBlock: v.nonBlock,
+    pid: v.pid,
+    comm: v.comm,
+    reported: v.reported,
+    signature: v.signature,
+    stack: v.stack,
+    text: v.text,
+    scenario: labels.scenario,
+    kernel: labels.kernel,
+    arch: labels.arch,
+    recordedAt: wallClock(recordedAt),
+  };
+}
+
+export function runRow(r: RunRecord): RunRow {
+  return {
+    runId: r.runId,
+    scenario: r.scenario,
+    kernel: r.kernel,
+    arch: r.arch,
+    seed: intFromDb(r.seed),
+    status: r.status as RunStatus,
+    events: intFromDb(r.events),
+    logHash: r.logHash,
+    violations: intFromDb(r.violations),
+    failureReason: r.failureReason,
+    createdAt: isoFromDb(r.createdAt),
+    finishedAt: r.finishedAt === null ? null : isoFromDb(r.finishedAt),
+    source: r.source,
+  };
+}
+
+/** a row of the raw events SELECT (columns aliased to the property names) */
+export function storedEvent(r: Record<string, unknown>): StoredEvent {
+  return {
+    runId: r.runId as string,
+    id: r.id as string,
+    seq: intFromDb(r.seq),
+    type: r.type as EventType,
+    causationId: (r.causationId as string | null) ?? null,
+    jiffies: intFromDb(r.jiffies),
+    encodedPayload: r.payload as string,
+    recordedAt: isoFromDb(r.recordedAt),
+  };
+}
+
+export function violationRow(r: ViolationRecord): ViolationRow {
+  return {
+    runId: r.runId,
+    eventId: r.eventId,
+    scenario: r.scenario,
+    kernel: r.kernel,
+    arch: r.arch,
+    recordedAt: isoFromDb(r.recordedAt),
+    seq: intFromDb(r.seq),
+    jiffies: intFromDb(r.jiffies),
+    site: r.site,
+    inAtomic: intFromDb(r.inAtomic),
+    irqsDisabled: intFromDb(r.irqsDisabled),
+    nonBlock: intFromDb(r.nonBlock),
+    pid: intFromDb(r.pid),
+    comm: r.comm,
+    reported: boolFromDb(r.reported),
+    signature: r.signature,
+    stack: stringArrayFromDb(r.stack),
+    text: r.text,
+  };
+}
+
+/** Back to the envelope the rest of mnsim uses (payload decoded from its canonical JSON). */
+export function storedEventToRunEvent(e: StoredEvent): RunEvent {
+  return {
+    runId: e.runId,
+    id: e.id,
+    seq: e.seq,
+    type: e.type,
+    causationId: e.causationId,
+    jiffies: e.jiffies,
+    payload: JSON.parse(e.encodedPayload) as RunEvent['payload'],
+    recordedAt: e.recordedAt,
+  };
+}

@@ -1,0 +1,617 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventType, Json, RunEvent, Violation } from '../../events/src/types.js';
+import {
+  AmbiguousRunIdError,
+  InvalidStoreInputError,
+  openStore,
+  RunConflictError,
+  RunNotFoundError,
+  type Store,
+  type EventToAppend,
+  type ViolationRow,
+  type ViolationToAppend,
+  storedEventToRunEvent,
+  MAX_PAGE_SIZE,
+} from './index.js';
+import { TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
+
+const T0 = Date.parse('2026-11-24T10:00:00.000Z');
+const at = (second: number): string => new Date(T0 + second * 1000).toISOString();
+
+interface RunSpec {
+  runId: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+}
+
+function event(
+  runId: string,
+  seq: number,
+  opts: { type?: EventType; second?: number; payload?: Json } = {},
+): EventToAppend {
+  const e: RunEvent = {
+    runId,
+    id: seq === 0 ? 'run' : `run.${seq - 1}`,
+    seq,
+    type: opts.type ?? (seq === 0 ? 'run.start' : 'call'),
+    causationId: seq === 0 ? null : seq === 1 ? 'run' : `run.${seq - 2}`,
+    jiffies: seq * 2,
+    payload: opts.payload ?? { seq, fn: 'kvm_unmap_hva_range' },
+    recordedAt: at(opts.second ?? seq),
+  };
+  return { event: e, encodedPayload: JSON.stringify(e.payload) };
+}
+
+function violation(seq: number, opts: { comm?: string; signature?: string } = {}): Violation {
+  const fn = opts.signature ?? 'unmap_stage2_range';
+  return {
+    seq,
+    jiffies: seq * 2,
+    site: 'arch/arm64/kvm/mmu.c:394',
+    inAtomic: 1,
+    irqsDisabled: 0,
+    nonBlock: 1,
+    pid: 36,
+    comm: opts.comm ?? 'oom_reaper',
+    reported: seq % 2 === 0,
+    signature: `BUG: sleeping function called from invalid context in ${fn}`,
+    stack: ['___might_sleep', fn, 'kvm_unmap_hva_handler', 'ret_from_fork'],
+    text: `BUG: sleeping function called from invalid context at arch/arm64/kvm/mmu.c:394\nin_atomic(): 1`,
+  };
+}
+
+/**
+ * Writes a run whose events at `violationSeqs` are violations; each event's wall clock is
+ * `secondOf(seq)`.
+ */
+async function writeRun(
+  store: Store,
+  run: RunSpec,
+  opts: {
+    events: number;
+    violations?: { seq: number; comm?: string; signature?: string }[];
+    secondOf?: (seq: number) => number;
+  },
+): Promise<{ events: EventToAppend[]; violations: ViolationToAppend[] }> {
+  await store.createRun({ ...run, seed: 1, source: 'name: test\n' });
+  const bySeq = new Map((opts.violations ?? []).map((v) => [v.seq, v]));
+  const events: EventToAppend[] = [];
+  const violations: ViolationToAppend[] = [];
+  for (let seq = 0; seq < opts.events; seq++) {
+    const v = bySeq.get(seq);
+    const e = event(run.runId, seq, {
+      type: v ? 'violation' : undefined,
+      second: opts.secondOf?.(seq) ?? seq,
+    });
+    events.push(e);
+    if (v) {
+      violations.push({
+        eventId: e.event.id,
+        v: violation(seq, v),
+        scenario: run.scenario,
+        kernel: run.kernel,
+        arch: run.arch,
+      });
+    }
+  }
+  await store.appendEvents(run.runId, events, violations);
+  return { events, violations };
+}
+
+async function allViolations(
+  store: Store,
+  filter: Parameters<Store['queryViolations']>[0],
+): Promise<ViolationRow[]> {
+  const rows: ViolationRow[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Awaited<ReturnType<Store['queryViolations']>> = await store.queryViolations({
+      ...filter,
+      cursor,
+    });
+    rows.push(...page.rows);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return rows;
+}
+
+describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
+  let db: TestDatabase;
+  let store: Store;
+
+  beforeEach(async () => {
+    db = setup();
+    store = await openStore(db.options);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await db.cleanup();
+  });
+
+  it('reports its dialect', () => {
+    expect(store.dialect).toBe(dialect);
+  });
+
+  describe('runs', () => {
+    const run = { runId: 'r-0001', scenario: 'oom-reap-arm64', kernel: '5.8', arch: 'arm64' };
+
+    it('creates, reads and finishes a run', async () => {
+      await store.createRun({ ...run, seed: 4_000_000_000, source: 'name: oom-reap-arm64\n' });
+      const created = await store.getRun(run.runId);
+      expect(created).toMatchObject({
+        ...run,
+        seed: 4_000_000_000,
+        status: 'running',
+        events: 0,
+        violations: 0,
+        logHash: null,
+        failureReason: null,
+        finishedAt: null,
+        source: 'name: oom-reap-arm64\n',
+      });
+      expect(created?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+      await store.finishRun(run.runId, {
+        status: 'failed',
+        events: 12,
+        logHash: 'sha256:ab',
+        violations: 3,
+        failureReason: 'oom-killer worker gone',
+      });
+      const finished = await store.getRun(run.runId);
+      expect(finished).toMatchObject({
+        status: 'failed',
+        events: 12,
+        logHash: 'sha256:ab',
+        violations: 3,
+        failureReason: 'oom-killer worker gone',
+      });
+      expect(Date.parse(finished?.finishedAt ?? '')).toBeGreaterThanOrEqual(
+        Date.parse(created?.createdAt ?? ''),
+      );
+    });
+
+    it('creating the same run again is a no-op, a different one under the id an error', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      await store.createRun({ ...run, seed: 1 });
+      expect((await store.listRuns({ limit: 10 })).rows).toHaveLength(1);
+      await expect(store.createRun({ ...run, seed: 2 })).rejects.toBeInstanceOf(RunConflictError);
+    });
+
+    it('finishing or reading an unknown run', async () => {
+      expect(await store.getRun('nope')).toBeNull();
+      await expect(
+        store.finishRun('nope', { status: 'completed', events: 0, logHash: null, violations: 0 }),
+      ).rejects.toBeInstanceOf(RunNotFoundError);
+    });
+
+    it('lists runs newest first with filters and cursor paging', async () => {
+      const kernels = ['5.8', '5.8+flags', '5.8+fix'];
+      for (let i = 0; i < 9; i++) {
+        await store.createRun({
+          runId: `run-${i}`,
+          scenario: i % 2 === 0 ? 'even' : 'odd',
+          kernel: kernels[i % 3],
+          arch: 'x86',
+          seed: i,
+        });
+      }
+      await store.finishRun('run-4', {
+        status: 'completed',
+        events: 1,
+        logHash: null,
+        violations: 0,
+      });
+
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<Store['listRuns']>> = await store.listRuns({
+          limit: 2,
+          cursor,
+        });
+        expect(page.rows.length).toBeLessThanOrEqual(2);
+        seen.push(...page.rows.map((r) => r.runId));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect([...seen].sort()).toEqual(Array.from({ length: 9 }, (_, i) => `run-${i}`));
+      const all = (await store.listRuns({ limit: 100 })).rows;
+      expect(all.map((r) => r.runId)).toEqual(seen);
+      for (let i = 1; i < all.length; i++) {
+        expect(all[i - 1].createdAt >= all[i].createdAt).toBe(true);
+      }
+
+      const ids = async (filter: Omit<Parameters<Store['listRuns']>[0], 'limit'>) =>
+        (await store.listRuns({ ...filter, limit: 100 })).rows.map((r) => r.runId).sort();
+      expect(await ids({ scenario: 'odd' })).toEqual(['run-1', 'run-3', 'run-5', 'run-7']);
+      expect(await ids({ kernel: '5.8+fix' })).toEqual(['run-2', 'run-5', 'run-8']);
+      expect(await ids({ kernel: '5.8+fix', scenario: 'even' })).toEqual(['run-2', 'run-8']);
+      expect(await ids({ arch: 'arm64' })).toEqual([]);
+      expect(await ids({ status: 'completed' })).toEqual(['run-4']);
+    });
+
+    it('rejects a malformed cursor with a clear error', async () => {
+      await expect(store.listRuns({ limit: 1, cursor: 'garbage' })).rejects.toBeInstanceOf(
+        InvalidStoreInputError,
+      );
+    });
+  });
+
+  describe('resolveRunId', () => {
+    beforeEach(async () => {
+      for (const runId of ['abc123', 'abc456', 'abd000', 'x%y']) {
+        await store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'x86', seed: 1 });
+      }
+    });
+
+    it('resolves an exact id and a unique prefix', async () => {
+      expect(await store.resolveRunId('abc456')).toBe('abc456');
+      expect(await store.resolveRunId('abc1')).toBe('abc123');
+      expect(await store.resolveRunId('abd')).toBe('abd000');
+      expect(await store.resolveRunId('x%')).toBe('x%y');
+    });
+
+    it('names the candidates of an ambiguous prefix', async () => {
+      const err: unknown = await store.resolveRunId('abc').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AmbiguousRunIdError);
+      expect((err as AmbiguousRunIdError).candidates).toEqual(['abc123', 'abc456']);
+      expect((err as Error).message).toContain('abc123, abc456');
+      await expect(store.resolveRunId('ab')).rejects.toBeInstanceOf(AmbiguousRunIdError);
+    });
+
+    it('reports a prefix that matches nothing, literally and case-sensitively', async () => {
+      await expect(store.resolveRunId('zzz')).rejects.toBeInstanceOf(RunNotFoundError);
+      await expect(store.resolveRunId('ABC1')).rejects.toBeInstanceOf(RunNotFoundError);
+      await expect(store.resolveRunId('a_c')).rejects.toBeInstanceOf(RunNotFoundError);
+      await expect(store.resolveRunId('%')).rejects.toBeInstanceOf(RunNotFoundError);
+      await expect(store.resolveRunId('  ')).rejects.toBeInstanceOf(InvalidStoreInputError);
+    });
+  });
+
+  describe('events', () => {
+    const run = { runId: 'r-ev', scenario: 'oom-reap-arm64', kernel: '5.8', arch: 'arm64' };
+
+    it('stores the encoded payload byte for byte and the envelope exactly', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const payload = '{"z":1,"a":"ünïcødé \\u2028","n":[1.5,-0,null]}';
+      const e = event(run.runId, 0);
+      await store.appendEvents(run.runId, [{ event: e.event, encodedPayload: payload }], []);
+      const [stored] = await store.readEvents(run.runId, { limit: 10 });
+      expect(stored).toEqual({
+        runId: run.runId,
+        id: 'run',
+        seq: 0,
+        type: 'run.start',
+        causationId: null,
+        jiffies: 0,
+        encodedPayload: payload,
+        recordedAt: e.event.recordedAt,
+      });
+      expect(storedEventToRunEvent(stored).payload).toEqual(JSON.parse(payload));
+    });
+
+    it('append is idempotent by (run_id, seq) and (run_id, id)', async () => {
+      const written = await writeRun(store, run, {
+        events: 10,
+        violations: [{ seq: 3 }, { seq: 7 }],
+      });
+      await store.appendEvents(run.runId, written.events, written.violations);
+      await store.appendEvents(run.runId, written.events.slice(2, 5), written.violations);
+      // an overlapping batch: old rows ignored, new ones added, all in one transaction
+      await store.appendEvents(run.runId, [...written.events.slice(8), event(run.runId, 10)], []);
+      const events = await store.readEvents(run.runId, { limit: 100 });
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i));
+      const violations = await store.queryViolations({ run: run.runId, limit: 100 });
+      expect(violations.rows.map((v) => v.seq).sort()).toEqual([3, 7]);
+    });
+
+    it('rejects an event type outside the CHECK and writes nothing of that batch', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const good = event(run.runId, 0);
+      const bad = event(run.runId, 1);
+      (bad.event as { type: string }).type = 'bogus';
+      await expect(store.appendEvents(run.runId, [good, bad], [])).rejects.toThrow();
+      expect(await store.readEvents(run.runId, { limit: 10 })).toEqual([]);
+    });
+
+    it('rejects an event of another run', async () => {
+      await expect(store.appendEvents('other', [event(run.runId, 0)], [])).rejects.toBeInstanceOf(
+        InvalidStoreInputError,
+      );
+    });
+
+    it('reads after a seq and iterates across page boundaries in seq order', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      // appended out of order, in two batches
+      const events = Array.from({ length: 23 }, (_, seq) => event(run.runId, seq));
+      await store.appendEvents(run.runId, events.slice(12).reverse(), []);
+      await store.appendEvents(run.runId, events.slice(0, 12), []);
+
+      const after = await store.readEvents(run.runId, { afterSeq: 19, limit: 10 });
+      expect(after.map((e) => e.seq)).toEqual([20, 21, 22]);
+
+      for (const pageSize of [1, 5, 23, 100]) {
+        const seqs: number[] = [];
+        for await (const e of store.iterateEvents(run.runId, pageSize)) seqs.push(e.seq);
+        expect(seqs).toEqual(Array.from({ length: 23 }, (_, i) => i));
+      }
+      const none: number[] = [];
+      for await (const e of store.iterateEvents('no-such-run', 5)) none.push(e.seq);
+      expect(none).toEqual([]);
+    });
+  });
+
+  describe('violations', () => {
+    const runs: (RunSpec & { comms: string[]; seconds: number })[] = [
+      {
+        runId: 'v-a',
+        scenario: 'oom-reap-arm64',
+        kernel: '5.8',
+        arch: 'arm64',
+        comms: ['oom_reaper', 'oom_reaper', 'qemu'],
+        seconds: 0,
+      },
+      {
+        runId: 'v-b',
+        scenario: 'oom-reap-arm64',
+        kernel: '5.8+flags',
+        arch: 'arm64',
+        comms: ['oom_reaper', 'stress-ng'],
+        seconds: 100,
+      },
+      {
+        runId: 'v-c',
+        scenario: 'munmap-x86',
+        kernel: '5.8',
+        arch: 'x86',
+        comms: ['qemu'],
+        seconds: 200,
+      },
+    ];
+
+    /** violations at seq 1, 2, …; signature by comm; run v-a's events all share one second */
+    async function seed(): Promise<void> {
+      for (const r of runs) {
+        await writeRun(store, r, {
+          events: r.comms.length + 1,
+          violations: r.comms.map((comm, i) => ({
+            seq: i + 1,
+            comm,
+            signature: comm === 'qemu' ? 'kvm_mmu_notifier_invalidate_range_start' : undefined,
+          })),
+          secondOf: (seq) => r.seconds + (r.runId === 'v-a' ? 0 : seq),
+        });
+      }
+    }
+
+    it('returns violations as the design prints them, newest first', async () => {
+      await seed();
+      const { rows, nextCursor } = await store.queryViolations({ limit: 100 });
+      expect(nextCursor).toBeNull();
+      expect(rows.map((v) => `${v.runId}/${v.seq}`)).toEqual([
+        'v-c/1',
+        'v-b/2',
+        'v-b/1',
+        'v-a/3',
+        'v-a/2',
+        'v-a/1',
+      ]);
+      expect(rows[1]).toEqual({
+        ...violation(2, { comm: 'stress-ng' }),
+        runId: 'v-b',
+        eventId: 'run.1',
+        scenario: 'oom-reap-arm64',
+        kernel: '5.8+flags',
+        arch: 'arm64',
+        recordedAt: at(102),
+      });
+    });
+
+    it('each filter narrows the result', async () => {
+      await seed();
+      const keys = async (filter: Parameters<Store['groupBySignature']>[0]) =>
+        (await store.queryViolations({ ...filter, limit: 100 })).rows
+          .map((v) => `${v.runId}/${v.seq}`)
+          .sort();
+      expect(await keys({})).toHaveLength(6);
+      expect(await keys({ arch: 'x86' })).toEqual(['v-c/1']);
+      expect(await keys({ kernel: '5.8' })).toEqual(['v-a/1', 'v-a/2', 'v-a/3', 'v-c/1']);
+      expect(await keys({ arch: 'arm64', kernel: '5.8' })).toEqual(['v-a/1', 'v-a/2', 'v-a/3']);
+      expect(await keys({ scenario: 'munmap-x86' })).toEqual(['v-c/1']);
+      expect(await keys({ run: 'v-b' })).toEqual(['v-b/1', 'v-b/2']);
+      expect(await keys({ comm: 'qemu' })).toEqual(['v-a/3', 'v-c/1']);
+      expect(await keys({ since: new Date(at(102)) })).toEqual(['v-b/2', 'v-c/1']);
+      expect(await keys({ comm: 'qemu', since: new Date(at(102)) })).toEqual(['v-c/1']);
+      expect(await keys({ comm: 'nobody' })).toEqual([]);
+    });
+
+    it('cursor paging returns every row exactly once, in order, across equal timestamps', async () => {
+      await seed();
+      const full = (await store.queryViolations({ limit: 100 })).rows;
+      for (const limit of [1, 2, 4, 5, 6]) {
+        const paged = await allViolations(store, { limit });
+        expect(paged).toEqual(full);
+      }
+      const filtered = await allViolations(store, { limit: 1, arch: 'arm64' });
+      expect(filtered.map((v) => `${v.runId}/${v.seq}`)).toEqual([
+        'v-b/2',
+        'v-b/1',
+        'v-a/3',
+        'v-a/2',
+        'v-a/1',
+      ]);
+    });
+
+    it('caps a page at MAX_PAGE_SIZE', async () => {
+      await store.createRun({ runId: 'many', scenario: 's', kernel: '5.8', arch: 'x86', seed: 1 });
+      const sink = store.createEventSink('many', { scenario: 's', kernel: '5.8', arch: 'x86' });
+      for (let seq = 0; seq < MAX_PAGE_SIZE + 5; seq++) {
+        const e = event('many', seq, { type: 'violation' });
+        sink.append(e.event, e.encodedPayload);
+        sink.appendViolation(e.event.id, violation(seq));
+      }
+      await sink.flush();
+      const first = await store.queryViolations({ limit: 5000 });
+      expect(first.rows).toHaveLength(MAX_PAGE_SIZE);
+      const second = await store.queryViolations({ limit: 5000, cursor: first.nextCursor });
+      expect(second.rows).toHaveLength(5);
+      expect(second.nextCursor).toBeNull();
+    });
+
+    it('groups by signature in SQL', async () => {
+      await seed();
+      const reaper = 'BUG: sleeping function called from invalid context in unmap_stage2_range';
+      const qemu =
+        'BUG: sleeping function called from invalid context in kvm_mmu_notifier_invalidate_range_start';
+      expect(await store.groupBySignature({})).toEqual([
+        {
+          signature: reaper,
+          count: 4,
+          runs: 2,
+          kernels: ['5.8', '5.8+flags'],
+          arches: ['arm64'],
+          firstSeen: at(0),
+          lastSeen: at(102),
+        },
+        {
+          signature: qemu,
+          count: 2,
+          runs: 2,
+          kernels: ['5.8'],
+          arches: ['arm64', 'x86'],
+          firstSeen: at(0),
+          lastSeen: at(201),
+        },
+      ]);
+      expect(await store.groupBySignature({ arch: 'x86' })).toEqual([
+        {
+          signature: qemu,
+          count: 1,
+          runs: 1,
+          kernels: ['5.8'],
+          arches: ['x86'],
+          firstSeen: at(201),
+          lastSeen: at(201),
+        },
+      ]);
+      expect(await store.groupBySignature({ run: 'v-b', comm: 'oom_reaper' })).toEqual([
+        {
+          signature: reaper,
+          count: 1,
+          runs: 1,
+          kernels: ['5.8+flags'],
+          arches: ['arm64'],
+          firstSeen: at(101),
+          lastSeen: at(101),
+        },
+      ]);
+      expect(await store.groupBySignature({ since: new Date(at(300)) })).toEqual([]);
+    });
+
+    it('deletes the violations of one run, or all', async () => {
+      await seed();
+      await store.deleteViolations('v-a');
+      expect((await allViolations(store, { limit: 100 })).map((v) => v.runId)).toEqual([
+        'v-c',
+        'v-b',
+        'v-b',
+      ]);
+      await store.deleteViolations();
+      expect(await allViolations(store, { limit: 100 })).toEqual([]);
+      // the log itself is untouched
+      expect(await store.readEvents('v-a', { limit: 100 })).toHaveLength(4);
+    });
+  });
+
+  describe('event sink', () => {
+    const run = { runId: 'r-sink', scenario: 'oom-reap-arm64', kernel: '5.8', arch: 'arm64' };
+    const meta = { scenario: run.scenario, kernel: run.kernel, arch: run.arch };
+
+    it('writes everything in batches and is idempotent', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const events = Array.from({ length: 23 }, (_, seq) =>
+        event(run.runId, seq, { type: seq % 5 === 4 ? 'violation' : undefined }),
+      );
+      for (let pass = 0; pass < 2; pass++) {
+        const sink = store.createEventSink(run.runId, meta, { batchSize: 5 });
+        for (const e of events) {
+          sink.append(e.event, e.encodedPayload);
+          if (e.event.type === 'violation')
+            sink.appendViolation(e.event.id, violation(e.event.seq));
+        }
+        await sink.flush();
+      }
+      const stored = await store.readEvents(run.runId, { limit: 100 });
+      expect(stored.map(storedEventToRunEvent)).toEqual(events.map((e) => e.event));
+      const violations = await allViolations(store, { run: run.runId, limit: 100 });
+      expect(violations.map((v) => v.seq)).toEqual([19, 14, 9, 4]);
+      // the violation's wall clock is its event's
+      expect(violations.map((v) => v.recordedAt)).toEqual([at(19), at(14), at(9), at(4)]);
+      expect(violations[0].eventId).toBe('run.18');
+    });
+
+    it('interleaves with other store operations without mixing transactions', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      await store.createRun({ ...run, runId: 'other', seed: 1 });
+      const sink = store.createEventSink(run.runId, meta, { batchSize: 3 });
+      const others = Array.from({ length: 40 }, (_, seq) => event('other', seq));
+      const pending = [
+        store.appendEvents('other', others.slice(0, 20), []),
+        store.appendEvents('other', others.slice(20), []),
+        store.listRuns({ limit: 10 }),
+      ];
+      for (let seq = 0; seq < 10; seq++) {
+        const e = event(run.runId, seq);
+        sink.append(e.event, e.encodedPayload);
+      }
+      await Promise.all([...pending, sink.flush()]);
+      expect(await store.readEvents('other', { limit: 100 })).toHaveLength(40);
+      expect(await store.readEvents(run.runId, { limit: 100 })).toHaveLength(10);
+    });
+
+    it('on SQLite writes a full batch inside append; elsewhere by flush', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const sink = store.createEventSink(run.runId, meta, { batchSize: 2 });
+      for (let seq = 0; seq < 3; seq++) {
+        const e = event(run.runId, seq);
+        sink.append(e.event, e.encodedPayload);
+      }
+      const before = await store.readEvents(run.runId, { limit: 10 });
+      if (dialect === 'sqlite') expect(before.map((e) => e.seq)).toEqual([0, 1]);
+      await sink.flush();
+      expect(await store.readEvents(run.runId, { limit: 10 })).toHaveLength(3);
+
+      const failing = store.createEventSink(run.runId, meta, { batchSize: 1 });
+      const bad = event(run.runId, 5);
+      (bad.event as { type: string }).type = 'bogus';
+      if (dialect === 'sqlite') {
+        expect(() => failing.append(bad.event, bad.encodedPayload)).toThrow();
+      } else {
+        failing.append(bad.event, bad.encodedPayload);
+        await expect(failing.flush()).rejects.toThrow();
+      }
+      // a failed sink stays failed
+      const next = event(run.runId, 6);
+      expect(() => failing.append(next.event, next.encodedPayload)).toThrow();
+    });
+
+    it('surfaces a failed batch and close() flushes what is buffered', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const sink = store.createEventSink(run.runId, meta, { batchSize: 100 });
+      const bad = event(run.runId, 0);
+      (bad.event as { type: string }).type = 'bogus';
+      sink.append(bad.event, bad.encodedPayload);
+      await expect(sink.flush()).rejects.toThrow();
+
+      const good = store.createEventSink(run.runId, meta, { batchSize: 100 });
+      const e = event(run.runId, 1);
+      good.append(e.event, e.encodedPayload);
+      const reopened = db.options;
+      await store.close();
+      store = await openStore(reopened);
+      expect((await store.readEvents(run.runId, { limit: 10 })).map((x) => x.seq)).toEqual([1]);
+    });
+  });
+});

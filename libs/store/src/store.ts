@@ -1,0 +1,423 @@
+import type { DataSource, SelectQueryBuilder } from 'typeorm';
+import { openDataSource, sqliteHandle } from './data-source.js';
+import {
+  buildEntities,
+  type RunRecord,
+  type StoreEntities,
+  type ViolationRecord,
+} from './entities.js';
+import {
+  AMBIGUOUS_LISTED,
+  AmbiguousRunIdError,
+  InvalidStoreInputError,
+  RunConflictError,
+  RunNotFoundError,
+  StoreError,
+} from './errors.js';
+import {
+  type BatchWriter,
+  BufferedEventSink,
+  PostgresBatchWriter,
+  type SinkHost,
+  SqliteBatchWriter,
+} from './event-sink.js';
+import { eventRecord, runRow, storedEvent, violationRecord, violationRow } from './rows.js';
+import { SerialQueue } from './serial-queue.js';
+import {
+  type Dialect,
+  type EventSink,
+  type EventSinkMeta,
+  type EventSinkOptions,
+  type EventToAppend,
+  MAX_PAGE_SIZE,
+  type NewRun,
+  type Page,
+  type RunFilter,
+  type RunResult,
+  type RunRow,
+  type SignatureGroup,
+  type Store,
+  type StoredEvent,
+  type StoreOptions,
+  type ViolationFilter,
+  type ViolationQuery,
+  type ViolationRow,
+  type ViolationToAppend,
+} from './types.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  intFromDb,
+  isoFromDb,
+  positiveInt,
+  stringArrayFromDb,
+  wallClock,
+} from './values.js';
+
+/** Opens (and migrates) the store: SQLite by default, Postgres when `url` is given. */
+export async function openStore(opts: StoreOptions = {}): Promise<Store> {
+  const opened = await openDataSource(opts);
+  return new TypeOrmStore(opened.dataSource, opened.dialect, opened.schema);
+}
+
+/** Rows per INSERT statement built by TypeORM, under SQLite's 32,766 and Postgres' 65,535 parameters. */
+const EVENTS_PER_STATEMENT = 1000;
+const VIOLATIONS_PER_STATEMENT = 500;
+const DEFAULT_EVENT_PAGE = 1000;
+
+class TypeOrmStore implements Store, SinkHost {
+  private readonly entities: StoreEntities;
+  /** SQLite has one connection shared by all callers: see SerialQueue */
+  private readonly queue: SerialQueue | null;
+  readonly sqlite: SinkHost['sqlite'];
+  readonly writer: BatchWriter;
+  /** sinks holding rows not yet written, flushed by close() */
+  private readonly busySinks = new Set<BufferedEventSink>();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    readonly dialect: Dialect,
+    schema: string | null,
+  ) {
+    this.entities = buildEntities(dialect);
+    if (dialect === 'sqlite') {
+      const writer = new SqliteBatchWriter(sqliteHandle(dataSource));
+      this.queue = new SerialQueue();
+      this.sqlite = { queue: this.queue, writer };
+      this.writer = writer;
+    } else {
+      this.queue = null;
+      this.sqlite = null;
+      this.writer = new PostgresBatchWriter(dataSource, schema);
+    }
+  }
+
+  async createRun(run: NewRun): Promise<void> {
+    if (!Number.isSafeInteger(run.seed)) {
+      throw new InvalidStoreInputError(`seed must be an integer, got ${run.seed}`);
+    }
+    const record: RunRecord = {
+      runId: nonEmpty('runId', run.runId),
+      scenario: run.scenario,
+      kernel: run.kernel,
+      arch: run.arch,
+      seed: run.seed,
+      status: 'running',
+      events: 0,
+      logHash: null,
+      violations: 0,
+      failureReason: null,
+      createdAt: wallClock(new Date()),
+      finishedAt: null,
+      source: run.source ?? null,
+    };
+    await this.exclusive(async () => {
+      // idempotent for a redelivered "start run": the first insert wins, the same run again is a no-op
+      await this.dataSource
+        .createQueryBuilder()
+        .insert()
+        .into(this.entities.runs)
+        .values(record)
+        .orIgnore()
+        .updateEntity(false)
+        .execute();
+      const existing = await this.findRun(run.runId);
+      if (existing === null) throw new RunNotFoundError(run.runId);
+      for (const key of ['scenario', 'kernel', 'arch', 'seed'] as const) {
+        if (existing[key] !== run[key]) {
+          throw new RunConflictError(
+            run.runId,
+            `${key} (${String(existing[key])}, not ${String(run[key])})`,
+          );
+        }
+      }
+    });
+  }
+
+  async appendEvents(
+    runId: string,
+    events: EventToAppend[],
+    violations: ViolationToAppend[],
+  ): Promise<void> {
+    if (events.length === 0 && violations.length === 0) return;
+    const eventRows = events.map(({ event, encodedPayload }) =>
+      eventRecord(runId, event, encodedPayload),
+    );
+    const eventTimes = new Map(eventRows.map((e) => [e.id, e.recordedAt]));
+    const now = wallClock(new Date());
+    const violationRows = violations.map((x) =>
+      violationRecord(runId, x.eventId, x.v, x, x.recordedAt ?? eventTimes.get(x.eventId) ?? now),
+    );
+    await this.exclusive(() =>
+      this.dataSource.transaction(async (manager) => {
+        for (let i = 0; i < eventRows.length; i += EVENTS_PER_STATEMENT) {
+          await manager
+            .createQueryBuilder()
+            .insert()
+            .into(this.entities.events)
+            .values(eventRows.slice(i, i + EVENTS_PER_STATEMENT))
+            .orIgnore() // ON CONFLICT DO NOTHING on both dialects: (run_id, seq) and (run_id, id)
+            .updateEntity(false)
+            .execute();
+        }
+        for (let i = 0; i < violationRows.length; i += VIOLATIONS_PER_STATEMENT) {
+          await manager
+            .createQueryBuilder()
+            .insert()
+            .into(this.entities.violations)
+            .values(violationRows.slice(i, i + VIOLATIONS_PER_STATEMENT))
+            .orIgnore()
+            .updateEntity(false)
+            .execute();
+        }
+      }),
+    );
+  }
+
+  async finishRun(runId: string, result: RunResult): Promise<void> {
+    for (const key of ['events', 'violations'] as const) {
+      if (!Number.isSafeInteger(result[key]) || result[key] < 0) {
+        throw new InvalidStoreInputError(`${key} must be a count, got ${result[key]}`);
+      }
+    }
+    const update = await this.exclusive(() =>
+      this.dataSource
+        .createQueryBuilder()
+        .update(this.entities.runs)
+        .set({
+          status: result.status,
+          events: result.events,
+          logHash: result.logHash,
+          violations: result.violations,
+          failureReason: result.failureReason ?? null,
+          finishedAt: wallClock(new Date()),
+        })
+        .where({ runId })
+        .execute(),
+    );
+    if (!update.affected) throw new RunNotFoundError(runId);
+  }
+
+  getRun(runId: string): Promise<RunRow | null> {
+    return this.exclusive(() => this.findRun(runId));
+  }
+
+  async listRuns(filter: RunFilter): Promise<Page<RunRow>> {
+    const limit = positiveInt('limit', filter.limit, MAX_PAGE_SIZE);
+    const qb = this.dataSource.getRepository(this.entities.runs).createQueryBuilder('r');
+    for (const key of ['scenario', 'kernel', 'arch', 'status'] as const) {
+      const value = filter[key];
+      if (value !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: value });
+    }
+    if (filter.cursor) {
+      const [createdAt, runId] = decodeCursor(filter.cursor, ['string', 'string']);
+      qb.andWhere('(r.createdAt, r.runId) < (:cursorCreatedAt, :cursorRunId)', {
+        cursorCreatedAt: createdAt,
+        cursorRunId: runId,
+      });
+    }
+    qb.orderBy('r.createdAt', 'DESC')
+      .addOrderBy('r.runId', 'DESC')
+      .limit(limit + 1);
+    const records = await this.exclusive(() => qb.getMany());
+    return page(records.map(runRow), limit, (r) => [r.createdAt, r.runId]);
+  }
+
+  async resolveRunId(prefix: string): Promise<string> {
+    const wanted = prefix.trim();
+    if (wanted === '')
+      throw new InvalidStoreInputError('a run id (or a prefix of one) is required');
+    const matches = await this.exclusive(async () => {
+      if ((await this.findRun(wanted)) !== null) return [wanted];
+      // substr instead of LIKE: LIKE is case-insensitive on SQLite and treats % and _ as wildcards
+      const rows: { runId: string }[] = await this.dataSource
+        .getRepository(this.entities.runs)
+        .createQueryBuilder('r')
+        .select('r.runId', 'runId')
+        .where('SUBSTR("r"."run_id", 1, :length) = :prefix', {
+          length: [...wanted].length,
+          prefix: wanted,
+        })
+        .orderBy('r.runId', 'ASC')
+        .limit(AMBIGUOUS_LISTED + 1)
+        .getRawMany();
+      return rows.map((r) => r.runId);
+    });
+    if (matches.length === 0) throw new RunNotFoundError(wanted);
+    if (matches.length > 1) {
+      throw new AmbiguousRunIdError(
+        wanted,
+        matches.slice(0, AMBIGUOUS_LISTED),
+        matches.length > AMBIGUOUS_LISTED,
+      );
+    }
+    return matches[0];
+  }
+
+  async readEvents(
+    runId: string,
+    opts: { afterSeq?: number; limit: number },
+  ): Promise<StoredEvent[]> {
+    const limit = positiveInt('limit', opts.limit);
+    // raw rows rather than entities: this feeds replay and export, whole logs at a time
+    const qb = this.dataSource
+      .getRepository(this.entities.events)
+      .createQueryBuilder('e')
+      .select('e.runId', 'runId')
+      .addSelect('e.id', 'id')
+      .addSelect('e.seq', 'seq')
+      .addSelect('e.type', 'type')
+      .addSelect('e.causationId', 'causationId')
+      .addSelect('e.jiffies', 'jiffies')
+      .addSelect('e.payload', 'payload')
+      .addSelect('e.recordedAt', 'recordedAt')
+      .where('e.runId = :runId', { runId })
+      .andWhere('e.seq > :afterSeq', { afterSeq: opts.afterSeq ?? -1 })
+      .orderBy('e.seq', 'ASC')
+      .limit(limit);
+    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    return rows.map(storedEvent);
+  }
+
+  async *iterateEvents(
+    runId: string,
+    pageSize: number = DEFAULT_EVENT_PAGE,
+  ): AsyncGenerator<StoredEvent> {
+    const limit = positiveInt('pageSize', pageSize);
+    let afterSeq = -1;
+    while (true) {
+      const events = await this.readEvents(runId, { afterSeq, limit });
+      yield* events;
+      if (events.length < limit) return;
+      afterSeq = events[events.length - 1].seq;
+    }
+  }
+
+  async queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>> {
+    const limit = positiveInt('limit', query.limit, MAX_PAGE_SIZE);
+    const qb = this.violationsWhere(query);
+    if (query.cursor) {
+      const [recordedAt, runId, seq] = decodeCursor(query.cursor, ['string', 'string', 'number']);
+      qb.andWhere('(v.recordedAt, v.runId, v.seq) < (:cursorAt, :cursorRun, :cursorSeq)', {
+        cursorAt: recordedAt,
+        cursorRun: runId,
+        cursorSeq: seq,
+      });
+    }
+    qb.orderBy('v.recordedAt', 'DESC')
+      .addOrderBy('v.runId', 'DESC')
+      .addOrderBy('v.seq', 'DESC')
+      .limit(limit + 1);
+    const records = await this.exclusive(() => qb.getMany());
+    return page(records.map(violationRow), limit, (v) => [v.recordedAt, v.runId, v.seq]);
+  }
+
+  async groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]> {
+    // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
+    const distinctSorted = (column: string): string =>
+      this.dialect === 'postgres'
+        ? `array_agg(DISTINCT "v"."${column}" COLLATE "C" ORDER BY "v"."${column}" COLLATE "C")`
+        : `json_group_array(DISTINCT "v"."${column}" ORDER BY "v"."${column}")`;
+    const signatureOrder =
+      this.dialect === 'postgres' ? '"v"."signature" COLLATE "C"' : '"v"."signature"';
+    const qb = this.violationsWhere(filter)
+      .select('"v"."signature"', 'signature')
+      .addSelect('COUNT(*)', 'count')
+      .addSelect('COUNT(DISTINCT "v"."run_id")', 'runs')
+      .addSelect(distinctSorted('kernel'), 'kernels')
+      .addSelect(distinctSorted('arch'), 'arches')
+      .addSelect('MIN("v"."recorded_at")', 'firstSeen')
+      .addSelect('MAX("v"."recorded_at")', 'lastSeen')
+      .groupBy('"v"."signature"')
+      .orderBy('COUNT(*)', 'DESC')
+      .addOrderBy(signatureOrder, 'ASC');
+    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    return rows.map((r) => ({
+      signature: r.signature as string,
+      count: intFromDb(r.count),
+      runs: intFromDb(r.runs),
+      kernels: stringArrayFromDb(r.kernels),
+      arches: stringArrayFromDb(r.arches),
+      firstSeen: isoFromDb(r.firstSeen),
+      lastSeen: isoFromDb(r.lastSeen),
+    }));
+  }
+
+  async deleteViolations(runId?: string): Promise<void> {
+    const qb = this.dataSource.createQueryBuilder().delete().from(this.entities.violations);
+    if (runId !== undefined) qb.where({ runId });
+    await this.exclusive(() => qb.execute());
+  }
+
+  createEventSink(runId: string, meta: EventSinkMeta, opts?: EventSinkOptions): EventSink {
+    this.assertOpen();
+    return new BufferedEventSink(this, nonEmpty('runId', runId), meta, opts);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.flushAndClose();
+    return this.closing;
+  }
+
+  private async flushAndClose(): Promise<void> {
+    const flushes = await Promise.allSettled([...this.busySinks].map((sink) => sink.flush()));
+    this.closed = true;
+    if (this.queue !== null) await this.queue.run(() => undefined);
+    await this.dataSource.destroy();
+    const failed = flushes.find((f) => f.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new StoreError('the store is closed', 3);
+  }
+
+  sinkBusy(sink: BufferedEventSink, busy: boolean): void {
+    if (busy) this.busySinks.add(sink);
+    else this.busySinks.delete(sink);
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.queue === null ? task() : this.queue.run(task);
+  }
+
+  private async findRun(runId: string): Promise<RunRow | null> {
+    const record = await this.dataSource.getRepository(this.entities.runs).findOneBy({ runId });
+    return record === null ? null : runRow(record);
+  }
+
+  private violationsWhere(filter: ViolationFilter): SelectQueryBuilder<ViolationRecord> {
+    const qb = this.dataSource.getRepository(this.entities.violations).createQueryBuilder('v');
+    const equal: [keyof ViolationFilter, keyof ViolationRecord][] = [
+      ['arch', 'arch'],
+      ['kernel', 'kernel'],
+      ['scenario', 'scenario'],
+      ['run', 'runId'],
+      ['comm', 'comm'],
+    ];
+    for (const [key, column] of equal) {
+      const value = filter[key];
+      if (value !== undefined) qb.andWhere(`v.${column} = :${key}`, { [key]: value });
+    }
+    if (filter.since !== undefined) {
+      qb.andWhere('v.recordedAt >= :since', { since: wallClock(filter.since) });
+    }
+    return qb;
+  }
+}
+
+function page<T>(rows: T[], limit: number, key: (row: T) => (string | number)[]): Page<T> {
+  if (rows.length <= limit) return { rows, nextCursor: null };
+  const kept = rows.slice(0, limit);
+  return { rows: kept, nextCursor: encodeCursor(key(kept[kept.length - 1])) };
+}
+
+function nonEmpty(name: string, value: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidStoreInputError(`${name} must be a non-empty string`);
+  }
+  return value;
+}

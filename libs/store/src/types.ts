@@ -1,0 +1,204 @@
+import type { EventType, RunEvent, RunStatus, Violation } from '../../events/src/types.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface StoreOptions {
+  /** `postgres://…`; absent → SQLite */
+  url?: string;
+  /** default `.mnsim/mnsim.sqlite` relative to cwd (directory created); `:memory:` allowed */
+  sqlitePath?: string;
+  /** Postgres schema, created if missing (tests use their own) */
+  schema?: string;
+}
+
+export interface NewRun {
+  runId: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  seed: number;
+  /** the scenario YAML or JSON the run came from */
+  source?: string | null;
+}
+
+export interface RunRow {
+  runId: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  seed: number;
+  status: RunStatus;
+  events: number;
+  logHash: string | null;
+  violations: number;
+  failureReason: string | null;
+  /** ISO 8601 UTC */
+  createdAt: string;
+  /** ISO 8601 UTC; null while running */
+  finishedAt: string | null;
+  source: string | null;
+}
+
+export interface RunResult {
+  status: 'completed' | 'failed';
+  events: number;
+  logHash: string | null;
+  violations: number;
+  failureReason?: string | null;
+}
+
+export interface RunFilter {
+  scenario?: string;
+  kernel?: string;
+  arch?: string;
+  status?: RunStatus;
+  /** capped at {@link MAX_PAGE_SIZE} */
+  limit: number;
+  cursor?: string | null;
+}
+
+/** One event as stored: the envelope plus the canonical JSON of its payload, byte for byte. */
+export interface StoredEvent {
+  runId: string;
+  id: string;
+  seq: number;
+  type: EventType;
+  causationId: string | null;
+  jiffies: number;
+  /** the canonical JSON text the writer gave; `JSON.parse` it for the payload */
+  encodedPayload: string;
+  /** ISO 8601 UTC, millisecond precision */
+  recordedAt: string;
+}
+
+export interface EventToAppend {
+  event: RunEvent;
+  /** the canonical JSON of `event.payload`, computed by the caller (libs/events) */
+  encodedPayload: string;
+}
+
+export interface ViolationToAppend {
+  /** id of the `violation` event that carries it */
+  eventId: string;
+  v: Violation;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  /** wall clock of the violation; defaults to the `recordedAt` of event `eventId` in the same batch */
+  recordedAt?: string;
+}
+
+/** A violation as the design's JSON contract prints it, plus where it came from. */
+export interface ViolationRow extends Violation {
+  runId: string;
+  eventId: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  /** ISO 8601 UTC */
+  recordedAt: string;
+}
+
+export interface ViolationFilter {
+  arch?: string;
+  kernel?: string;
+  scenario?: string;
+  /** exact run id (resolve a prefix with `resolveRunId` first) */
+  run?: string;
+  comm?: string;
+  /** only violations recorded at or after this instant */
+  since?: Date;
+}
+
+export interface ViolationQuery extends ViolationFilter {
+  /** capped at {@link MAX_PAGE_SIZE} */
+  limit: number;
+  cursor?: string | null;
+}
+
+export interface SignatureGroup {
+  signature: string;
+  count: number;
+  /** distinct runs */
+  runs: number;
+  /** distinct, sorted */
+  kernels: string[];
+  /** distinct, sorted */
+  arches: string[];
+  /** ISO 8601 UTC */
+  firstSeen: string;
+  /** ISO 8601 UTC */
+  lastSeen: string;
+}
+
+export interface Page<T> {
+  rows: T[];
+  /** pass back as `cursor` for the next page; null on the last page */
+  nextCursor: string | null;
+}
+
+export interface EventSinkMeta {
+  scenario: string;
+  kernel: string;
+  arch: string;
+}
+
+export interface EventSinkOptions {
+  /** rows per write transaction; default 5,000 */
+  batchSize?: number;
+}
+
+/**
+ * The embedded engine's hot path: buffers events and violations and writes them in large
+ * transactions. Writes are idempotent like `appendEvents`. Call `flush()` before reading the run
+ * back or finishing it; an error of a background batch is thrown by the next `append` or `flush`,
+ * after which the sink stays failed.
+ *
+ * On SQLite a full batch is normally written inside `append` itself, so memory stays at one batch.
+ * On Postgres (and on SQLite while another store operation is in flight) full batches are written
+ * in the background, one at a time: a producer that never yields should `await flush()` every few
+ * batches to bound memory.
+ */
+export interface EventSink {
+  append(event: RunEvent, encodedPayload: string): void;
+  /** `recordedAt` defaults to that of the buffered event `eventId`, else now */
+  appendViolation(eventId: string, v: Violation, recordedAt?: string): void;
+  flush(): Promise<void>;
+}
+
+export interface Store {
+  readonly dialect: Dialect;
+  /** idempotent: creating the same run again changes nothing; a different run under the id throws */
+  createRun(run: NewRun): Promise<void>;
+  /**
+   * Appends a batch of events and the violations among them in ONE transaction, idempotent by
+   * (run_id, seq) and (run_id, id): re-appending the same events changes nothing.
+   */
+  appendEvents(
+    runId: string,
+    events: EventToAppend[],
+    violations: ViolationToAppend[],
+  ): Promise<void>;
+  finishRun(runId: string, result: RunResult): Promise<void>;
+  getRun(runId: string): Promise<RunRow | null>;
+  /** newest first */
+  listRuns(filter: RunFilter): Promise<Page<RunRow>>;
+  /** a unique prefix of a run id (like git) → the full id; throws RunNotFoundError/AmbiguousRunIdError */
+  resolveRunId(prefix: string): Promise<string>;
+  /** ordered by seq */
+  readEvents(runId: string, opts: { afterSeq?: number; limit: number }): Promise<StoredEvent[]>;
+  /** every event of the run in seq order, read in pages of `pageSize` (default 1,000) */
+  iterateEvents(runId: string, pageSize?: number): AsyncIterable<StoredEvent>;
+  /** newest first, keyset paging */
+  queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>>;
+  /** most frequent first */
+  groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]>;
+  /** all violations, or those of one run (projection rebuild) */
+  deleteViolations(runId?: string): Promise<void>;
+  createEventSink(runId: string, meta: EventSinkMeta, opts?: EventSinkOptions): EventSink;
+  /** waits for pending sink batches, then closes the connection(s) */
+  close(): Promise<void>;
+}
+
+/** Largest page `listRuns` and `queryViolations` return. */
+export const MAX_PAGE_SIZE = 1000;
