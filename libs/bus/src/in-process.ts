@@ -27,9 +27,13 @@ import {
 } from '@mnsim/kernel';
 import {
   type ArmedTimerEntry,
+  type CallPayload,
   type EventType,
   type PayloadMap,
+  type ReturnPayload,
+  type StimulusPayload,
   type TraceEntry,
+  type ViolationPayload,
   childId,
 } from '@mnsim/events';
 
@@ -93,13 +97,13 @@ export class InProcessTransport implements Sys {
   runStimulus(stim: Stimulus, id: string, globals: KernelGlobals): StimulusOutcome {
     const ctx = makeContext(stim.task, stim.stack, stim.jiffies, stim.cpu, globals);
     this.armedThisChain = [];
-    this.emit(stim.kind, id, stim.armedBy, stim.jiffies, {
-      args: stim.args,
-      ctx,
-      fn: stim.fn,
-      step: stim.step,
-      to: stim.to,
-    });
+    this.emit(
+      stim.kind,
+      id,
+      stim.armedBy,
+      stim.jiffies,
+      this.stimulusPayload(stim.args, ctx, stim.fn, stim.step, stim.to),
+    );
     const frame: Frame = { id, address: stim.to, children: 0 };
     this.frames.push(frame);
     let ret: unknown;
@@ -108,20 +112,26 @@ export class InProcessTransport implements Sys {
     } finally {
       this.frames.pop();
     }
-    this.emit('return', childId(id, frame.children++), id, ctx.jiffies, {
-      fn: stim.fn,
-      from: stim.to,
-      globals: ctx.globals,
-      ret: ret ?? null,
-      to: 'orchestrator',
-    });
+    this.emit(
+      'return',
+      childId(id, frame.children++),
+      id,
+      ctx.jiffies,
+      this.returnPayload(stim.fn, stim.to, ctx.globals, ret ?? null, 'orchestrator'),
+    );
     return { ret, armed: this.armedThisChain };
   }
 
   call<F extends CallName>(ctx: ExecContext, to: Address, fn: F, args: CallArgs<F>): CallRet<F> {
     const parent = this.top();
     const id = childId(parent.id, parent.children++);
-    this.emit('call', id, parent.id, ctx.jiffies, { args, ctx, fn, from: parent.address, to });
+    this.emit(
+      'call',
+      id,
+      parent.id,
+      ctx.jiffies,
+      this.callPayload(args, ctx, fn, parent.address, to),
+    );
     const frame: Frame = { id, address: to, children: 0 };
     this.frames.push(frame);
     let ret: CallRet<F>;
@@ -130,13 +140,13 @@ export class InProcessTransport implements Sys {
     } finally {
       this.frames.pop();
     }
-    this.emit('return', childId(id, frame.children++), id, ctx.jiffies, {
-      fn,
-      from: to,
-      globals: ctx.globals,
-      ret: ret ?? null,
-      to: parent.address,
-    });
+    this.emit(
+      'return',
+      childId(id, frame.children++),
+      id,
+      ctx.jiffies,
+      this.returnPayload(fn, to, ctx.globals, ret ?? null, parent.address),
+    );
     return ret;
   }
 
@@ -145,14 +155,18 @@ export class InProcessTransport implements Sys {
   }
 
   trace(_ctx: ExecContext, what: string, detail: TraceDetail): void {
-    this.pendingTrace.push({ what, detail });
+    this.pendingTrace.push({ detail, what });
   }
 
   violation(ctx: ExecContext, v: ViolationRecord): void {
     const parent = this.top();
-    this.emit('violation', childId(parent.id, parent.children++), parent.id, ctx.jiffies, {
-      violation: v,
-    });
+    this.emit(
+      'violation',
+      childId(parent.id, parent.children++),
+      parent.id,
+      ctx.jiffies,
+      this.violationPayload(v),
+    );
   }
 
   arm<F extends CallName>(
@@ -164,7 +178,7 @@ export class InProcessTransport implements Sys {
   ): void {
     const parent = this.top();
     const id = childId(parent.id, parent.children++);
-    this.pendingArmed.push({ id, at, to, fn, args });
+    this.pendingArmed.push({ args, at, fn, id, to });
     this.armedThisChain.push({ at, to, fn, args, armedBy: parent.id, id });
   }
 
@@ -181,23 +195,97 @@ export class InProcessTransport implements Sys {
     jiffies: number,
     payload: PayloadMap[T],
   ): void {
-    const p = payload as PayloadMap[T] & {
-      log?: PrintkLine[];
-      trace?: TraceEntry[];
-      armed?: ArmedTimerEntry[];
-    };
+    this.sink({ id, seq: this.seq++, type, causationId, jiffies, payload });
+  }
+
+  /**
+   * What was printed, traced or armed since the last event rides on this one. The payloads are
+   * built with their keys inserted in code-point order (optional ones included), so the
+   * canonical encoding is native JSON.stringify with no sorting; no object spread either, which
+   * is slow on V8. Taking the attachments clears them.
+   */
+  private take(): { armed?: ArmedTimerEntry[]; log?: PrintkLine[]; trace?: TraceEntry[] } {
+    const out: { armed?: ArmedTimerEntry[]; log?: PrintkLine[]; trace?: TraceEntry[] } = {};
+    if (this.pendingArmed.length > 0) {
+      out.armed = this.pendingArmed;
+      this.pendingArmed = [];
+    }
     if (this.pendingLog.length > 0) {
-      p.log = this.pendingLog;
+      out.log = this.pendingLog;
       this.pendingLog = [];
     }
     if (this.pendingTrace.length > 0) {
-      p.trace = this.pendingTrace;
+      out.trace = this.pendingTrace;
       this.pendingTrace = [];
     }
-    if (this.pendingArmed.length > 0) {
-      p.armed = this.pendingArmed;
-      this.pendingArmed = [];
-    }
-    this.sink({ id, seq: this.seq++, type, causationId, jiffies, payload });
+    return out;
+  }
+
+  private stimulusPayload(
+    args: unknown,
+    ctx: ExecContext,
+    fn: CallName,
+    step: number | null,
+    to: Address,
+  ): StimulusPayload {
+    const a = this.take();
+    const p: Partial<StimulusPayload> = { args };
+    if (a.armed) p.armed = a.armed;
+    p.ctx = ctx;
+    p.fn = fn;
+    if (a.log) p.log = a.log;
+    p.step = step;
+    p.to = to;
+    if (a.trace) p.trace = a.trace;
+    return p as StimulusPayload;
+  }
+
+  private callPayload(
+    args: unknown,
+    ctx: ExecContext,
+    fn: CallName,
+    from: Address,
+    to: Address,
+  ): CallPayload {
+    const a = this.take();
+    const p: Partial<CallPayload> = { args };
+    if (a.armed) p.armed = a.armed;
+    p.ctx = ctx;
+    p.fn = fn;
+    p.from = from;
+    if (a.log) p.log = a.log;
+    p.to = to;
+    if (a.trace) p.trace = a.trace;
+    return p as CallPayload;
+  }
+
+  private returnPayload(
+    fn: CallName,
+    from: Address,
+    globals: KernelGlobals,
+    ret: unknown,
+    to: Address | 'orchestrator',
+  ): ReturnPayload {
+    const a = this.take();
+    const p: Partial<ReturnPayload> = {};
+    if (a.armed) p.armed = a.armed;
+    p.fn = fn;
+    p.from = from;
+    p.globals = globals;
+    if (a.log) p.log = a.log;
+    p.ret = ret;
+    p.to = to;
+    if (a.trace) p.trace = a.trace;
+    return p as ReturnPayload;
+  }
+
+  private violationPayload(v: ViolationRecord): ViolationPayload {
+    const a = this.take();
+    const p: Partial<ViolationPayload> = {};
+    if (a.armed) p.armed = a.armed;
+    if (a.log) p.log = a.log;
+    if (a.trace) p.trace = a.trace;
+    p.violation = v;
+    return p as ViolationPayload;
   }
 }

@@ -37,6 +37,12 @@ export interface SimulateOptions {
   onEvent?: (e: EmittedEvent, encodedPayload: string) => void;
   /** keep the kernel log lines (dmesg); on by default */
   keepKernelLog?: boolean;
+  /**
+   * Encode and hash every event (on by default). Off, the events are still emitted by the
+   * transport but dropped unencoded and the result has no logHash: the model's own cost, which
+   * the benchmark reports as rangesPerSecNoPersist. `onEvent` needs it on.
+   */
+  encode?: boolean;
 }
 
 export interface SimulationResult {
@@ -45,7 +51,8 @@ export interface SimulationResult {
   arch: Arch;
   seed: number;
   events: number;
-  logHash: string;
+  /** null when the run was simulated with `encode: false` */
+  logHash: string | null;
   violations: Violation[];
   /** kernel_unmap_hva_range() calls made (the benchmark's "ranges") */
   ranges: number;
@@ -69,9 +76,14 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
   const keepLog = opts.keepKernelLog ?? true;
   let ranges = 0;
 
+  const encode = opts.encode ?? true;
+  if (!encode && opts.onEvent) throw new Error('simulate: onEvent needs encode');
   const sink = (e: EmittedEvent): void => {
-    const encoded = canonicalJson(e.payload);
-    hasher.update(canonicalEventLineFromPayload(e, encoded));
+    let encoded = '';
+    if (encode) {
+      encoded = canonicalJson(e.payload);
+      hasher.update(canonicalEventLineFromPayload(e, encoded));
+    }
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
       violations.push({ seq: e.seq, ...v });
@@ -82,7 +94,7 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
       ranges++;
     }
     if (keepLog) kernelLogFromEvent(e, kernelLog);
-    opts.onEvent?.(e, encoded);
+    if (encode) opts.onEvent?.(e, encoded);
   };
 
   const transport = new InProcessTransport(scenario, variant, states, sink);
@@ -114,7 +126,7 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
     arch: scenario.host.arch,
     seed: scenario.seed,
     events: transport.eventCount,
-    logHash: hasher.digest(),
+    logHash: encode ? hasher.digest() : null,
     violations,
     ranges,
     kernelLog,

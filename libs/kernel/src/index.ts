@@ -31,3 +31,4 @@ export {
   type SchedulerState,
 } from './run/scheduler.js';
 export * from './lib/interval-set.js';
+export { type PrngState, seedPrng, nextU32, nextInt } from './run/prng.js';

@@ -54,7 +54,8 @@ export function taskComm(comm: string): string {
 }
 
 export function newGlobals(): KernelGlobals {
-  return { prevJiffy: 0, taintWarn: false, panicked: false };
+  // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
+  return { panicked: false, prevJiffy: 0, taintWarn: false };
 }
 
 export function makeContext(
@@ -64,33 +65,34 @@ export function makeContext(
   cpu: number,
   globals: KernelGlobals,
 ): ExecContext {
+  // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
   return {
-    jiffies,
     cpu,
-    task: { pid: task.pid, comm: taskComm(task.comm), kthread: task.kthread },
-    preemptCount: 0,
-    nonBlockCount: 0,
-    irqsDisabled: false,
-    preemptDisableIp: null,
-    locks: [],
-    stack: [...stack],
     globals,
+    irqsDisabled: false,
+    jiffies,
+    locks: [],
+    nonBlockCount: 0,
+    preemptCount: 0,
+    preemptDisableIp: null,
+    stack: stack.slice(),
+    task: { comm: taskComm(task.comm), kthread: task.kthread, pid: task.pid },
   };
 }
 
 /** A deep copy for a message: the receiver may run in another process. */
 export function snapshotContext(ctx: ExecContext): ExecContext {
   return {
-    jiffies: ctx.jiffies,
     cpu: ctx.cpu,
-    task: { ...ctx.task },
-    preemptCount: ctx.preemptCount,
-    nonBlockCount: ctx.nonBlockCount,
-    irqsDisabled: ctx.irqsDisabled,
-    preemptDisableIp: ctx.preemptDisableIp,
-    locks: ctx.locks.map((l) => ({ ...l })),
-    stack: [...ctx.stack],
     globals: { ...ctx.globals },
+    irqsDisabled: ctx.irqsDisabled,
+    jiffies: ctx.jiffies,
+    locks: ctx.locks.map((l) => ({ ...l })),
+    nonBlockCount: ctx.nonBlockCount,
+    preemptCount: ctx.preemptCount,
+    preemptDisableIp: ctx.preemptDisableIp,
+    stack: [...ctx.stack],
+    task: { ...ctx.task },
   };
 }
 
@@ -109,7 +111,7 @@ export function currentFrame(ctx: ExecContext): string {
 }
 
 function acquire(ctx: ExecContext, name: string): void {
-  ctx.locks.push({ name, at: currentFrame(ctx) });
+  ctx.locks.push({ at: currentFrame(ctx), name });
 }
 
 function release(ctx: ExecContext, name: string): void {

@@ -210,8 +210,8 @@ export function getUserPages(
     let backed = 0;
     for (const v of mm.vmas) backed += Math.max(0, Math.min(end, v.end) - Math.max(start, v.start));
     const populated = populate(mm, start, end);
-    sys.trace(ctx, 'get_user_pages', { pid, start, end, populated, backed });
-    return { populated, backed };
+    sys.trace(ctx, 'get_user_pages', { backed, end, pid, populated, start });
+    return { backed, populated };
   });
 }
 
@@ -256,7 +256,7 @@ export function faultInAnonymous(
       cursor = nextHoleStart(mm, cursor, v.end);
     }
   }
-  sys.trace(ctx, 'handle_mm_fault', { pid, populated, shortfall: short, noSpace: want });
+  sys.trace(ctx, 'handle_mm_fault', { noSpace: want, pid, populated, shortfall: short });
   return { populated, shortfall: short, noSpace: want };
 }
 
@@ -339,7 +339,7 @@ export function vmMunmap(
           // free_pgtables(): the tables under the unmapped range go
           removeRange(mm.tables, start, end);
         });
-        sys.trace(ctx, 'munmap', { pid, start, end, vmas: detached.length });
+        sys.trace(ctx, 'munmap', { end, pid, start, vmas: detached.length });
         return 0;
       }),
     ),
@@ -441,7 +441,7 @@ export function migrateVma(
   return frame(ctx, 'migrate_vma_setup', () => {
     const vma = mm.vmas.find((v) => v.start <= start && start < v.end);
     if (!vma || vma.hugetlb || vma.pfnmap || end > vma.end) {
-      sys.trace(ctx, 'migrate_vma_setup', { pid, start, end, ret: -EINVAL });
+      sys.trace(ctx, 'migrate_vma_setup', { end, pid, ret: -EINVAL, start });
       return -EINVAL;
     }
     lockAcquire(ctx, LOCK.mmapLock);
@@ -460,7 +460,7 @@ export function migrateVma(
         mmuNotifierInvalidateRangeEnd(ctx, sys, mm, range);
       });
     }
-    sys.trace(ctx, 'migrate_vma', { pid, start, end, present });
+    sys.trace(ctx, 'migrate_vma', { end, pid, present, start });
     return 0;
   });
 }

@@ -22,6 +22,7 @@ import {
   MMU_NOTIFIER_RANGE_BLOCKABLE,
   ULONG_MAX,
   type MmuNotifierRange,
+  copyRange,
   mmuNotifierRangeBlockable,
   mmuNotifierRangeInit,
 } from './range.js';
@@ -143,11 +144,11 @@ function intervalInvalidate(
     const blockable = mmuNotifierRangeBlockable(range);
     const ok = blockable || sub.nonBlockable === 'ok';
     sys.trace(ctx, 'interval_invalidate', {
-      id: sub.id,
-      start: Math.max(sub.start, range.start),
-      end: Math.min(sub.end, range.end),
       blockable,
+      end: Math.min(sub.end, range.end),
+      id: sub.id,
       ok,
+      start: Math.max(sub.start, range.start),
     });
     return ok;
   });
@@ -199,8 +200,8 @@ function classicInvalidateRangeStart(
 ): number {
   if (sub.kind === 'kvm') {
     return sys.call(ctx, kvmAddress(sys), 'kvm_mmu_notifier_invalidate_range_start', {
+      range: copyRange(range),
       vm: sub.vm,
-      range: { ...range },
     });
   }
   // i915's userptr_mn_invalidate_range_start: -EAGAIN in a non-blockable range only if a
@@ -209,7 +210,7 @@ function classicInvalidateRangeStart(
     const overlapping = sub.start < range.end && sub.end > range.start;
     const blockable = mmuNotifierRangeBlockable(range);
     const ret = !blockable && overlapping && sub.nonBlockable === 'eagain' ? -EAGAIN : 0;
-    sys.trace(ctx, 'userptr_invalidate_range_start', { id: sub.id, overlapping, blockable, ret });
+    sys.trace(ctx, 'userptr_invalidate_range_start', { blockable, id: sub.id, overlapping, ret });
     return ret;
   });
 }
@@ -241,8 +242,8 @@ export function mmuNotifierInvalidateRangeEnd(
             if (sub.kind !== 'kvm') continue;
             if (!blockable) nonBlockStart(ctx);
             sys.call(ctx, kvmAddress(sys), 'kvm_mmu_notifier_invalidate_range_end', {
+              range: copyRange(range),
               vm: sub.vm,
-              range: { ...range },
             });
             if (!blockable) nonBlockEnd(ctx);
           }

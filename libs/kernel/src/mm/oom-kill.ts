@@ -139,9 +139,9 @@ export function oomReapTaskMm(
     // mmap_read_trylock(mm)
     if (mm.mmapLockWriter !== null) {
       sys.trace(ctx, 'skip_task_reaping', {
+        holder: mm.mmapLockWriter,
         pid,
         reason: 'mmap_read_trylock',
-        holder: mm.mmapLockWriter,
       });
       return false;
     }
@@ -149,7 +149,7 @@ export function oomReapTaskMm(
     let ret: boolean;
     if (mm.flags.oomSkip) {
       // MMF_OOM_SKIP: exit_mmap already did the work; "nothing to do" counts as success
-      sys.trace(ctx, 'skip_task_reaping', { pid, reason: 'MMF_OOM_SKIP', holder: null });
+      sys.trace(ctx, 'skip_task_reaping', { holder: null, pid, reason: 'MMF_OOM_SKIP' });
       ret = true;
     } else {
       sys.trace(ctx, 'start_task_reaping', { pid });

@@ -222,8 +222,43 @@ export class RunScheduler {
     return best;
   }
 
+  // Built field by field: object spread is slow on V8 (Node 20) and this runs once per stimulus.
   private withCpu(s: Omit<Stimulus, 'cpu'>): Stimulus {
-    return { ...s, cpu: nextInt(this.state.prng, this.scenario.host.cpus) };
+    return {
+      kind: s.kind,
+      step: s.step,
+      to: s.to,
+      fn: s.fn,
+      args: s.args,
+      jiffies: s.jiffies,
+      cpu: nextInt(this.state.prng, this.scenario.host.cpus),
+      task: s.task,
+      stack: s.stack,
+      armedBy: s.armedBy,
+      timerId: s.timerId,
+    };
+  }
+
+  private stepOf<F extends CallName>(
+    index: number,
+    to: Address,
+    fn: F,
+    args: CallArgs<F>,
+    task: TaskRef,
+    stack: string[],
+  ): Stimulus {
+    return this.withCpu({
+      kind: 'step',
+      step: index,
+      to,
+      fn,
+      args,
+      jiffies: this.state.now,
+      task,
+      stack,
+      armedBy: null,
+      timerId: null,
+    });
   }
 
   private processTask(pid: number): TaskRef {
@@ -259,98 +294,93 @@ export class RunScheduler {
 
   private stepStimulus(index: number, step: Step): Stimulus {
     const arch = this.scenario.host.arch;
-    const at = this.state.now;
-    const base = { kind: 'step' as const, step: index, jiffies: at, armedBy: null, timerId: null };
     const kvm = `kvm:${arch}` as const;
     const sys = (name: string): string[] => syscallEntry(arch, name);
     switch (step.do) {
       case 'fault-in': {
-        const owner = this.scenario.processes.find((p) => p.vms.some((v) => v.name === step.vm));
-        const task = this.processTask(owner?.pid ?? 0);
-        return this.withCpu({
-          ...base,
-          to: kvm,
-          fn: 'kvm_fault_in',
-          args: { vm: step.vm },
-          task,
-          stack: sys('ioctl'),
-        });
+        const pid = this.ownerOf(step.vm);
+        return this.stepOf(
+          index,
+          kvm,
+          'kvm_fault_in',
+          { vm: step.vm },
+          this.processTask(pid),
+          sys('ioctl'),
+        );
       }
       case 'allocate':
-        return this.withCpu({
-          ...base,
-          to: 'task',
-          fn: 'task_allocate',
-          args: { pid: step.pid, size: step.size },
-          task: this.processTask(step.pid),
-          stack: pageFaultEntry(arch),
-        });
+        return this.stepOf(
+          index,
+          'task',
+          'task_allocate',
+          { pid: step.pid, size: step.size },
+          this.processTask(step.pid),
+          pageFaultEntry(arch),
+        );
       case 'hold-mmap-lock':
-        return this.withCpu({
-          ...base,
-          to: 'mm',
-          fn: 'mmap_write_lock_hold',
-          args: { pid: step.pid, for: step.for },
-          task: this.processTask(step.pid),
-          stack: sys('mmap_pgoff'),
-        });
+        return this.stepOf(
+          index,
+          'mm',
+          'mmap_write_lock_hold',
+          { for: step.for, pid: step.pid },
+          this.processTask(step.pid),
+          sys('mmap_pgoff'),
+        );
       case 'munmap':
-        return this.withCpu({
-          ...base,
-          to: 'mm',
-          fn: 'vm_munmap',
-          args: { pid: step.pid, start: step.start, size: step.size },
-          task: this.processTask(step.pid),
-          stack: sys('munmap'),
-        });
+        return this.stepOf(
+          index,
+          'mm',
+          'vm_munmap',
+          { pid: step.pid, size: step.size, start: step.start },
+          this.processTask(step.pid),
+          sys('munmap'),
+        );
       case 'mprotect':
-        return this.withCpu({
-          ...base,
-          to: 'mm',
-          fn: 'mprotect',
-          args: { pid: step.pid, start: step.start, size: step.size },
-          task: this.processTask(step.pid),
-          stack: sys('mprotect'),
-        });
+        return this.stepOf(
+          index,
+          'mm',
+          'mprotect',
+          { pid: step.pid, size: step.size, start: step.start },
+          this.processTask(step.pid),
+          sys('mprotect'),
+        );
       case 'migrate':
-        return this.withCpu({
-          ...base,
-          to: 'mm',
-          fn: 'migrate_vma',
-          args: { pid: step.pid, start: step.start, size: step.size },
-          task: this.processTask(step.pid),
-          stack: sys('ioctl'),
-        });
+        return this.stepOf(
+          index,
+          'mm',
+          'migrate_vma',
+          { pid: step.pid, size: step.size, start: step.start },
+          this.processTask(step.pid),
+          sys('ioctl'),
+        );
       case 'destroy-vm': {
-        const owner = this.scenario.processes.find((p) => p.vms.some((v) => v.name === step.vm));
-        const pid = owner?.pid ?? 0;
-        return this.withCpu({
-          ...base,
-          to: 'task',
-          fn: 'task_close_vm',
-          args: { pid, vm: step.vm },
-          task: this.processTask(pid),
-          stack: sys('close'),
-        });
+        const pid = this.ownerOf(step.vm);
+        return this.stepOf(
+          index,
+          'task',
+          'task_close_vm',
+          { pid, vm: step.vm },
+          this.processTask(pid),
+          sys('close'),
+        );
       }
       case 'exit':
-        return this.withCpu({
-          ...base,
-          to: 'task',
-          fn: 'task_exit',
-          args: { pid: step.pid },
-          task: this.processTask(step.pid),
-          stack: [...sys('exit_group'), 'do_group_exit'],
-        });
+        return this.stepOf(
+          index,
+          'task',
+          'task_exit',
+          { pid: step.pid },
+          this.processTask(step.pid),
+          [...sys('exit_group'), 'do_group_exit'],
+        );
       case 'oom':
-        return this.withCpu({
-          ...base,
-          to: 'oom',
-          fn: 'moom_callback',
-          args: {},
-          task: SYSRQ_KWORKER_TASK,
-          stack: [...KWORKER_STACK],
-        });
+        return this.stepOf(index, 'oom', 'moom_callback', {}, SYSRQ_KWORKER_TASK, [
+          ...KWORKER_STACK,
+        ]);
     }
+  }
+
+  private ownerOf(vm: string): number {
+    return this.scenario.processes.find((p) => p.vms.some((v) => v.name === vm))?.pid ?? 0;
   }
 }

@@ -31,16 +31,17 @@ export function mightSleepCheck(
   const reported = !(g.prevJiffy !== 0 && now < g.prevJiffy + sys.hz);
   const stack = ['___might_sleep', ...[...ctx.stack].reverse()];
   const text = splatLines(ctx, sys, file, line, preemptOffset, stack).join('\n');
+  // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
   sys.violation(ctx, {
-    jiffies: now,
-    site: `${file}:${line}`,
+    comm: ctx.task.comm,
     inAtomic: ctx.preemptCount !== 0 ? 1 : 0,
     irqsDisabled: ctx.irqsDisabled ? 1 : 0,
+    jiffies: now,
     nonBlock: ctx.nonBlockCount,
     pid: ctx.task.pid,
-    comm: ctx.task.comm,
     reported,
     signature: signatureOf(stack),
+    site: `${file}:${line}`,
     stack,
     text,
   });

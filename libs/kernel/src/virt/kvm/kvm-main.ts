@@ -158,7 +158,7 @@ export function kvmFaultIn(
 ): void {
   const vm = liveVm(state, name);
   if (!vm || vm.mapped === null) {
-    sys.trace(ctx, 'kvm_fault_in', { vm: name, skipped: 'vm destroyed' });
+    sys.trace(ctx, 'kvm_fault_in', { skipped: 'vm destroyed', vm: name });
     return;
   }
   const frames = archFaultFrames(sys.host.arch);
@@ -169,26 +169,26 @@ export function kvmFaultIn(
       const gpa = slot.baseGfn * sys.host.pageSize;
       if (vm.mmuNotifierCount > 0) {
         sys.trace(ctx, 'mmu_notifier_retry', {
-          vm: name,
-          slot: slot.id,
           mmuNotifierCount: vm.mmuNotifierCount,
+          slot: slot.id,
+          vm: name,
         });
         continue;
       }
       const gup = sys.call(ctx, 'mm', 'get_user_pages', {
+        end: slot.userspaceAddr + size,
         pid: vm.pid,
         start: slot.userspaceAddr,
-        end: slot.userspaceAddr + size,
       });
       spinLock(ctx, LOCK.kvmMmuLock);
       if (vm.mapped !== null && gup.backed > 0) addRange(vm.mapped, gpa, gpa + size);
       spinUnlock(ctx, LOCK.kvmMmuLock);
       sys.trace(ctx, 'kvm_fault_in', {
-        vm: name,
-        slot: slot.id,
         gpa,
-        size,
         populated: gup.populated,
+        size,
+        slot: slot.id,
+        vm: name,
       });
     }
   } finally {
@@ -219,11 +219,11 @@ export function kvmMmuNotifierInvalidateRangeStart(
     spinUnlock(ctx, LOCK.kvmMmuLock);
     lockRelease(ctx, LOCK.kvmSrcu);
     sys.trace(ctx, 'kvm_mmu_notifier_invalidate_range_start', {
-      vm: name,
-      start: range.start,
       end: range.end,
       mmuNotifierCount: vm.mmuNotifierCount,
       needFlush,
+      start: range.start,
+      vm: name,
     });
     return 0;
   });
@@ -262,10 +262,10 @@ export function kvmMmuNotifierInvalidateRangeEnd(
     // BUG_ON(kvm->mmu_notifier_count < 0)
     if (vm.mmuNotifierCount < 0) throw new Error(`kernel BUG: ${name} mmu_notifier_count < 0`);
     sys.trace(ctx, 'kvm_mmu_notifier_invalidate_range_end', {
-      vm: name,
-      start: range.start,
       end: range.end,
       mmuNotifierCount: vm.mmuNotifierCount,
+      start: range.start,
+      vm: name,
     });
   });
 }

@@ -89,13 +89,13 @@ function unmapStage2RangeBody(
   } while (addr !== end);
   vm.condReschedChecks += checks;
   sys.trace(ctx, 'unmap_stage2_range', {
-    gpa: start,
-    size,
-    pgdirSize: S,
-    entries,
     checks,
-    unmapped,
+    entries,
+    gpa: start,
     mayBlock,
+    pgdirSize: S,
+    size,
+    unmapped,
   });
 }
 

@@ -23,7 +23,7 @@ export function kvmUnmapHvaRange(
         frame(ctx, 'kvm_unmap_hva_handler', () =>
           frame(ctx, 'kvm_mips_flush_gpa_pt', () => {
             const cleared = vm.mapped ? removeRange(vm.mapped, o.gpa, o.gpa + size) : 0;
-            sys.trace(ctx, 'kvm_mips_flush_gpa_pt', { slot: o.slot.id, gpa: o.gpa, size, cleared });
+            sys.trace(ctx, 'kvm_mips_flush_gpa_pt', { cleared, gpa: o.gpa, size, slot: o.slot.id });
           }),
         );
       }

@@ -32,7 +32,7 @@ export function kvmUnmapHvaRange(
           const size = o.hvaEnd - o.hvaStart;
           frame(ctx, inner[1], () => {
             const cleared = vm.mapped ? removeRange(vm.mapped, o.gpa, o.gpa + size) : 0;
-            sys.trace(ctx, inner[1], { slot: o.slot.id, gpa: o.gpa, size, cleared });
+            sys.trace(ctx, inner[1], { cleared, gpa: o.gpa, size, slot: o.slot.id });
           });
         }
       }),

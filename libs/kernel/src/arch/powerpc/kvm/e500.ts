@@ -16,7 +16,7 @@ export function kvmUnmapHvaRange(ctx: ExecContext, sys: Sys, vm: KvmVm, start: n
       frame(ctx, 'kvm_flush_remote_tlbs', () => {
         vm.tlbFlushes++;
       });
-      sys.trace(ctx, 'kvm_unmap_hva', { hva: start, cleared });
+      sys.trace(ctx, 'kvm_unmap_hva', { cleared, hva: start });
       return false;
     }),
   );

@@ -36,10 +36,10 @@ export function kvmUnmapHvaRange(
           );
           zapped += z;
           sys.trace(ctx, 'kvm_handle_hva_range', {
-            slot: o.slot.id,
             gpa: o.gpa,
-            size,
             levels: LEVELS,
+            size,
+            slot: o.slot.id,
             zapped: z,
           });
         }

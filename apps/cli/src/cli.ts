@@ -1,0 +1,125 @@
+/**
+ * The `mnsim` program: commander parses the arguments, each command runs, every error becomes a
+ * one-line message and the contract's exit status.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { KERNEL_VARIANTS, ARCHES, type KernelVariant } from '@mnsim/kernel';
+import { loadConfig } from './config.js';
+import { EXIT_BAD_INPUT, reportError } from './errors.js';
+import { runCommand } from './commands/run.js';
+import { violationsCommand } from './commands/violations.js';
+import { exportCommand } from './commands/export.js';
+import { scenariosCommand } from './commands/scenarios.js';
+
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    }
+    return Number(value);
+  };
+}
+
+function positiveInt(name: string, max: number) {
+  return (value: string): number => {
+    const n = nonNegativeInt(name)(value);
+    if (n < 1 || n > max) throw new InvalidArgumentError(`${name} must be between 1 and ${max}`);
+    return n;
+  };
+}
+
+const kernelOption = (): Option =>
+  new Option('--kernel <variant>', 'kernel variant').choices([...KERNEL_VARIANTS]);
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('mnsim')
+    .description(
+      'Simulate the Linux 5.8 MMU-notifier invalidation path (OOM reaper, KVM) and record every sleep in atomic context',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run a scenario file or a built-in scenario and print the kernel log it produces')
+    .argument(
+      '<scenario>',
+      'a scenario .yaml file or the name of a built-in (see `mnsim scenarios`)',
+    )
+    .addOption(kernelOption())
+    .option('--seed <n>', 'seed of the run (overrides the scenario)', nonNegativeInt('--seed'))
+    .option('--distributed', 'run on the cluster (BullMQ on Redis)')
+    .option('--json', 'print one JSON object instead of the kernel log')
+    .option('--fail-on-violation', 'exit 1 when a violation was recorded')
+    .action(
+      async (
+        scenario: string,
+        opts: {
+          kernel?: KernelVariant;
+          seed?: number;
+          distributed?: boolean;
+          json?: boolean;
+          failOnViolation?: boolean;
+        },
+      ) => {
+        setExit(await runCommand(scenario, opts, loadConfig()));
+      },
+    );
+
+  program
+    .command('violations')
+    .description('query the recorded violations, newest first, or grouped by signature')
+    .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCHES]))
+    .addOption(kernelOption())
+    .option('--scenario <name>', 'scenario name')
+    .option('--run <runId>', 'run id (a unique prefix is enough)')
+    .option('--comm <comm>', 'task name (as the kernel keeps it: at most 15 characters)')
+    .option('--since <when>', 'ISO date/time, or a duration back from now (30m, 12h, 7d)')
+    .addOption(new Option('--group-by <key>', 'group the violations').choices(['signature']))
+    .option(
+      '--limit <n>',
+      'at most this many violations (1..1000)',
+      positiveInt('--limit', 1000),
+      100,
+    )
+    .option('--json', 'print JSON')
+    .action(async (opts: Parameters<typeof violationsCommand>[0]) => {
+      setExit(await violationsCommand(opts, loadConfig()));
+    });
+
+  program
+    .command('export')
+    .description(
+      "write a run's event log as JSON Lines (header line, then one canonical event per line)",
+    )
+    .argument('<runId>', 'run id (a unique prefix is enough)')
+    .option('-o, --output <file>', 'output file (default: standard output)')
+    .action(async (runId: string, opts: { output?: string }) => {
+      setExit(await exportCommand(runId, opts, loadConfig()));
+    });
+
+  program
+    .command('scenarios')
+    .description('list the built-in scenarios and what each shows')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      setExit(scenariosCommand(opts));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed the message (or the help/version text)
+      return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    return reportError(err);
+  }
+}

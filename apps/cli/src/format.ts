@@ -1,0 +1,107 @@
+/** Human and JSON renderings of runs and violations, as the design's CLI contract prints them. */
+import { formatKernelLog } from '@mnsim/engine';
+import type { Violation } from '@mnsim/events';
+import type { SignatureGroup, ViolationRow } from '@mnsim/store';
+import type { RecordedRun } from './run-embedded.js';
+
+export function runJson(run: RecordedRun): object {
+  return {
+    runId: run.runId,
+    scenario: run.scenario,
+    kernel: run.kernel,
+    arch: run.arch,
+    seed: run.seed,
+    status: run.status,
+    events: run.events,
+    logHash: run.logHash,
+    violations: run.violations.map(violationJson),
+  };
+}
+
+export function violationJson(v: Violation): Violation {
+  return {
+    seq: v.seq,
+    jiffies: v.jiffies,
+    site: v.site,
+    inAtomic: v.inAtomic,
+    irqsDisabled: v.irqsDisabled,
+    nonBlock: v.nonBlock,
+    pid: v.pid,
+    comm: v.comm,
+    reported: v.reported,
+    signature: v.signature,
+    stack: v.stack,
+    text: v.text,
+  };
+}
+
+/** The run's kernel log as dmesg shows it, then one summary line. */
+export function runHuman(run: RecordedRun, hz: number): string {
+  const lines = formatKernelLog(run.kernelLog, hz);
+  const reported = run.violations.filter((v) => v.reported).length;
+  const suppressed = run.violations.length - reported;
+  lines.push(
+    `mnsim: run ${run.runId} ${run.scenario} on ${run.kernel}/${run.arch} seed ${run.seed}: ${run.status}${run.panicked ? ' (kernel panicked)' : ''}, ` +
+      `${run.events} events, ${run.violations.length} violation${run.violations.length === 1 ? '' : 's'}` +
+      (run.violations.length > 0 ? ` (${reported} printed, ${suppressed} rate-limited)` : '') +
+      `, ${run.logHash}`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+export function violationRowJson(v: ViolationRow): object {
+  return {
+    ...violationJson(v),
+    runId: v.runId,
+    scenario: v.scenario,
+    kernel: v.kernel,
+    arch: v.arch,
+    recordedAt: v.recordedAt,
+  };
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
+}
+
+export function violationsHuman(rows: ViolationRow[], more: boolean): string {
+  if (rows.length === 0) return 'no violations match\n';
+  const out = table(
+    ['RECORDED', 'RUN', 'SCENARIO', 'KERNEL', 'ARCH', 'JIFFY', 'COMM', 'PID', 'SITE', 'PRINTED'],
+    rows.map((v) => [
+      v.recordedAt.replace('T', ' ').slice(0, 19),
+      v.runId.slice(0, 8),
+      v.scenario,
+      v.kernel,
+      v.arch,
+      String(v.jiffies),
+      v.comm,
+      String(v.pid),
+      v.site,
+      v.reported ? 'yes' : 'no',
+    ]),
+  );
+  return out + (more ? '… more: narrow the filters or use --limit / --json\n' : '');
+}
+
+export function signaturesHuman(groups: SignatureGroup[]): string {
+  if (groups.length === 0) return 'no violations match\n';
+  return table(
+    ['COUNT', 'RUNS', 'KERNELS', 'ARCHES', 'FIRST SEEN', 'LAST SEEN', 'SIGNATURE'],
+    groups.map((g) => [
+      String(g.count),
+      String(g.runs),
+      g.kernels.join(','),
+      g.arches.join(','),
+      g.firstSeen.replace('T', ' ').slice(0, 19),
+      g.lastSeen.replace('T', ' ').slice(0, 19),
+      g.signature,
+    ]),
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * An embedded run, recorded: the engine simulates in this process and every event goes through
+ * the store's batched sink into the run's log; the run row gets its outcome at the end.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KernelVariant, Scenario } from '@mnsim/kernel';
+import { simulate, type SimulationResult } from '@mnsim/engine';
+import type { Json, Violation } from '@mnsim/events';
+import type { Store } from '@mnsim/store';
+
+export interface RecordedRun extends SimulationResult {
+  runId: string;
+  status: 'completed';
+}
+
+export async function runEmbedded(
+  store: Store,
+  scenario: Scenario,
+  source: string | null,
+  opts: { kernel?: KernelVariant; seed?: number },
+): Promise<RecordedRun> {
+  const runId = randomUUID();
+  const kernel = opts.kernel ?? scenario.kernel;
+  const seed = opts.seed ?? scenario.seed;
+  await store.createRun({
+    runId,
+    scenario: scenario.name,
+    kernel,
+    arch: scenario.host.arch,
+    seed,
+    source,
+  });
+  const sink = store.createEventSink(runId, {
+    scenario: scenario.name,
+    kernel,
+    arch: scenario.host.arch,
+  });
+  let recordedAt = new Date().toISOString();
+  let sinceClock = 0;
+  let result: SimulationResult;
+  try {
+    result = simulate(scenario, {
+      kernel,
+      seed,
+      onEvent: (e, encodedPayload) => {
+        // wall clock is metadata: read it every 1,024 events, not per event
+        if (++sinceClock === 1024) {
+          sinceClock = 0;
+          recordedAt = new Date().toISOString();
+        }
+        sink.append(
+          {
+            runId,
+            id: e.id,
+            seq: e.seq,
+            type: e.type,
+            causationId: e.causationId,
+            jiffies: e.jiffies,
+            payload: e.payload as unknown as Json,
+            recordedAt,
+          },
+          encodedPayload,
+        );
+        if (e.type === 'violation') {
+          const v = (e.payload as { violation: Omit<Violation, 'seq'> }).violation;
+          sink.appendViolation(e.id, { seq: e.seq, ...v }, recordedAt);
+        }
+      },
+    });
+    await sink.flush();
+  } catch (err) {
+    await sink.flush().catch(() => undefined);
+    await store.finishRun(runId, {
+      status: 'failed',
+      events: 0,
+      logHash: null,
+      violations: 0,
+      failureReason: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+  await store.finishRun(runId, {
+    status: 'completed',
+    events: result.events,
+    logHash: result.logHash,
+    violations: result.violations.length,
+  });
+  return { ...result, runId, status: 'completed' };
+}

@@ -1,0 +1,195 @@
+/**
+ * `npm run bench -- [--json] [--runs N] [--steps N]`: the benchmarks of the design's contract.
+ * Embedded: a generated campaign (mixed arches and variants) run without persistence, then with
+ * every event written through the store's SQLite sink, and the raw better-sqlite3 insert rate of
+ * the same rows into the same table measured in the same process, so the ratio is like for like.
+ * Parts of the contract that later work measures (distributed, replay, query) are null.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { simulate } from '@mnsim/engine';
+import type { Json } from '@mnsim/events';
+import { generateScenario } from '@mnsim/scenarios';
+import type { Scenario } from '@mnsim/kernel';
+import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '1000' },
+    steps: { type: 'string', default: '200' },
+    seed: { type: 'string', default: '2020' },
+  },
+});
+const runs = Number(values.runs);
+const steps = Number(values.steps);
+const seed = Number(values.seed);
+const log = (msg: string): void => {
+  if (!values.json) process.stderr.write(`${msg}\n`);
+};
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+interface Totals {
+  ranges: number;
+  events: number;
+  secs: number;
+}
+
+function campaign(): Scenario[] {
+  const out: Scenario[] = [];
+  for (let i = 0; i < runs; i++) {
+    out.push(generateScenario(seed, i, { steps, mix: 'invalidations' }).scenario);
+  }
+  return out;
+}
+
+function runNoPersist(scenarios: Scenario[]): Totals {
+  let ranges = 0;
+  let events = 0;
+  const t0 = process.hrtime.bigint();
+  for (const s of scenarios) {
+    const r = simulate(s, { keepKernelLog: false, encode: false });
+    ranges += r.ranges;
+    events += r.events;
+  }
+  return { ranges, events, secs: seconds(t0) };
+}
+
+async function runPersist(scenarios: Scenario[], dir: string): Promise<Totals> {
+  const store = await openStore({ sqlitePath: join(dir, 'bench.sqlite') });
+  let ranges = 0;
+  let events = 0;
+  const t0 = process.hrtime.bigint();
+  try {
+    for (let i = 0; i < scenarios.length; i++) {
+      const s = scenarios[i];
+      const runId = `bench-${i}`;
+      await store.createRun({
+        runId,
+        scenario: s.name,
+        kernel: s.kernel,
+        arch: s.host.arch,
+        seed: s.seed,
+      });
+      const sink = store.createEventSink(runId, {
+        scenario: s.name,
+        kernel: s.kernel,
+        arch: s.host.arch,
+      });
+      const recordedAt = new Date().toISOString();
+      const r = simulate(s, {
+        keepKernelLog: false,
+        onEvent: (e, encodedPayload) => {
+          sink.append(
+            {
+              runId,
+              id: e.id,
+              seq: e.seq,
+              type: e.type,
+              causationId: e.causationId,
+              jiffies: e.jiffies,
+              payload: e.payload as unknown as Json,
+              recordedAt,
+            },
+            encodedPayload,
+          );
+          if (e.type === 'violation') {
+            const v = (e.payload as { violation: Parameters<typeof sink.appendViolation>[1] })
+              .violation;
+            sink.appendViolation(e.id, { ...v, seq: e.seq }, recordedAt);
+          }
+        },
+      });
+      await sink.flush();
+      await store.finishRun(runId, {
+        status: 'completed',
+        events: r.events,
+        logHash: r.logHash,
+        violations: r.violations.length,
+      });
+      ranges += r.ranges;
+      events += r.events;
+    }
+    return { ranges, events, secs: seconds(t0) };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The rows the persisted campaign wrote, rebuilt by simulating it again (outside any timing). */
+function campaignRows(scenarios: Scenario[]): RawEventRow[] {
+  const rows: RawEventRow[] = [];
+  const recordedAt = new Date().toISOString();
+  scenarios.forEach((s, i) => {
+    const runId = `raw-${i}`;
+    simulate(s, {
+      keepKernelLog: false,
+      onEvent: (e, payload) => {
+        rows.push({
+          runId,
+          seq: e.seq,
+          id: e.id,
+          type: e.type,
+          causationId: e.causationId,
+          jiffies: e.jiffies,
+          payload,
+          recordedAt,
+        });
+      },
+    });
+  });
+  return rows;
+}
+
+async function main(): Promise<void> {
+  log(`generating ${runs} scenarios (seed ${seed}, ${steps} steps each)…`);
+  const scenarios = campaign();
+  const dir = mkdtempSync(join(tmpdir(), 'mnsim-bench-'));
+  try {
+    log('embedded, no persistence…');
+    runNoPersist(scenarios.slice(0, Math.min(50, runs))); // warm-up
+    const np = runNoPersist(scenarios);
+    log(`  ${np.ranges} ranges, ${np.events} events in ${np.secs.toFixed(2)} s`);
+    log('embedded, every event recorded in SQLite…');
+    const p = await runPersist(scenarios, dir);
+    log(`  ${p.ranges} ranges, ${p.events} events in ${p.secs.toFixed(2)} s`);
+    const rows = campaignRows(scenarios);
+    log(`raw better-sqlite3 inserts of the same ${rows.length} rows into the same table…`);
+    const raw = measureRawSqliteInsertRate(rows, { path: join(dir, 'raw.sqlite') });
+    const avgBytes = rows.reduce((n, r) => n + r.payload.length, 0) / Math.max(1, rows.length);
+    const eventsPerSec = p.events / p.secs;
+    const result = {
+      machine: { cpus: cpus().length, node: process.version },
+      campaign: {
+        runs,
+        stepsPerRun: steps,
+        seed,
+        ranges: np.ranges,
+        events: np.events,
+        avgPayloadBytes: Math.round(avgBytes),
+      },
+      embedded: {
+        rangesPerSec: Math.round(p.ranges / p.secs),
+        eventsPerSec: Math.round(eventsPerSec),
+        rangesPerSecNoPersist: Math.round(np.ranges / np.secs),
+        eventsPerSecNoPersist: Math.round(np.events / np.secs),
+        sqliteRawRowsPerSec: Math.round(raw.rowsPerSec),
+        persistRatio: Number((eventsPerSec / raw.rowsPerSec).toFixed(3)),
+      },
+      distributed: null,
+      replay: null,
+      query: null,
+    };
+    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
