@@ -10,6 +10,7 @@ import { runCommand } from './commands/run.js';
 import { violationsCommand } from './commands/violations.js';
 import { exportCommand } from './commands/export.js';
 import { scenariosCommand } from './commands/scenarios.js';
+import { fuzzCommand } from './commands/fuzz.js';
 
 function nonNegativeInt(name: string) {
   return (value: string): number => {
@@ -96,6 +97,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-o, --output <file>', 'output file (default: standard output)')
     .action(async (runId: string, opts: { output?: string }) => {
       setExit(await exportCommand(runId, opts, loadConfig()));
+    });
+
+  program
+    .command('fuzz')
+    .description('run a campaign of generated scenarios from one seed and summarise its violations')
+    .requiredOption('--runs <n>', 'how many scenarios (1..100000)', positiveInt('--runs', 100_000))
+    .option('--seed <s>', 'campaign seed', nonNegativeInt('--seed'), 1)
+    .option('--distributed', 'run on the cluster (BullMQ on Redis)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { runs: number; seed: number; distributed?: boolean; json?: boolean }) => {
+      setExit(await fuzzCommand(opts, loadConfig()));
     });
 
   program

@@ -1,0 +1,343 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
+import { logHashOf } from '@mnsim/events';
+import { main } from './cli.js';
+
+interface Outcome {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function mnsim(...args: string[]): Promise<Outcome> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    out += String(c);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    err += String(c);
+    return true;
+  });
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+// the call chain of reference §10, innermost first
+const SOURCE_STACK = [
+  '___might_sleep',
+  'unmap_stage2_range',
+  'kvm_unmap_hva_handler',
+  'handle_hva_to_gpa',
+  'kvm_unmap_hva_range',
+  'kvm_mmu_notifier_invalidate_range_start',
+  'mn_hlist_invalidate_range_start',
+  '__mmu_notifier_invalidate_range_start',
+  'mmu_notifier_invalidate_range_start_nonblock',
+  '__oom_reap_task_mm',
+  'oom_reap_task_mm',
+  'oom_reap_task',
+  'oom_reaper',
+  'kthread',
+  'ret_from_fork',
+];
+
+describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
+  let dir: string;
+  let schema = '';
+  const schemas: string[] = [];
+  const saved = { ...process.env };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mnsim-cli-'));
+    delete process.env.MNSIM_REDIS_URL;
+    if (dialect === 'sqlite') {
+      delete process.env.MNSIM_DATABASE_URL;
+      process.env.MNSIM_SQLITE_PATH = join(dir, 'store.sqlite');
+    } else {
+      // every test its own schema, so no test sees another's runs
+      schema = `mnsim_cli_${randomBytes(6).toString('hex')}`;
+      schemas.push(schema);
+      process.env.MNSIM_DATABASE_URL = PG_URL;
+      process.env.MNSIM_DATABASE_SCHEMA = schema;
+    }
+  });
+
+  afterEach(() => {
+    process.env = { ...saved };
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterAll(async () => {
+    if (dialect !== 'postgres') return;
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await client.end();
+  });
+
+  it('run --json reproduces the BUG on 5.8 with the contract fields', async () => {
+    const r = await mnsim('run', 'oom-reap-arm64', '--json');
+    expect(r.code).toBe(0);
+    const run = JSON.parse(r.out);
+    expect(run).toMatchObject({
+      scenario: 'oom-reap-arm64',
+      kernel: '5.8',
+      arch: 'arm64',
+      seed: 1,
+      status: 'completed',
+    });
+    expect(run.logHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(run.violations.length).toBeGreaterThanOrEqual(1);
+    const v = run.violations[0];
+    expect(v).toMatchObject({
+      site: 'arch/arm64/kvm/mmu.c:394',
+      inAtomic: 1,
+      irqsDisabled: 0,
+      nonBlock: 1,
+      comm: 'oom_reaper',
+      pid: 36,
+      reported: true,
+      signature: 'BUG: sleeping function called from invalid context in unmap_stage2_range',
+    });
+    expect(v.stack).toEqual(SOURCE_STACK);
+    expect(Object.keys(v).sort()).toEqual(
+      [
+        'seq',
+        'jiffies',
+        'site',
+        'inAtomic',
+        'irqsDisabled',
+        'nonBlock',
+        'pid',
+        'comm',
+        'reported',
+        'signature',
+        'stack',
+        'text',
+      ].sort(),
+    );
+  });
+
+  it('run on 5.8+fix records nothing; --fail-on-violation exits 1 only when something was recorded', async () => {
+    const fixed = await mnsim(
+      'run',
+      'oom-reap-arm64',
+      '--kernel',
+      '5.8+fix',
+      '--json',
+      '--fail-on-violation',
+    );
+    expect(fixed.code).toBe(0);
+    expect(JSON.parse(fixed.out).violations).toEqual([]);
+    const buggy = await mnsim('run', 'oom-reap-arm64', '--json', '--fail-on-violation');
+    expect(buggy.code).toBe(1);
+  });
+
+  it('run prints the kernel log as dmesg would, then one summary line', async () => {
+    const r = await mnsim('run', 'oom-reap-arm64');
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toContain(
+      '[    0.040000] BUG: sleeping function called from invalid context at arch/arm64/kvm/mmu.c:394',
+    );
+    expect(lines).toContain(
+      '[    0.040000] in_atomic(): 1, irqs_disabled(): 0, non_block: 1, pid: 36, name: oom_reaper',
+    );
+    expect(
+      lines.some((l) => / Out of memory: Killed process 1200 \(qemu-system-aar\)/.test(l)),
+    ).toBe(true);
+    expect(lines.some((l) => / oom_reaper: reaped process 1200 \(qemu-system-aar\)/.test(l))).toBe(
+      true,
+    );
+    expect(lines.at(-1)).toMatch(
+      /^mnsim: run \S+ oom-reap-arm64 on 5\.8\/arm64 seed 1: completed, \d+ events, 2 violations \(1 printed, 1 rate-limited\), sha256:[0-9a-f]{64}$/,
+    );
+  });
+
+  it('the same run twice gives the same logHash; --seed and --kernel change the run', async () => {
+    const a = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    const b = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    expect(a.runId).not.toBe(b.runId);
+    expect(a.logHash).toBe(b.logHash);
+    const seeded = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json', '--seed', '7')).out);
+    expect(seeded.seed).toBe(7);
+    expect(seeded.logHash).not.toBe(a.logHash);
+  });
+
+  it('violations filters and groups what the runs recorded', async () => {
+    const a = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    await mnsim('run', 'oom-reap-arm64', '--json', '--kernel', '5.8+flags');
+    await mnsim('run', 'oom-reap-x86', '--json');
+    const all = JSON.parse((await mnsim('violations', '--json')).out);
+    expect(all).toHaveLength(4);
+    expect(all[0]).toMatchObject({
+      scenario: 'oom-reap-arm64',
+      arch: 'arm64',
+      site: 'arch/arm64/kvm/mmu.c:394',
+    });
+    expect(
+      JSON.parse((await mnsim('violations', '--json', '--kernel', '5.8+flags')).out),
+    ).toHaveLength(2);
+    expect(JSON.parse((await mnsim('violations', '--json', '--arch', 'x86')).out)).toHaveLength(0);
+    expect(
+      JSON.parse(
+        (await mnsim('violations', '--json', '--comm', 'oom_reaper', '--since', '1h')).out,
+      ),
+    ).toHaveLength(4);
+    const byRun = JSON.parse(
+      (await mnsim('violations', '--json', '--run', a.runId.slice(0, 8))).out,
+    );
+    expect(byRun.map((v: { runId: string }) => v.runId)).toEqual([a.runId, a.runId]);
+    const groups = JSON.parse((await mnsim('violations', '--json', '--group-by', 'signature')).out);
+    expect(groups).toEqual([
+      expect.objectContaining({
+        signature: 'BUG: sleeping function called from invalid context in unmap_stage2_range',
+        count: 4,
+        runs: 2,
+        kernels: ['5.8', '5.8+flags'],
+        arches: ['arm64'],
+      }),
+    ]);
+    const table = await mnsim('violations', '--group-by', 'signature');
+    expect(table.out).toMatch(/^COUNT\s+RUNS\s+KERNELS/);
+  });
+
+  it('export writes a header and the canonical lines its logHash covers', async () => {
+    const run = JSON.parse((await mnsim('run', 'userptr-eagain-arm64', '--json')).out);
+    const file = join(dir, 'run.jsonl');
+    const r = await mnsim('export', run.runId, '-o', file);
+    expect(r.code).toBe(0);
+    const [header, ...lines] = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(header)).toMatchObject({
+      format: 'mnsim-log',
+      version: 1,
+      runId: run.runId,
+      scenario: 'userptr-eagain-arm64',
+      kernel: '5.8',
+      events: run.events,
+      logHash: run.logHash,
+    });
+    expect(lines).toHaveLength(run.events);
+    expect(logHashOf(lines)).toBe(run.logHash);
+    expect(lines.map((l) => JSON.parse(l).seq)).toEqual([...Array(run.events).keys()]);
+  });
+
+  it.each([
+    [
+      ['run', 'no-such-scenario'],
+      /^mnsim: unknown scenario "no-such-scenario": no such file and no such built-in scenario/,
+    ],
+    [['run', 'oom-reap-arm64', '--kernel', '5.9'], /argument '5\.9' is invalid/],
+    [['run', 'oom-reap-arm64', '--seed', '-1'], /--seed must be a non-negative integer/],
+    [['violations', '--since', 'yesterday'], /^mnsim: --since "yesterday": expected an ISO date/],
+    [['violations', '--limit', '0'], /--limit must be between 1 and 1000/],
+    [['violations', '--run', 'zzzz'], /^mnsim: no run matches 'zzzz'/],
+    [['export', 'zzzz'], /^mnsim: no run matches 'zzzz'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('bad input %j exits 2 with one clear line', async (args, message) => {
+    const r = await mnsim(...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('an invalid scenario file is refused naming the file, the field and the reason', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      readFileSync('scenarios/oom-reap-arm64.yaml', 'utf8').replace('ipaBits: 40', 'ipaBits: 60'),
+    );
+    const r = await mnsim('run', file, '--json');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(
+      new RegExp(
+        `^mnsim: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: processes\\[0\\]\\.vms\\[0\\]\\.ipaBits: `,
+      ),
+    );
+  });
+});
+
+describe('configuration', () => {
+  it('refuses a database URL that is not postgres', async () => {
+    const saved = process.env.MNSIM_DATABASE_URL;
+    process.env.MNSIM_DATABASE_URL = 'mysql://localhost/x';
+    try {
+      const r = await mnsim('violations');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(
+        /^mnsim: MNSIM_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.MNSIM_DATABASE_URL;
+      else process.env.MNSIM_DATABASE_URL = saved;
+    }
+  });
+
+  it('lists the built-in scenarios', async () => {
+    const r = await mnsim('scenarios', '--json');
+    const list = JSON.parse(r.out) as { name: string; description: string }[];
+    expect(list.map((s) => s.name)).toContain('oom-reap-arm64');
+    expect(list.every((s) => s.description.length > 20)).toBe(true);
+  });
+});
+
+describe('mnsim fuzz', () => {
+  const saved = { ...process.env };
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mnsim-fuzz-'));
+    delete process.env.MNSIM_DATABASE_URL;
+    delete process.env.MNSIM_REDIS_URL;
+    process.env.MNSIM_SQLITE_PATH = join(dir, 'store.sqlite');
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the same seed gives the same campaign; another seed another one', async () => {
+    const a = await mnsim('fuzz', '--runs', '30', '--seed', '4', '--json');
+    expect(a.code).toBe(0);
+    const sa = JSON.parse(a.out);
+    expect(sa).toMatchObject({ seed: 4, runs: 30, completed: 30, failed: 0 });
+    expect(sa.campaignHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const sb = JSON.parse((await mnsim('fuzz', '--runs', '30', '--seed', '4', '--json')).out);
+    expect(sb).toEqual(sa);
+    const sc = JSON.parse((await mnsim('fuzz', '--runs', '30', '--seed', '5', '--json')).out);
+    expect(sc.campaignHash).not.toBe(sa.campaignHash);
+  });
+
+  it('summarises violations by signature, variant and arch, and records every run', async () => {
+    const s = JSON.parse((await mnsim('fuzz', '--runs', '60', '--seed', '2', '--json')).out);
+    expect(s.violations).toBeGreaterThan(0);
+    const total = s.bySignature.reduce((n: number, r: { count: number }) => n + r.count, 0);
+    expect(total).toBe(s.violations);
+    // only arm64 before the fix can sleep in atomic context on these paths
+    for (const r of s.bySignature) {
+      expect(r.arch).toBe('arm64');
+      expect(['5.8', '5.8+flags']).toContain(r.kernel);
+    }
+    const recorded = JSON.parse((await mnsim('violations', '--json', '--limit', '1000')).out);
+    expect(recorded).toHaveLength(Math.min(1000, s.violations));
+    const human = await mnsim('fuzz', '--runs', '5', '--seed', '2');
+    expect(human.out).toMatch(
+      /^campaign seed 2: 5 runs, 5 completed, 0 failed, \d+ violations\ncampaignHash sha256:/,
+    );
+    expect(human.err).toMatch(/mnsim: fuzz 5\/5 runs/);
+  });
+});
