@@ -58,7 +58,14 @@ describe('canonicalJson', () => {
 });
 
 describe('the canonical log line and logHash', () => {
-  const e = { causationId: 's0', id: 's0.1', jiffies: 5, payload: { b: 2, a: 1 }, seq: 3, type: 'call' as const };
+  const e = {
+    causationId: 's0',
+    id: 's0.1',
+    jiffies: 5,
+    payload: { b: 2, a: 1 },
+    seq: 3,
+    type: 'call' as const,
+  };
 
   it('does not depend on how the payload was encoded', () => {
     expect(canonicalEventLineFromPayload(e, canonicalJson(e.payload))).toBe(canonicalEventLine(e));
@@ -68,7 +75,9 @@ describe('the canonical log line and logHash', () => {
   });
 
   it('is SHA-256 over the lines, each followed by a newline', () => {
-    expect(logHashOf([])).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(logHashOf([])).toBe(
+      'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
     // printf 'a\nb\n' | sha256sum
     expect(logHashOf(['a', 'b'])).toBe(
       'sha256:911169ddaaf146aff539f58c26c489af3b892dff0fe283c1c264c65ae5aa59a2',

@@ -29,6 +29,7 @@ import type { MmComponentState, MmStruct, TaskStruct, VmaState } from './types.j
 export const ENOMEM = 12;
 export const EINVAL = 22;
 export const ESRCH = 3;
+export const EINTR = 4;
 
 export function newMm(): MmStruct {
   return {
@@ -206,7 +207,13 @@ export function getUserPages(
 ): { populated: number; backed: number } {
   return frame(ctx, 'get_user_pages_unlocked', () => {
     const mm = liveMm(state, pid);
-    if (!mm) return { populated: 0, backed: 0 };
+    if (!mm) return { backed: 0, populated: 0 };
+    // __get_user_pages(): fatal_signal_pending(current) -> -EINTR. An OOM-killed process's
+    // vCPU threads are stuck until its exit: nothing faults back in.
+    if (findTask(state, pid)?.state !== 'running') {
+      sys.trace(ctx, 'get_user_pages', { end, pid, ret: -EINTR, start });
+      return { backed: 0, populated: 0 };
+    }
     let backed = 0;
     for (const v of mm.vmas) backed += Math.max(0, Math.min(end, v.end) - Math.max(start, v.start));
     const populated = populate(mm, start, end);

@@ -263,18 +263,21 @@ export function oomBadness(t: OomTaskInfo, totalPages: number, pageSize: number)
 
 /**
  * select_bad_process(): highest badness wins, ties go to the later-scanned task; an earlier
- * victim still alive without MMF_OOM_SKIP aborts the selection (-1).
+ * victim still alive without MMF_OOM_SKIP aborts the selection (-1) -- except for a sysrq OOM,
+ * which oom_evaluate_task() lets evaluate victims like any task
+ * (`if (!is_sysrq_oom(oc) && tsk_is_oom_victim(task))`).
  */
 export function selectBadProcess(
   tasks: readonly OomTaskInfo[],
   totalPages: number,
   pageSize: number,
+  sysrq = false,
 ): OomTaskInfo | null | -1 {
   let chosen: OomTaskInfo | null = null;
   let chosenPoints = 0;
   for (const t of tasks) {
     if (t.unkillable) continue;
-    if (t.victim) {
+    if (!sysrq && t.victim) {
       if (t.oomSkip) continue;
       return -1;
     }
@@ -304,7 +307,7 @@ export function outOfMemory(
       return true;
     }
     const totalPages = Math.floor(sys.host.memory / pageSize);
-    const chosen = selectBadProcess(tasks, totalPages, pageSize);
+    const chosen = selectBadProcess(tasks, totalPages, pageSize, oc.sysrq);
     if (chosen === null) {
       dumpHeader(ctx, sys, oc, tasks, null);
       sys.printk(ctx, KERN_WARNING, 'Out of memory and no killable processes...');
@@ -333,6 +336,13 @@ function oomKillProcess(
   victim: OomTaskInfo,
 ): void {
   frame(ctx, 'oom_kill_process', () => {
+    // task_will_free_mem(victim): already dying (SIGKILLed and its mm not MMF_OOM_SKIP): no
+    // message, no second kill, just the reserves and the reaper (queued once per mm)
+    if (victim.killed && !victim.oomSkip) {
+      const k = sys.call(ctx, 'mm', 'mark_oom_victim', { pid: victim.pid, signal: false });
+      wakeOomReaper(ctx, sys, st, k);
+      return;
+    }
     dumpHeader(ctx, sys, oc, tasks, victim);
     frame(ctx, '__oom_kill_process', () => {
       const k = sys.call(ctx, 'mm', 'mark_oom_victim', { pid: victim.pid, signal: true });
