@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { simulate } from '@mnsim/engine';
-import type { Json } from '@mnsim/events';
+import { recordInto, simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import type { Scenario } from '@mnsim/kernel';
 import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
@@ -81,30 +80,7 @@ async function runPersist(scenarios: Scenario[], dir: string): Promise<Totals> {
         kernel: s.kernel,
         arch: s.host.arch,
       });
-      const recordedAt = new Date().toISOString();
-      const r = simulate(s, {
-        keepKernelLog: false,
-        onEvent: (e, encodedPayload) => {
-          sink.append(
-            {
-              runId,
-              id: e.id,
-              seq: e.seq,
-              type: e.type,
-              causationId: e.causationId,
-              jiffies: e.jiffies,
-              payload: e.payload as unknown as Json,
-              recordedAt,
-            },
-            encodedPayload,
-          );
-          if (e.type === 'violation') {
-            const v = (e.payload as { violation: Parameters<typeof sink.appendViolation>[1] })
-              .violation;
-            sink.appendViolation(e.id, { ...v, seq: e.seq }, recordedAt);
-          }
-        },
-      });
+      const r = simulate(s, { keepKernelLog: false, onEvent: recordInto(sink, runId) });
       await sink.flush();
       await store.finishRun(runId, {
         status: 'completed',

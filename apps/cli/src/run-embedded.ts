@@ -4,8 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
-import { simulate, type SimulationResult } from '@mnsim/engine';
-import type { Json, Violation } from '@mnsim/events';
+import { recordInto, simulate, type SimulationResult } from '@mnsim/engine';
 import type { Store } from '@mnsim/store';
 
 export interface RecordedRun extends SimulationResult {
@@ -35,37 +34,12 @@ export async function runEmbedded(
     kernel,
     arch: scenario.host.arch,
   });
-  let recordedAt = new Date().toISOString();
-  let sinceClock = 0;
   let result: SimulationResult;
   try {
     result = simulate(scenario, {
       kernel,
       seed,
-      onEvent: (e, encodedPayload) => {
-        // wall clock is metadata: read it every 1,024 events, not per event
-        if (++sinceClock === 1024) {
-          sinceClock = 0;
-          recordedAt = new Date().toISOString();
-        }
-        sink.append(
-          {
-            runId,
-            id: e.id,
-            seq: e.seq,
-            type: e.type,
-            causationId: e.causationId,
-            jiffies: e.jiffies,
-            payload: e.payload as unknown as Json,
-            recordedAt,
-          },
-          encodedPayload,
-        );
-        if (e.type === 'violation') {
-          const v = (e.payload as { violation: Omit<Violation, 'seq'> }).violation;
-          sink.appendViolation(e.id, { seq: e.seq, ...v }, recordedAt);
-        }
-      },
+      onEvent: recordInto(sink, runId),
     });
     await sink.flush();
   } catch (err) {

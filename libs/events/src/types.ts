@@ -5,6 +5,8 @@
  * know them.
  */
 
+import type { ViolationRecord } from '@mnsim/kernel';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export const EVENT_TYPES = [
@@ -33,20 +35,7 @@ export interface RunEvent {
   recordedAt: string;
 }
 
-/** One failed ___might_sleep check, as the design's JSON contract prints it. */
-export interface Violation {
-  seq: number;
-  jiffies: number;
-  site: string;
-  inAtomic: number;
-  irqsDisabled: number;
-  nonBlock: number;
-  pid: number;
-  comm: string;
-  reported: boolean;
-  signature: string;
-  stack: string[];
-  text: string;
-}
+/** One failed ___might_sleep check, as the design's JSON contract prints it: the kernel's record plus its seq. */
+export type Violation = ViolationRecord & { seq: number };
 
 export type RunStatus = 'running' | 'completed' | 'failed';
