@@ -9,6 +9,8 @@ import { UsageError } from './errors.js';
 export interface CliConfig {
   store: StoreOptions;
   redisUrl: string | null;
+  /** the cluster's MNSIM_QUEUE_PREFIX */
+  queuePrefix?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -30,5 +32,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
       ? { url, schema: env.MNSIM_DATABASE_SCHEMA?.trim() || undefined }
       : { sqlitePath: sqlitePath || undefined },
     redisUrl: redis || null,
+    queuePrefix: env.MNSIM_QUEUE_PREFIX?.trim() || 'mnsim',
   };
 }

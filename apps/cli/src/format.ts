@@ -2,9 +2,25 @@
 import { formatKernelLog } from '@mnsim/engine';
 import type { Violation } from '@mnsim/events';
 import type { SignatureGroup, ViolationRow } from '@mnsim/store';
-import type { RecordedRun } from './run-embedded.js';
+import type { Arch, KernelVariant } from '@mnsim/kernel';
+import type { KernelLogLine } from '@mnsim/engine';
 
-export function runJson(run: RecordedRun): object {
+/** What a run prints, embedded or distributed. */
+export interface PrintableRun {
+  runId: string;
+  scenario: string;
+  kernel: KernelVariant;
+  arch: Arch;
+  seed: number;
+  status: 'completed' | 'failed';
+  events: number;
+  logHash: string | null;
+  violations: Violation[];
+  kernelLog: KernelLogLine[];
+  panicked: boolean;
+}
+
+export function runJson(run: PrintableRun): object {
   return {
     runId: run.runId,
     scenario: run.scenario,
@@ -36,7 +52,7 @@ export function violationJson(v: Violation): Violation {
 }
 
 /** The run's kernel log as dmesg shows it, then one summary line. */
-export function runHuman(run: RecordedRun, hz: number): string {
+export function runHuman(run: PrintableRun, hz: number): string {
   const lines = formatKernelLog(run.kernelLog, hz);
   const reported = run.violations.filter((v) => v.reported).length;
   const suppressed = run.violations.length - reported;

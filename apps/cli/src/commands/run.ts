@@ -1,9 +1,10 @@
 /** `mnsim run <scenario.yaml | built-in> [--kernel V] [--seed N] [--distributed] [--json] [--fail-on-violation]` */
 import { openStore } from '@mnsim/store';
 import { resolveScenario } from '@mnsim/scenarios';
-import type { KernelVariant } from '@mnsim/kernel';
+import type { KernelVariant, Scenario } from '@mnsim/kernel';
+import { runDistributed } from '../run-distributed.js';
 import type { CliConfig } from '../config.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../errors.js';
+import { EXIT_FAILED, EXIT_FINDINGS, EXIT_OK } from '../errors.js';
 import { runHuman, runJson } from '../format.js';
 import { runEmbedded } from '../run-embedded.js';
 
@@ -21,11 +22,7 @@ export async function runCommand(
   config: CliConfig,
 ): Promise<number> {
   const { scenario, source } = resolveScenario(ref);
-  if (opts.distributed || config.redisUrl) {
-    throw new UsageError(
-      'distributed runs need the mnsim workers, which this version does not ship yet; run without --distributed and without MNSIM_REDIS_URL for an embedded run',
-    );
-  }
+  if (opts.distributed || config.redisUrl) return runOnCluster(scenario, source, opts, config);
   const store = await openStore(config.store);
   try {
     const run = await runEmbedded(store, scenario, source, {
@@ -39,4 +36,41 @@ export async function runCommand(
   } finally {
     await store.close();
   }
+}
+
+/** The cluster defaults of the design: redis://127.0.0.1:6379 and the postgres database. */
+export const CLUSTER_DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+};
+
+async function runOnCluster(
+  scenario: Scenario,
+  source: string,
+  opts: RunOptions,
+  config: CliConfig,
+): Promise<number> {
+  const progress = process.stderr.isTTY
+    ? (events: number) => process.stderr.write(`\rmnsim: ${scenario.name}: ${events} events`)
+    : undefined;
+  const run = await runDistributed(scenario, source, {
+    kernel: opts.kernel,
+    seed: opts.seed,
+    redisUrl: config.redisUrl ?? CLUSTER_DEFAULTS.redisUrl,
+    databaseUrl: config.store.url ?? CLUSTER_DEFAULTS.databaseUrl,
+    databaseSchema: config.store.schema,
+    prefix: config.queuePrefix,
+    onProgress: progress,
+  });
+  if (progress) process.stderr.write('\n');
+  if (run.status === 'failed') {
+    process.stderr.write(
+      `mnsim: run ${run.runId} failed: ${run.failureReason ?? 'unknown reason'}\n`,
+    );
+    return EXIT_FAILED;
+  }
+  process.stdout.write(
+    opts.json ? JSON.stringify(runJson(run)) + '\n' : runHuman(run, scenario.hz),
+  );
+  return opts.failOnViolation && run.violations.length > 0 ? EXIT_FINDINGS : EXIT_OK;
 }

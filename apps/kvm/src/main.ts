@@ -1,0 +1,10 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { loadClusterConfigOrExit } from '@mnsim/bus';
+import { KvmModule } from './kvm.module.js';
+
+const config = loadClusterConfigOrExit('kvm', { kvmArch: true });
+const app = await NestFactory.createApplicationContext(KvmModule.forRoot(config), {
+  logger: ['error', 'warn'],
+});
+app.enableShutdownHooks();

@@ -1,0 +1,10 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { loadClusterConfigOrExit } from '@mnsim/bus';
+import { MmuNotifierModule } from './mmu-notifier.module.js';
+
+const config = loadClusterConfigOrExit('mmu-notifier');
+const app = await NestFactory.createApplicationContext(MmuNotifierModule.forRoot(config), {
+  logger: ['error', 'warn'],
+});
+app.enableShutdownHooks();

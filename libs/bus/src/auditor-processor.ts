@@ -1,0 +1,115 @@
+/**
+ * The auditor: appends every event batch to the event store and the violations among them to
+ * the violations projection (idempotent by (run, seq) and (run, id) in the store), and closes a
+ * run when the orchestrator says it ended: once every event is stored, the logHash is computed
+ * from the stored canonical lines, so the hash vouches for what the store holds.
+ */
+import type { ViolationRecord } from '@mnsim/kernel';
+import { LogHasher, canonicalEventLineFromPayload, type Json } from '@mnsim/events';
+import type { EventToAppend, Store, ViolationToAppend } from '@mnsim/store';
+import {
+  AUDITOR_JOBS,
+  AUDITOR_QUEUE,
+  JOB,
+  type EventsMessage,
+  type FinishMessage,
+  RetryLaterError,
+  parseMessage,
+} from './messages.js';
+import type { Bus, BusLogger, WorkerSettings } from './redis-bus.js';
+import { RunStateRepository } from './run-state.js';
+
+/** Thrown while batches of the run are still in flight: BullMQ retries the finish later. */
+export class RunNotYetCompleteError extends RetryLaterError {}
+
+export class AuditorProcessor {
+  private readonly runs: RunStateRepository;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly store: Store,
+    private readonly log: BusLogger,
+  ) {
+    this.runs = new RunStateRepository(bus.redis, bus.opts.prefix);
+  }
+
+  start(settings: Omit<WorkerSettings, 'log'>): void {
+    this.bus.serve(AUDITOR_QUEUE, (name, data) => this.handle(name, data), {
+      ...settings,
+      log: this.log,
+    });
+  }
+
+  async handle(name: string, data: unknown): Promise<void> {
+    const msg = parseMessage(AUDITOR_JOBS, name, data);
+    if (name === JOB.events) await this.append(msg as EventsMessage);
+    else await this.finish(msg as FinishMessage);
+  }
+
+  private async append(msg: EventsMessage): Promise<void> {
+    const recordedAt = new Date().toISOString();
+    const events: EventToAppend[] = [];
+    const violations: ViolationToAppend[] = [];
+    for (const e of msg.events) {
+      const payload = JSON.parse(e.payload) as Json;
+      events.push({
+        event: {
+          runId: msg.runId,
+          id: e.id,
+          seq: e.seq,
+          type: e.type,
+          causationId: e.causationId,
+          jiffies: e.jiffies,
+          payload,
+          recordedAt,
+        },
+        encodedPayload: e.payload,
+      });
+      if (e.type === 'violation') {
+        const v = (payload as unknown as { violation: ViolationRecord }).violation;
+        violations.push({ eventId: e.id, v: { ...v, seq: e.seq }, ...msg.meta, recordedAt });
+      }
+    }
+    await this.store.appendEvents(msg.runId, events, violations);
+  }
+
+  private async finish(msg: FinishMessage): Promise<void> {
+    // the last batches are usually being written right now: wait a little before retrying later
+    for (let i = 0; i < 20; i++) {
+      if (await this.close(msg, i === 19)) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Closes the run if every event is stored; false (or RunNotYetCompleteError on `last`) if not. */
+  private async close(msg: FinishMessage, last: boolean): Promise<boolean> {
+    let stored = 0;
+    let violations = 0;
+    const hasher = new LogHasher();
+    for await (const e of this.store.iterateEvents(msg.runId, 5000)) {
+      if (e.seq !== stored) break; // a gap: a batch is still in flight
+      stored++;
+      if (e.type === 'violation') violations++;
+      hasher.update(canonicalEventLineFromPayload(e, e.encodedPayload));
+    }
+    if (msg.status === 'completed' && stored < msg.events) {
+      if (!last) return false;
+      throw new RunNotYetCompleteError(
+        `run ${msg.runId}: ${stored} of ${msg.events} events stored so far`,
+      );
+    }
+    const completed = msg.status === 'completed';
+    const outcome = {
+      runId: msg.runId,
+      status: msg.status,
+      events: stored,
+      logHash: completed ? hasher.digest() : null,
+      violations,
+      failureReason: msg.failureReason,
+    };
+    await this.store.finishRun(msg.runId, outcome);
+    await this.runs.close(outcome);
+    this.log('info', 'run closed', { ...outcome });
+    return true;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The distributed services' configuration, from the environment, validated once at start: a
+ * wrong value stops the process with a one-line reason.
+ */
+import { z } from 'zod';
+import { ARCHES } from '@mnsim/kernel';
+
+const int = (min: number, max: number, dflt: number) =>
+  z.coerce.number().int().min(min).max(max).default(dflt);
+
+export const clusterEnvSchema = z.object({
+  MNSIM_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port')
+    .default('redis://127.0.0.1:6379'),
+  MNSIM_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'expected postgres://…')
+    .default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /** a Postgres schema of its own (tests) */
+  MNSIM_DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'letters, digits and _ only')
+    .optional(),
+  MNSIM_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (no ":")')
+    .default('mnsim'),
+  MNSIM_CONCURRENCY: int(1, 1000, 32),
+  MNSIM_LOCK_DURATION_MS: int(500, 600_000, 10_000),
+  MNSIM_STALLED_INTERVAL_MS: int(200, 600_000, 5_000),
+  KVM_ARCH: z.enum(ARCHES).optional(),
+});
+
+export type ClusterConfig = z.infer<typeof clusterEnvSchema>;
+
+export class ConfigError extends Error {}
+
+/** @throws ConfigError naming the variable and the reason */
+export function parseClusterConfig(
+  env: NodeJS.ProcessEnv,
+  need: { kvmArch?: boolean } = {},
+): ClusterConfig {
+  const clean = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const r = clusterEnvSchema.safeParse(clean);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new ConfigError(`${i?.path.join('.') || 'environment'}: ${i?.message ?? 'invalid'}`);
+  }
+  if (need.kvmArch && !r.data.KVM_ARCH) {
+    throw new ConfigError(`KVM_ARCH: required, one of ${ARCHES.join(', ')}`);
+  }
+  return r.data;
+}
+
+/** For a service's main: the config, or one line on stderr and exit status 2. */
+export function loadClusterConfigOrExit(
+  service: string,
+  need: { kvmArch?: boolean } = {},
+): ClusterConfig {
+  try {
+    return parseClusterConfig(process.env, need);
+  } catch (err) {
+    process.stderr.write(`mnsim ${service}: bad configuration: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The distributed protocol: queue names, job names and the messages on them, each with its zod
+ * schema. Queue and job names are a persisted contract: changing one strands jobs in Redis.
+ *
+ * One chain is in flight per run. The orchestrator sends a stimulus as an `invoke` to the target
+ * component; a component that calls another sends it an `invoke` and, when the callee returns, gets
+ * a `reply`; the final return goes back to the orchestrator as `done`. Events go to the auditor in
+ * `events` batches; `finish` closes the run there.
+ */
+import { z } from 'zod';
+import { ARCHES, KERNEL_VARIANTS, type Address, type Arch } from '@mnsim/kernel';
+
+export const ORCHESTRATOR_QUEUE = 'orchestrator';
+export const AUDITOR_QUEUE = 'auditor';
+export const DEAD_LETTER_QUEUE = 'dead-letter';
+export const COMPONENT_QUEUES = {
+  task: 'task',
+  mm: 'mm',
+  oom: 'oom',
+} as const;
+
+/** BullMQ queue names may not contain ':' (it separates Redis key parts). */
+export function kvmQueue(arch: Arch): string {
+  return `kvm-${arch}`;
+}
+
+export function queueOf(address: Address): string {
+  if (address.startsWith('kvm:')) return kvmQueue(address.slice(4) as Arch);
+  return COMPONENT_QUEUES[address as keyof typeof COMPONENT_QUEUES];
+}
+
+export const JOB = {
+  invoke: 'invoke',
+  reply: 'reply',
+  start: 'start',
+  done: 'done',
+  timeout: 'timeout',
+  fail: 'fail',
+  events: 'events',
+  finish: 'finish',
+} as const;
+
+const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'run ids are [A-Za-z0-9_.-]{1,100}');
+const eventId = z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'event ids are [A-Za-z0-9_.-]+');
+const count = z.number().int().nonnegative();
+const address = z.union([
+  z.enum(['task', 'mm', 'oom']),
+  z.templateLiteral(['kvm:', z.enum(ARCHES)]),
+]);
+
+export const execContextSchema = z.object({
+  cpu: count,
+  globals: z.object({ panicked: z.boolean(), prevJiffy: z.number(), taintWarn: z.boolean() }),
+  irqsDisabled: z.boolean(),
+  jiffies: z.number().int(),
+  locks: z.array(z.object({ at: z.string(), name: z.string() })),
+  nonBlockCount: z.number().int(),
+  preemptCount: z.number().int(),
+  preemptDisableIp: z.string().nullable(),
+  stack: z.array(z.string()),
+  task: z.object({ comm: z.string(), kthread: z.boolean(), pid: z.number().int() }),
+});
+
+const armedTimer = z.object({
+  at: z.number().int(),
+  to: address,
+  fn: z.string(),
+  args: z.unknown(),
+  armedBy: eventId,
+  id: eventId,
+});
+
+/** Where the chain stands: the next seq, the violations so far, the timers armed by this chain. */
+export const cursorSchema = z.object({
+  seq: count,
+  violations: count,
+  armed: z.array(armedTimer),
+});
+
+const replyTo = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('orchestrator') }),
+  z.object({ kind: z.literal('component'), address, handlerId: eventId, index: count }),
+]);
+
+export const invokeSchema = z.object({
+  runId,
+  /** the id of the step/timer/call event that asked for this handler: the handler's frame */
+  id: eventId,
+  to: address,
+  fn: z.string().min(1),
+  args: z.unknown(),
+  ctx: execContextSchema,
+  cursor: cursorSchema,
+  replyTo,
+});
+
+export const replySchema = z.object({
+  runId,
+  /** the caller's handler (frame) id and which of its calls this answers */
+  handlerId: eventId,
+  index: count,
+  ret: z.unknown(),
+  ctx: execContextSchema,
+  cursor: cursorSchema,
+});
+
+export const startSchema = z.object({
+  runId,
+  kernel: z.enum(KERNEL_VARIANTS),
+  seed: z.number().int(),
+  /** the normalized scenario (already validated by @mnsim/scenarios) */
+  scenario: z.looseObject({
+    name: z.string(),
+    hz: z.number().int().positive(),
+    host: z.looseObject({ arch: z.enum(ARCHES) }),
+    steps: z.array(z.unknown()),
+  }),
+  timeoutMs: z.number().int().positive(),
+});
+
+export const doneSchema = z.object({
+  runId,
+  stimulusId: eventId,
+  ret: z.unknown(),
+  ctx: execContextSchema,
+  cursor: cursorSchema,
+});
+
+export const timeoutSchema = z.object({ runId, stimulusId: eventId });
+
+export const failSchema = z.object({ runId, reason: z.string() });
+
+export const wireEventSchema = z.object({
+  id: eventId,
+  seq: count,
+  type: z.enum(['run.start', 'step', 'timer', 'call', 'return', 'violation', 'run.end']),
+  causationId: eventId.nullable(),
+  jiffies: z.number().int(),
+  /** the canonical JSON of the payload, as hashed */
+  payload: z.string(),
+});
+
+export const eventsSchema = z.object({
+  runId,
+  meta: z.object({ scenario: z.string(), kernel: z.string(), arch: z.string() }),
+  events: z.array(wireEventSchema).min(1),
+});
+
+export const finishSchema = z.object({
+  runId,
+  status: z.enum(['completed', 'failed']),
+  events: count,
+  violations: count,
+  failureReason: z.string().nullable(),
+});
+
+export type InvokeMessage = z.infer<typeof invokeSchema>;
+export type ReplyMessage = z.infer<typeof replySchema>;
+export type StartMessage = z.infer<typeof startSchema>;
+export type DoneMessage = z.infer<typeof doneSchema>;
+export type TimeoutMessage = z.infer<typeof timeoutSchema>;
+export type FailMessage = z.infer<typeof failSchema>;
+export type WireEvent = z.infer<typeof wireEventSchema>;
+export type EventsMessage = z.infer<typeof eventsSchema>;
+export type FinishMessage = z.infer<typeof finishSchema>;
+export type Cursor = z.infer<typeof cursorSchema>;
+export type ReplyTo = z.infer<typeof replyTo>;
+
+/** Which schema each job name on each kind of queue must satisfy. */
+export const COMPONENT_JOBS = { [JOB.invoke]: invokeSchema, [JOB.reply]: replySchema } as const;
+export const ORCHESTRATOR_JOBS = {
+  [JOB.start]: startSchema,
+  [JOB.done]: doneSchema,
+  [JOB.timeout]: timeoutSchema,
+  [JOB.fail]: failSchema,
+} as const;
+export const AUDITOR_JOBS = { [JOB.events]: eventsSchema, [JOB.finish]: finishSchema } as const;
+
+/** A job to send: persisted before it is sent, so a redelivered message re-sends the same. */
+export interface OutboxJob {
+  queue: string;
+  name: string;
+  jobId: string;
+  data: unknown;
+  /** delay in ms (the chain timeout) */
+  delay?: number;
+  /** attempts with a fixed 200 ms backoff (the auditor's finish waits for batches in flight) */
+  attempts?: number;
+}
+
+/** A message that failed validation: `reason` names the field path. */
+export class MalformedMessageError extends Error {}
+
+/** Not an error: the job is retried later by BullMQ (logged at info level). */
+export class RetryLaterError extends Error {}
+
+export function parseMessage<S extends z.ZodType>(
+  schemas: Record<string, S>,
+  name: string,
+  data: unknown,
+): z.infer<S> {
+  const schema = Object.prototype.hasOwnProperty.call(schemas, name) ? schemas[name] : undefined;
+  if (!schema) throw new MalformedMessageError(`unknown job name '${name}'`);
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = issue?.path.length ? issue.path.join('.') : '(root)';
+    throw new MalformedMessageError(`${path}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+/** Deterministic job ids: from the run and the event, never ':' and never integer-like. */
+export function jobId(runIdValue: string, kind: string, id: string): string {
+  return `${runIdValue}-${kind}-${id}`;
+}

@@ -1,0 +1,250 @@
+/**
+ * The orchestrator's message handling: the kernel's RunScheduler decides what runs next, one
+ * chain per run in flight. A stimulus is emitted here (its event, then an invoke to the target
+ * component, plus a delayed timeout job); the chain's `done` brings back the return value, the
+ * context's globals and the seq cursor, and the next stimulus goes out. After the last one the
+ * run.end event and the auditor's `finish` close the run. Embedded twin: libs/engine simulate().
+ */
+import { type Scenario, type Stimulus, RunScheduler, makeContext, newGlobals } from '@mnsim/kernel';
+import { RUN_END_ID, RUN_START_ID, bootId, canonicalJson, stepId } from '@mnsim/events';
+import { EventBuilder } from './event-builder.js';
+import {
+  AUDITOR_QUEUE,
+  JOB,
+  ORCHESTRATOR_JOBS,
+  ORCHESTRATOR_QUEUE,
+  type DoneMessage,
+  type FailMessage,
+  type OutboxJob,
+  type StartMessage,
+  type TimeoutMessage,
+  type WireEvent,
+  jobId,
+  parseMessage,
+  queueOf,
+} from './messages.js';
+import type { Bus, BusLogger, WorkerSettings } from './redis-bus.js';
+import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
+import { eventsJob } from './component-processor.js';
+
+export class OrchestratorProcessor {
+  private readonly runs: RunStateRepository;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly log: BusLogger,
+  ) {
+    this.runs = new RunStateRepository(bus.redis, bus.opts.prefix);
+  }
+
+  start(settings: Omit<WorkerSettings, 'log'>): void {
+    this.bus.serve(ORCHESTRATOR_QUEUE, (name, data) => this.handle(name, data), {
+      ...settings,
+      log: this.log,
+    });
+  }
+
+  async handle(name: string, data: unknown): Promise<void> {
+    const msg = parseMessage(ORCHESTRATOR_JOBS, name, data);
+    switch (name) {
+      case JOB.start:
+        return this.onStart(msg as StartMessage);
+      case JOB.done:
+        return this.onDone(msg as DoneMessage);
+      case JOB.timeout: {
+        const m = msg as TimeoutMessage;
+        return this.onFailure(m.runId, `t-${m.stimulusId}`, m.stimulusId, null);
+      }
+      default: {
+        const m = msg as FailMessage;
+        return this.onFailure(m.runId, 'f', null, m.reason);
+      }
+    }
+  }
+
+  private async onStart(msg: StartMessage): Promise<void> {
+    const existing = await this.runs.orchestrator(msg.runId);
+    if (existing) {
+      if (existing.lastMsg === 'start') await this.bus.send(existing.outbox);
+      return;
+    }
+    if (await this.runs.result(msg.runId)) return; // already closed: a late duplicate
+    const scenario = {
+      ...(msg.scenario as unknown as Scenario),
+      kernel: msg.kernel,
+      seed: msg.seed,
+    };
+    const meta: RunMeta = { scenario, kernel: msg.kernel, seed: msg.seed };
+    await this.runs.putMeta(msg.runId, meta);
+    const scheduler = new RunScheduler(scenario);
+    const events: WireEvent[] = [];
+    const builder = this.builder(events, 0);
+    builder.emit('run.start', RUN_START_ID, null, 0, {
+      arch: scenario.host.arch,
+      kernel: scenario.kernel,
+      scenario,
+      seed: scenario.seed,
+    });
+    const rec: OrchestratorRecord = {
+      status: 'running',
+      lastMsg: 'start',
+      outbox: [],
+      scheduler: scheduler.state,
+      globals: newGlobals(),
+      seq: builder.seq,
+      violations: 0,
+      boot: 0,
+      current: null,
+      timeoutMs: msg.timeoutMs,
+      failureReason: null,
+    };
+    await this.advance(msg.runId, meta, rec, scheduler, events);
+  }
+
+  private async onDone(msg: DoneMessage): Promise<void> {
+    const msgKey = `d-${msg.stimulusId}`;
+    const rec = await this.runs.orchestrator(msg.runId);
+    const meta = await this.runs.meta(msg.runId);
+    if (!rec || !meta) return;
+    if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
+    if (rec.status !== 'running' || rec.current?.id !== msg.stimulusId) return;
+    const scheduler = this.scheduler(meta.scenario, rec);
+    rec.globals = msg.ctx.globals;
+    rec.seq = msg.cursor.seq;
+    rec.violations = msg.cursor.violations;
+    scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
+    rec.lastMsg = msgKey;
+    const timeoutJob = jobId(msg.runId, 'timeout', rec.current.id);
+    await this.advance(msg.runId, meta, rec, scheduler, []);
+    // the chain is done: its timeout would be a no-op, drop it so it does not linger
+    await this.bus
+      .queue(ORCHESTRATOR_QUEUE)
+      .remove(timeoutJob)
+      .catch(() => undefined);
+  }
+
+  /** A chain that timed out (stimulusId) or a handler that threw (reason): the run fails. */
+  private async onFailure(
+    runId: string,
+    msgKey: string,
+    stimulusId: string | null,
+    reason: string | null,
+  ): Promise<void> {
+    const rec = await this.runs.orchestrator(runId);
+    if (!rec) return;
+    if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
+    if (rec.status !== 'running' || !rec.current) return;
+    if (stimulusId !== null && rec.current.id !== stimulusId) return;
+    const s = rec.current.stimulus;
+    rec.status = 'failed';
+    rec.failureReason =
+      reason ??
+      `the chain of ${rec.current.id} (${s.fn} on ${s.to}) did not complete within ${rec.timeoutMs} ms: is a ${queueOf(s.to)} worker running?`;
+    rec.lastMsg = msgKey;
+    rec.outbox = [this.finishJob(runId, rec)];
+    await this.runs.saveOrchestrator(runId, rec);
+    await this.bus.send(rec.outbox);
+    this.log('warn', 'run failed', { runId, reason: rec.failureReason });
+  }
+
+  /** Sends the next stimulus, or ends the run; persists the record, then sends its outbox. */
+  private async advance(
+    runId: string,
+    meta: RunMeta,
+    rec: OrchestratorRecord,
+    scheduler: RunScheduler,
+    events: WireEvent[],
+  ): Promise<void> {
+    const builder = this.builder(events, rec.seq);
+    const stim: Stimulus | null = scheduler.next();
+    const outbox: OutboxJob[] = [];
+    if (stim) {
+      const id = stim.timerId ?? (stim.step === null ? bootId(rec.boot++) : stepId(stim.step));
+      const ctx = makeContext(stim.task, stim.stack, stim.jiffies, stim.cpu, rec.globals);
+      builder.emit(
+        stim.kind,
+        id,
+        stim.armedBy,
+        stim.jiffies,
+        builder.stimulusPayload(stim.args, ctx, stim.fn, stim.step, stim.to),
+      );
+      rec.current = { id, stimulus: stim };
+      outbox.push(
+        {
+          queue: queueOf(stim.to),
+          name: JOB.invoke,
+          jobId: jobId(runId, 'invoke', id),
+          data: {
+            runId,
+            id,
+            to: stim.to,
+            fn: stim.fn,
+            args: stim.args,
+            ctx,
+            cursor: { seq: builder.seq, violations: rec.violations, armed: [] },
+            replyTo: { kind: 'orchestrator' },
+          },
+        },
+        {
+          queue: ORCHESTRATOR_QUEUE,
+          name: JOB.timeout,
+          jobId: jobId(runId, 'timeout', id),
+          data: { runId, stimulusId: id },
+          delay: rec.timeoutMs,
+        },
+      );
+    } else {
+      builder.emit('run.end', RUN_END_ID, null, scheduler.state.now, {
+        events: builder.seq + 1,
+        status: 'completed',
+        violations: rec.violations,
+      });
+      rec.current = null;
+      rec.status = 'completed';
+    }
+    rec.seq = builder.seq;
+    rec.scheduler = scheduler.state;
+    outbox.unshift(...eventsJob(runId, meta, events));
+    if (!stim) outbox.push(this.finishJob(runId, rec));
+    rec.outbox = outbox;
+    await this.runs.saveOrchestrator(runId, rec);
+    await this.bus.send(outbox);
+  }
+
+  private finishJob(runId: string, rec: OrchestratorRecord): OutboxJob {
+    return {
+      queue: AUDITOR_QUEUE,
+      name: JOB.finish,
+      jobId: jobId(runId, 'finish', rec.status),
+      data: {
+        runId,
+        status: rec.status === 'completed' ? 'completed' : 'failed',
+        events: rec.seq,
+        violations: rec.violations,
+        failureReason: rec.failureReason,
+      },
+      attempts: 150,
+    };
+  }
+
+  private scheduler(scenario: Scenario, rec: OrchestratorRecord): RunScheduler {
+    const s = new RunScheduler(scenario);
+    Object.assign(s.state, rec.scheduler);
+    return s;
+  }
+
+  private builder(events: WireEvent[], seq: number): EventBuilder {
+    return new EventBuilder(
+      (e) =>
+        events.push({
+          id: e.id,
+          seq: e.seq,
+          type: e.type,
+          causationId: e.causationId,
+          jiffies: e.jiffies,
+          payload: canonicalJson(e.payload),
+        }),
+      seq,
+    );
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * BullMQ on Redis: the queues of one prefix, sending persisted outboxes, the per-run state the
+ * workers keep in Redis, and a worker wrapper that moves malformed jobs to the dead-letter queue.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  DEAD_LETTER_QUEUE,
+  MalformedMessageError,
+  RetryLaterError,
+  type OutboxJob,
+} from './messages.js';
+
+export interface BusOptions {
+  redisUrl: string;
+  /** BullMQ key prefix and the prefix of every key mnsim keeps; one per cluster (or per test) */
+  prefix: string;
+}
+
+/** One line per log record, JSON: what a log shipper wants. */
+export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+
+export const jsonLogger =
+  (service: string): BusLogger =>
+  (level, msg, fields) => {
+    const line = JSON.stringify({ time: new Date().toISOString(), level, service, msg, ...fields });
+    (level === 'info' ? process.stdout : process.stderr).write(line + '\n');
+  };
+
+export interface WorkerSettings {
+  concurrency: number;
+  log: BusLogger;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export const DEFAULT_JOB_OPTIONS = {
+  removeOnComplete: true,
+  removeOnFail: { count: 1000 },
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 100 },
+} as const;
+
+export class Bus {
+  readonly redis: Redis;
+  private readonly queues = new Map<string, Queue>();
+  private readonly workers: Worker[] = [];
+
+  constructor(readonly opts: BusOptions) {
+    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  }
+
+  key(...parts: string[]): string {
+    return [this.opts.prefix, ...parts].join(':');
+  }
+
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, {
+        connection: this.redis,
+        prefix: this.opts.prefix,
+        defaultJobOptions: DEFAULT_JOB_OPTIONS,
+      });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** Adds every job of an outbox; job ids make a re-sent outbox a no-op while the jobs exist. */
+  async send(outbox: readonly OutboxJob[]): Promise<void> {
+    const byQueue = new Map<string, OutboxJob[]>();
+    for (const j of outbox) {
+      const list = byQueue.get(j.queue) ?? [];
+      list.push(j);
+      byQueue.set(j.queue, list);
+    }
+    await Promise.all(
+      [...byQueue].map(([name, jobs]) =>
+        this.queue(name).addBulk(
+          jobs.map((j) => ({
+            name: j.name,
+            data: j.data,
+            opts: {
+              ...DEFAULT_JOB_OPTIONS,
+              jobId: j.jobId,
+              ...(j.delay ? { delay: j.delay } : {}),
+              ...(j.attempts
+                ? { attempts: j.attempts, backoff: { type: 'fixed', delay: 200 } }
+                : {}),
+            },
+          })),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Serves a queue. `handle` gets the job's name and data; a MalformedMessageError moves the job
+   * to the dead-letter queue with the reason (one log line) and the worker keeps serving; any
+   * other error fails the attempt and BullMQ retries it.
+   */
+  serve(
+    queueName: string,
+    handle: (name: string, data: unknown, job: Job) => Promise<void>,
+    opts: WorkerSettings,
+  ): Worker {
+    const worker = new Worker(
+      queueName,
+      async (job: Job) => {
+        try {
+          await handle(job.name, job.data, job);
+        } catch (err) {
+          if (!(err instanceof MalformedMessageError)) throw err;
+          await this.deadLetter(queueName, job, err.message);
+          opts.log('warn', 'malformed message moved to the dead-letter queue', {
+            queue: queueName,
+            jobId: job.id,
+            name: job.name,
+            reason: err.message,
+          });
+        }
+      },
+      {
+        connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
+        prefix: this.opts.prefix,
+        concurrency: opts.concurrency,
+        // a killed worker's jobs are taken over once their lock expires: keep that short
+        lockDuration: opts.lockDurationMs ?? 10_000,
+        stalledInterval: opts.stalledIntervalMs ?? 5_000,
+        maxStalledCount: 1000,
+      },
+    );
+    worker.on('failed', (job, err) => {
+      opts.log(err instanceof RetryLaterError ? 'info' : 'error', 'job failed', {
+        queue: queueName,
+        jobId: job?.id,
+        name: job?.name,
+        attempt: job?.attemptsMade,
+        reason: err.message,
+      });
+    });
+    worker.on('error', (err) =>
+      opts.log('error', 'worker error', { queue: queueName, reason: err.message }),
+    );
+    this.workers.push(worker);
+    return worker;
+  }
+
+  private async deadLetter(queueName: string, job: Job, reason: string): Promise<void> {
+    await this.queue(DEAD_LETTER_QUEUE).add(
+      'dead',
+      {
+        queue: queueName,
+        jobId: job.id ?? null,
+        name: job.name,
+        data: job.data as unknown,
+        reason,
+      },
+      { removeOnComplete: true, removeOnFail: false, attempts: 1 },
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Shared by the distributed e2e tests: a queue prefix and a Postgres schema of the test's own,
+ * in-process workers (the same processors the apps run) over real BullMQ/Redis, and clean-up.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { ARCHES, type Address } from '@mnsim/kernel';
+import {
+  AuditorProcessor,
+  Bus,
+  ComponentProcessor,
+  OrchestratorProcessor,
+  type BusLogger,
+} from '@mnsim/bus';
+import { openStore, type Store } from '@mnsim/store';
+
+export const REDIS_URL = process.env.MNSIM_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const DATABASE_URL =
+  process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export const quietLog: BusLogger = (level, msg, fields) => {
+  if (level === 'error') console.error(msg, JSON.stringify(fields));
+};
+
+export interface Env {
+  prefix: string;
+  schema: string;
+  store: Store;
+  bus: Bus;
+  cleanup(): Promise<void>;
+}
+
+export async function testEnv(name: string): Promise<Env> {
+  const tag = `${name}_${randomBytes(4).toString('hex')}`;
+  const prefix = `mnsimt-${tag}`;
+  const schema = `mnsimt_${tag}`.replace(/-/g, '_');
+  const store = await openStore({ url: DATABASE_URL, schema });
+  const bus = new Bus({ redisUrl: REDIS_URL, prefix });
+  return {
+    prefix,
+    schema,
+    store,
+    bus,
+    async cleanup() {
+      await bus.close();
+      await store.close();
+      await dropPrefix(prefix);
+      const c = new pg.Client({ connectionString: DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+export async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await r.del(...keys);
+  } while (cursor !== '0');
+  r.disconnect();
+}
+
+/** Every worker of the cluster, in this process, on its own connections. */
+export async function inProcessCluster(
+  env: Env,
+  settings = { concurrency: 16, lockDurationMs: 5000, stalledIntervalMs: 2000 },
+  without: readonly Address[] = [],
+): Promise<() => Promise<void>> {
+  const buses: Bus[] = [];
+  const mk = (): Bus => {
+    const b = new Bus({ redisUrl: REDIS_URL, prefix: env.prefix });
+    buses.push(b);
+    return b;
+  };
+  const addresses: Address[] = ['task', 'mm', 'oom', ...ARCHES.map((a) => `kvm:${a}` as const)];
+  for (const a of addresses.filter((x) => !without.includes(x)))
+    new ComponentProcessor(mk(), [a], quietLog).start(settings);
+  new OrchestratorProcessor(mk(), quietLog).start(settings);
+  const auditStore = await openStore({ url: DATABASE_URL, schema: env.schema });
+  new AuditorProcessor(mk(), auditStore, quietLog).start(settings);
+  return async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    await auditStore.close();
+  };
+}

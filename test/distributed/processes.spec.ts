@@ -1,0 +1,143 @@
+/**
+ * Real worker processes (dist/, several replicas): a campaign of runs in flight equals its embedded
+ * twins (invariant 1); SIGKILL each kind of worker mid-campaign and restart it: every run
+ * completes with the embedded logHash and Postgres holds exactly the embedded violations
+ * (invariant 2); a malformed message on each queue goes to the dead-letter queue with its reason
+ * and the run beside it completes (invariant 4).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KERNEL_VARIANTS, type KernelVariant, type Scenario } from '@mnsim/kernel';
+import { simulate } from '@mnsim/engine';
+import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
+import {
+  AUDITOR_QUEUE,
+  COMPONENT_QUEUES,
+  DEAD_LETTER_QUEUE,
+  ORCHESTRATOR_QUEUE,
+  kvmQueue,
+} from '@mnsim/bus';
+import { ARCHES } from '@mnsim/kernel';
+import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
+import { type Env, testEnv } from './harness.js';
+import { type Worker, buildDist, clusterEnv, startCluster, stopCluster } from './processes.js';
+
+interface Case {
+  scenario: Scenario;
+  source: string;
+  kernel: KernelVariant;
+  seed: number;
+}
+
+function campaign(rounds: number): Case[] {
+  const out: Case[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const { name } of listBuiltinScenarios()) {
+      const { scenario, source } = resolveScenario(name);
+      for (const kernel of KERNEL_VARIANTS)
+        out.push({ scenario, source, kernel, seed: scenario.seed + round });
+    }
+  }
+  return out;
+}
+
+async function runAll(env: Env, cases: Case[]): Promise<Array<{ c: Case; run: DistributedRun }>> {
+  return Promise.all(
+    cases.map(async (c) => ({
+      c,
+      run: await runDistributedWith(env.store, env.bus, c.scenario, c.source, {
+        kernel: c.kernel,
+        seed: c.seed,
+        timeoutMs: 30_000,
+      }),
+    })),
+  );
+}
+
+async function expectEmbedded(
+  env: Env,
+  results: Array<{ c: Case; run: DistributedRun }>,
+): Promise<void> {
+  for (const { c, run } of results) {
+    const embedded = simulate(c.scenario, { kernel: c.kernel, seed: c.seed });
+    const label = `${c.scenario.name} ${c.kernel} seed ${c.seed}: ${run.failureReason ?? ''}`;
+    expect(run.status, label).toBe('completed');
+    expect(run.logHash, label).toBe(embedded.logHash);
+    const stored = await env.store.queryViolations({ run: run.runId, limit: 1000 });
+    expect(stored.rows.length, label).toBe(embedded.violations.length);
+    const row = await env.store.getRun(run.runId);
+    expect(row?.violations, label).toBe(embedded.violations.length);
+    expect(row?.events, label).toBe(embedded.events);
+  }
+}
+
+describe('distributed runs on real worker processes', () => {
+  let env: Env;
+  let workers: Worker[] = [];
+  beforeAll(async () => {
+    if (!process.env.MNSIM_TEST_SKIP_BUILD) buildDist();
+    env = await testEnv('procs');
+    workers = await startCluster(clusterEnv(env.prefix, env.schema), 2);
+  }, 120_000);
+  afterAll(async () => {
+    await stopCluster(workers);
+    await env?.cleanup();
+  });
+
+  it('a campaign in flight on 2 replicas of each worker equals its embedded twins', async () => {
+    const results = await runAll(env, campaign(1));
+    await expectEmbedded(env, results);
+  }, 120_000);
+
+  it('SIGKILL each kind of worker mid-campaign, restart it: nothing lost, nothing doubled', async () => {
+    const cases = campaign(2);
+    const pending = runAll(env, cases);
+    for (const kind of [
+      'mmu-notifier#0',
+      'kvm-arm64#0',
+      'oom-killer#0',
+      'orchestrator#0',
+      'auditor#0',
+    ]) {
+      const w = workers.find((x) => x.spec.name === kind);
+      if (!w) throw new Error(kind);
+      await new Promise((r) => setTimeout(r, 300));
+      await w.kill('SIGKILL');
+      await w.start();
+    }
+    const results = await pending;
+    await expectEmbedded(env, results);
+  }, 150_000);
+
+  it('a malformed message on each queue goes to the dead-letter queue; the run beside it completes', async () => {
+    const queues = [
+      ORCHESTRATOR_QUEUE,
+      AUDITOR_QUEUE,
+      COMPONENT_QUEUES.mm,
+      COMPONENT_QUEUES.oom,
+      COMPONENT_QUEUES.task,
+      ...ARCHES.map(kvmQueue),
+    ];
+    for (const q of queues) {
+      await env.bus
+        .queue(q)
+        .add('invoke', { runId: 'not a run id!', garbage: true }, { jobId: `bad-${q}` });
+    }
+    await env.bus.queue(COMPONENT_QUEUES.mm).add('no-such-job', { x: 1 }, { jobId: 'bad-name-mm' });
+    const [{ run }] = await runAll(env, campaign(1).slice(0, 1));
+    expect(run.status).toBe('completed');
+    const dlq = env.bus.queue(DEAD_LETTER_QUEUE);
+    let dead: Array<{ data: { queue: string; reason: string } }> = [];
+    for (let i = 0; i < 100; i++) {
+      dead = (await dlq.getJobs(['waiting', 'wait'], 0, 100)) as never;
+      if (dead.length >= queues.length + 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(new Set(dead.map((j) => j.data.queue))).toEqual(new Set(queues));
+    expect(
+      dead.find((j) => j.data.reason.includes("unknown job name 'no-such-job'")),
+    ).toBeDefined();
+    for (const j of dead) expect(j.data.reason).toMatch(/runId|unknown job name/);
+    // the workers keep serving: every one of them is still alive
+    for (const w of workers) expect(w.child?.exitCode ?? null).toBeNull();
+  }, 60_000);
+});
