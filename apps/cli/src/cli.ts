@@ -11,6 +11,9 @@ import { violationsCommand } from './commands/violations.js';
 import { exportCommand } from './commands/export.js';
 import { scenariosCommand } from './commands/scenarios.js';
 import { fuzzCommand } from './commands/fuzz.js';
+import { importCommand } from './commands/import.js';
+import { replayCommand } from './commands/replay.js';
+import { loadApiConfig, serve } from '../../api/src/index.js';
 
 function nonNegativeInt(name: string) {
   return (value: string): number => {
@@ -100,6 +103,36 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('import')
+    .description('import a log written by `mnsim export` (checked line by line) as a completed run')
+    .argument('<log.jsonl>', 'the log file')
+    .option('--json', 'print one JSON object instead of the run id')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      setExit(await importCommand(file, opts, loadConfig()));
+    });
+
+  program
+    .command('replay')
+    .description(
+      're-execute a recorded run and compare it with its log, or replay it on another kernel variant',
+    )
+    .argument('[ref]', 'run id (a unique prefix is enough) or a log.jsonl file')
+    .addOption(kernelOption())
+    .option(
+      '--rebuild',
+      'rebuild the violations table from the event logs (every run, or the run given)',
+    )
+    .option('--json', 'print one JSON object')
+    .action(
+      async (
+        ref: string | undefined,
+        opts: { kernel?: KernelVariant; json?: boolean; rebuild?: boolean },
+      ) => {
+        setExit(await replayCommand(ref, opts, loadConfig()));
+      },
+    );
+
+  program
     .command('fuzz')
     .description('run a campaign of generated scenarios from one seed and summarise its violations')
     .requiredOption('--runs <n>', 'how many scenarios (1..100000)', positiveInt('--runs', 100_000))
@@ -108,6 +141,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print one JSON object')
     .action(async (opts: { runs: number; seed: number; distributed?: boolean; json?: boolean }) => {
       setExit(await fuzzCommand(opts, loadConfig()));
+    });
+
+  program
+    .command('serve')
+    .description(
+      'serve the HTTP API: runs, events, violations, signatures, replay (MNSIM_API_HOST, MNSIM_API_PORT, MNSIM_API_TOKEN)',
+    )
+    .action(async () => {
+      const api = await serve(loadApiConfig());
+      await api.closed;
+      setExit(0);
     });
 
   program

@@ -6,12 +6,13 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { canonicalEventLineFromPayload, LogHasher } from '@mnsim/events';
+import { LOG_FORMAT, LOG_FORMAT_VERSION } from '@mnsim/engine';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, InfrastructureError, UsageError } from '../errors.js';
 
-export const LOG_FORMAT = 'mnsim-log';
-export const LOG_FORMAT_VERSION = 1;
+// the log format is defined once, by the engine that reads it back (import, replay)
+export { LOG_FORMAT, LOG_FORMAT_VERSION };
 
 export async function exportCommand(
   ref: string,

@@ -1,0 +1,36 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import type { Store } from '@mnsim/store';
+import { ApiExceptionFilter } from './api-exception.filter.js';
+import { HealthController } from './health.controller.js';
+import { HealthService } from './health.service.js';
+import { ReplayService } from './replay.service.js';
+import { RunsController } from './runs.controller.js';
+import { RunsService } from './runs.service.js';
+import { ScenarioSourceService } from './scenario-source.service.js';
+import { STORE, StoreLifecycle } from './store.provider.js';
+import { ViolationsController } from './violations.controller.js';
+import { ViolationsService } from './violations.service.js';
+import { ZodValidationPipe } from './zod-validation.pipe.js';
+
+/** The HTTP API over one open Store, which the module closes when the application shuts down. */
+@Module({})
+export class ApiModule {
+  static forStore(store: Store): DynamicModule {
+    return {
+      module: ApiModule,
+      controllers: [RunsController, ViolationsController, HealthController],
+      providers: [
+        { provide: STORE, useValue: store },
+        StoreLifecycle,
+        RunsService,
+        ScenarioSourceService,
+        ReplayService,
+        ViolationsService,
+        HealthService,
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ApiConfigError, loadApiConfig } from './config.js';
+
+const TOKEN = 'abcdefghijklmnop';
+
+describe('loadApiConfig', () => {
+  it('defaults: loopback, port 8080, no token, the SQLite store, 1 MiB bodies', () => {
+    expect(loadApiConfig({})).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      token: null,
+      bodyLimitBytes: 1024 * 1024,
+      store: { sqlitePath: undefined },
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      loadApiConfig({
+        MNSIM_API_HOST: ' 0.0.0.0 ',
+        MNSIM_API_PORT: '9000',
+        MNSIM_API_TOKEN: TOKEN,
+        MNSIM_DATABASE_URL: 'postgres://u:p@db:5432/mnsim',
+        MNSIM_DATABASE_SCHEMA: 'hist',
+        MNSIM_SQLITE_PATH: '/ignored/with/postgres.sqlite',
+      }),
+    ).toEqual({
+      host: '0.0.0.0',
+      port: 9000,
+      token: TOKEN,
+      bodyLimitBytes: 1024 * 1024,
+      store: { url: 'postgres://u:p@db:5432/mnsim', schema: 'hist' },
+    });
+    expect(loadApiConfig({ MNSIM_SQLITE_PATH: 'x/y.sqlite', MNSIM_API_HOST: '::1' })).toMatchObject(
+      {
+        host: '::1',
+        store: { sqlitePath: 'x/y.sqlite' },
+      },
+    );
+    expect(loadApiConfig({ MNSIM_API_PORT: '0', MNSIM_DATABASE_URL: ' ' }).port).toBe(0);
+  });
+
+  it.each([
+    [{ MNSIM_API_PORT: 'http' }, 'MNSIM_API_PORT must be a port number from 0 to 65535'],
+    [{ MNSIM_API_PORT: '65536' }, 'MNSIM_API_PORT must be a port number from 0 to 65535'],
+    [{ MNSIM_API_PORT: '-1' }, 'MNSIM_API_PORT must be a port number from 0 to 65535'],
+    [{ MNSIM_API_HOST: 'a host' }, 'MNSIM_API_HOST must be a host name or an IP address'],
+    [
+      { MNSIM_API_TOKEN: '' },
+      'MNSIM_API_TOKEN must be at least 16 characters (unset it to serve without authentication)',
+    ],
+    [{ MNSIM_API_TOKEN: 'short' }, 'MNSIM_API_TOKEN must be at least 16 characters'],
+    [{ MNSIM_API_TOKEN: `${TOKEN} x` }, 'MNSIM_API_TOKEN must be printable ASCII without spaces'],
+    [
+      { MNSIM_DATABASE_URL: 'mysql://u:secret@db/x' },
+      'MNSIM_DATABASE_URL must be a postgres:// or postgresql:// URL',
+    ],
+    [
+      { MNSIM_DATABASE_URL: 'postgres://db/x', MNSIM_DATABASE_SCHEMA: 'a-b' },
+      'MNSIM_DATABASE_SCHEMA must be a Postgres schema name',
+    ],
+  ])('refuses %j with one line naming the variable', (env, reason) => {
+    let error: unknown;
+    try {
+      loadApiConfig(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ApiConfigError);
+    const { message, exitCode } = error as ApiConfigError;
+    expect(message.startsWith(reason)).toBe(true);
+    expect(message).not.toContain('\n');
+    expect(message).not.toContain('secret');
+    expect(exitCode).toBe(2);
+  });
+});

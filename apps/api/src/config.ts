@@ -1,0 +1,126 @@
+/**
+ * The API's configuration, read from the environment once at start and validated: a wrong value
+ * stops `mnsim serve` with one line naming the variable, before anything listens.
+ *
+ *   MNSIM_API_HOST         address to listen on; default 127.0.0.1 (loopback only)
+ *   MNSIM_API_PORT         0..65535; default 8080 (0: any free port)
+ *   MNSIM_API_TOKEN        when set, every request but GET /health needs `Authorization: Bearer <it>`;
+ *                          at least 16 printable characters, no spaces; set but empty is an error
+ *   MNSIM_DATABASE_URL     postgres://… selects Postgres (MNSIM_DATABASE_SCHEMA: its schema)
+ *   MNSIM_SQLITE_PATH      otherwise the SQLite file; default .mnsim/mnsim.sqlite
+ */
+import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
+import { z } from 'zod';
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+  /** null: no authentication, which only makes sense on a loopback address */
+  token: string | null;
+  /** largest request body accepted; larger ones get 413 */
+  bodyLimitBytes: number;
+  store: StoreOptions;
+}
+
+/** A configuration the API cannot start with; exit status 2, like any bad input. */
+export class ApiConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApiConfigError';
+  }
+}
+
+export const DEFAULT_API_HOST = '127.0.0.1';
+export const DEFAULT_API_PORT = 8080;
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+export const MIN_TOKEN_LENGTH = 16;
+
+/** unset and blank variables are absent (as in the CLI), except MNSIM_API_TOKEN: see below */
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const envSchema = z.object({
+  MNSIM_API_HOST: optional.pipe(
+    z
+      .string()
+      // a host name, an IPv4 address or an IPv6 address (optionally with a zone): nothing else
+      .regex(/^[A-Za-z0-9.:%_-]+$/, {
+        error: 'must be a host name or an IP address, such as 127.0.0.1, 0.0.0.0 or ::1',
+      })
+      .default(DEFAULT_API_HOST),
+  ),
+  MNSIM_API_PORT: optional.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, { error: 'must be a port number from 0 to 65535' })
+      .transform(Number)
+      .pipe(z.number().max(65535, { error: 'must be a port number from 0 to 65535' }))
+      .default(DEFAULT_API_PORT),
+  ),
+  // Set but empty is refused rather than read as "no token": `MNSIM_API_TOKEN=${TOKEN}` with TOKEN
+  // unset must not quietly start an API that anyone can use.
+  MNSIM_API_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]*$/, {
+      error: 'must be printable ASCII without spaces (it is sent in an HTTP header)',
+    })
+    .min(MIN_TOKEN_LENGTH, {
+      error: `must be at least ${MIN_TOKEN_LENGTH} characters (unset it to serve without authentication)`,
+    })
+    .optional(),
+  MNSIM_DATABASE_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, {
+        error: 'must be a postgres:// or postgresql:// URL; unset it to use the SQLite store',
+      })
+      .optional(),
+  ),
+  MNSIM_DATABASE_SCHEMA: optional.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+        error: 'must be a Postgres schema name: letters, digits and _, at most 63',
+      })
+      .optional(),
+  ),
+  MNSIM_SQLITE_PATH: optional,
+});
+
+/** Reads the API's configuration from `env`; throws ApiConfigError naming the first bad variable. */
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    // the value is not echoed: it may be a token or a URL with a password
+    throw new ApiConfigError(`${issue.path.join('.')} ${issue.message}`);
+  }
+  const e = parsed.data;
+  return {
+    host: e.MNSIM_API_HOST,
+    port: e.MNSIM_API_PORT,
+    token: e.MNSIM_API_TOKEN ?? null,
+    bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
+    store:
+      e.MNSIM_DATABASE_URL !== undefined
+        ? { url: e.MNSIM_DATABASE_URL, schema: e.MNSIM_DATABASE_SCHEMA }
+        : { sqlitePath: e.MNSIM_SQLITE_PATH },
+  };
+}
+
+/** The store as one line says it, without a password. */
+export function describeStore(store: StoreOptions): string {
+  if (store.url) {
+    const url = store.url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+    return store.schema ? `${url} (schema ${store.schema})` : url;
+  }
+  return store.sqlitePath ?? DEFAULT_SQLITE_PATH;
+}
+
+/** Loopback addresses: the only ones where serving without a token is the safe default. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

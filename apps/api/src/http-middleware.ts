@@ -1,0 +1,73 @@
+/**
+ * The two pieces of plain HTTP middleware in front of the Nest router. They run before the body is
+ * parsed (authentication) or right after it (body errors), which Nest guards and filters cannot:
+ * an unauthenticated client must not make the server read its body, and a body the parser refused
+ * never reaches a route.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody } from './error-body.js';
+
+type Next = (err?: unknown) => void;
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(errorBody(status, message)));
+}
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/** The one route that answers without a token: a liveness probe carries no secret. */
+function isHealthCheck(req: IncomingMessage): boolean {
+  const path = (req.url ?? '').split('?')[0];
+  return (req.method === 'GET' || req.method === 'HEAD') && path === '/health';
+}
+
+/**
+ * `Authorization: Bearer <token>` on every request but the health check; 401 otherwise. Both sides
+ * are hashed first, so timingSafeEqual compares equal lengths and the time taken says nothing about
+ * the token, not even its length.
+ */
+export function bearerAuth(token: string) {
+  const expected = sha256(token);
+  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    if (isHealthCheck(req)) return next();
+    const header = req.headers.authorization;
+    const presented = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (presented && timingSafeEqual(sha256(presented), expected)) return next();
+    res.setHeader('WWW-Authenticate', 'Bearer realm="mnsim"');
+    sendError(
+      res,
+      401,
+      header === undefined
+        ? 'this API needs an Authorization: Bearer <token> header (MNSIM_API_TOKEN)'
+        : 'invalid bearer token',
+    );
+  };
+}
+
+interface BodyParserError {
+  status?: unknown;
+  type?: unknown;
+}
+
+/** Errors of the JSON body parser as the API's JSON errors: 413, 400, 415 with a reason. */
+export function bodyErrors(limitBytes: number) {
+  return (err: unknown, _req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const e = (err ?? {}) as BodyParserError;
+    const status = typeof e.status === 'number' ? e.status : 0;
+    if (status < 400 || status >= 500 || res.headersSent) return next(err);
+    switch (e.type) {
+      case 'entity.too.large':
+        return sendError(res, 413, `request body larger than ${limitBytes} bytes`);
+      case 'entity.parse.failed':
+        return sendError(res, 400, 'request body is not valid JSON');
+      case 'charset.unsupported':
+      case 'encoding.unsupported':
+        return sendError(res, 415, 'request body must be JSON in UTF-8, uncompressed or gzip');
+      default:
+        return sendError(res, status, 'the request body could not be read');
+    }
+  };
+}

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parseSince } from './requests.js';
+
+describe('parseSince', () => {
+  const now = new Date('2026-11-25T12:00:00.000Z');
+
+  it.each([
+    ['30s', '2026-11-25T11:59:30.000Z'],
+    ['30m', '2026-11-25T11:30:00.000Z'],
+    ['12h', '2026-11-25T00:00:00.000Z'],
+    ['7d', '2026-11-18T12:00:00.000Z'],
+    ['2w', '2026-11-11T12:00:00.000Z'],
+    ['2026-11-20', '2026-11-20T00:00:00.000Z'],
+    ['2026-11-20T10:00Z', '2026-11-20T10:00:00.000Z'],
+    ['2026-11-20T10:00:05.5+01:00', '2026-11-20T09:00:05.500Z'],
+  ])('%s', (text, iso) => {
+    expect(parseSince(text, now)?.toISOString()).toBe(iso);
+  });
+
+  it.each([
+    'yesterday',
+    '12',
+    '7 d',
+    '-1h',
+    '1y',
+    '2026-13-01',
+    '2026-11-20 10:00',
+    'Tue Nov 24 2026',
+    '',
+  ])('refuses %j', (text) => {
+    expect(parseSince(text, now)).toBeNull();
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * What a request may carry: query strings, path parameters and bodies, as zod schemas. The
+ * controllers attach them to their parameters (`@Query({ schema })`), the ZodValidationPipe checks
+ * them, and @nestjs/swagger documents them from the same objects. Every message here is the reason
+ * part of a 400; the pipe prefixes the parameter's name.
+ */
+import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
+import { MAX_PAGE_SIZE } from '@mnsim/store';
+import { z } from 'zod';
+
+export const DEFAULT_PAGE_SIZE = 100;
+const RUN_STATUSES = ['running', 'completed', 'failed'] as const;
+
+/** An integer query parameter in [min, max]; query strings are text, so this parses it. */
+function intParam(min: number, max: number) {
+  const reason = `must be an integer from ${min} to ${max}`;
+  return (
+    z
+      .string()
+      .transform((text, ctx) => {
+        const n = /^-?\d{1,16}$/.test(text) ? Number(text) : NaN;
+        if (!Number.isSafeInteger(n) || n < min || n > max) {
+          ctx.issues.push({ code: 'custom', message: reason, input: text });
+          return z.NEVER;
+        }
+        return n;
+      })
+      // what the text must hold, for the OpenAPI document (a query parameter is text on the wire)
+      .meta({ type: 'integer', minimum: min, maximum: max })
+  );
+}
+
+const ISO_INSTANT = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/;
+const DURATION = /^(\d{1,9})([smhdw])$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const;
+
+/**
+ * `since`, as `mnsim violations --since` takes it: an ISO 8601 date or instant (2026-11-25,
+ * 2026-11-25T10:00Z), or a duration back from now (30m, 12h, 7d, 2w).
+ */
+export function parseSince(text: string, now: Date = new Date()): Date | null {
+  const rel = DURATION.exec(text);
+  if (rel) {
+    const seconds = Number(rel[1]) * UNIT_SECONDS[rel[2] as keyof typeof UNIT_SECONDS];
+    return new Date(now.getTime() - seconds * 1000);
+  }
+  if (!ISO_INSTANT.test(text)) return null;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+const since = z
+  .string()
+  .transform((text, ctx) => {
+    const date = parseSince(text);
+    if (date === null) {
+      ctx.issues.push({
+        code: 'custom',
+        message:
+          'must be an ISO 8601 date or instant (2026-11-25, 2026-11-25T10:00Z) or a duration back from now (30m, 12h, 7d, 2w)',
+        input: text,
+      });
+      return z.NEVER;
+    }
+    return date;
+  })
+  .describe('ISO 8601 date/instant, or a duration back from now: 30m, 12h, 7d, 2w');
+
+const arch = z
+  .enum(ARCHES, { error: `must be one of ${ARCHES.join(', ')}` })
+  .describe('host architecture');
+const kernel = z
+  .enum(KERNEL_VARIANTS, { error: `must be one of ${KERNEL_VARIANTS.join(', ')}` })
+  .describe('kernel variant');
+const text = (max: number, what: string) =>
+  z
+    .string()
+    .min(1, { error: 'must not be empty' })
+    .max(max, { error: `must be at most ${max} characters` })
+    .describe(what);
+const limit = intParam(1, MAX_PAGE_SIZE).describe(
+  `page size, 1..${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})`,
+);
+const cursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,1024}$/, { error: 'must be a nextCursor returned by this endpoint' })
+  .describe('nextCursor of the previous page');
+
+/** A run id or a unique prefix of one (like git). */
+export const runIdParam = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, {
+    error: 'must be a run id or a prefix of one (letters, digits, . _ : -)',
+  })
+  .describe('run id, or a unique prefix of one');
+
+export const listRunsQuery = z.strictObject({
+  scenario: text(64, 'scenario name').optional(),
+  kernel: kernel.optional(),
+  arch: arch.optional(),
+  status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+export type ListRunsQuery = z.output<typeof listRunsQuery>;
+
+export const eventsQuery = z.strictObject({
+  afterSeq: intParam(0, 2 ** 31 - 1)
+    .describe('only events after this seq (nextAfterSeq of the previous page); omit to start at 0')
+    .optional(),
+  limit: limit.optional(),
+});
+export type EventsQuery = z.output<typeof eventsQuery>;
+
+const violationFilters = {
+  arch: arch.optional(),
+  kernel: kernel.optional(),
+  scenario: text(64, 'scenario name').optional(),
+  run: runIdParam.optional(),
+  comm: text(64, 'task name (comm)').optional(),
+  since: since.optional(),
+};
+
+export const violationsQuery = z.strictObject({
+  ...violationFilters,
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+export type ViolationsQuery = z.output<typeof violationsQuery>;
+
+export const signaturesQuery = z.strictObject(violationFilters);
+export type SignaturesQuery = z.output<typeof signaturesQuery>;
+
+/** names of the built-in scenarios, as `mnsim scenarios` lists them; never a path */
+const BUILTIN_NAME = /^[a-z0-9-]{1,64}$/;
+
+const NOT_A_SCENARIO = 'must be the name of a built-in scenario or a scenario object';
+
+export const createRunBody = z
+  .strictObject({
+    scenario: z
+      .union(
+        [
+          z.string().regex(BUILTIN_NAME, { error: NOT_A_SCENARIO }),
+          z.record(z.string(), z.unknown()),
+        ],
+        { error: NOT_A_SCENARIO },
+      )
+      .optional()
+      .describe('the name of a built-in scenario, or a scenario as a JSON object'),
+    yaml: z
+      .string()
+      .min(1, { error: 'must not be empty' })
+      .optional()
+      .describe("a scenario file's YAML text"),
+    kernel: kernel.optional().describe("kernel variant (overrides the scenario's)"),
+    seed: z
+      .int({ error: 'must be a non-negative integer' })
+      .min(0, { error: 'must be a non-negative integer' })
+      .optional()
+      .describe("seed of the run (overrides the scenario's)"),
+  })
+  .refine((b) => (b.scenario === undefined) !== (b.yaml === undefined), {
+    error: 'give exactly one of scenario (a built-in name or a scenario object) and yaml',
+  });
+export type CreateRunBody = z.output<typeof createRunBody>;
+
+export const replayBody = z
+  .strictObject({
+    kernel: kernel.optional().describe('replay against this variant (counterfactual mode)'),
+  })
+  .optional();
+export type ReplayBody = z.output<typeof replayBody>;

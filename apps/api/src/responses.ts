@@ -1,0 +1,154 @@
+/**
+ * The shapes the API answers with, for the OpenAPI document only (answers are not validated at
+ * run time: they come from the store's types). They follow the design's JSON contract.
+ */
+import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
+import { EVENT_TYPES } from '@mnsim/events';
+import { z } from 'zod';
+
+const arch = z.enum(ARCHES);
+const kernel = z.enum(KERNEL_VARIANTS);
+const isoTime = z.string().describe('ISO 8601 UTC');
+
+export const errorResponse = z
+  .object({ statusCode: z.int(), error: z.string(), message: z.string() })
+  .meta({ id: 'Error' });
+
+const runFields = {
+  runId: z.string(),
+  scenario: z.string(),
+  kernel,
+  arch,
+  seed: z.int(),
+  status: z.enum(['running', 'completed', 'failed']),
+  events: z.int(),
+  logHash: z.string().nullable().describe('sha256:… of the canonical log; null until finished'),
+  violations: z.int().describe('how many violations the run recorded'),
+  failureReason: z.string().nullable(),
+  createdAt: isoTime,
+  finishedAt: isoTime.nullable(),
+};
+
+export const runSummaryResponse = z.object(runFields).meta({ id: 'RunSummary' });
+export const runResponse = z
+  .object({ ...runFields, source: z.string().nullable().describe('the scenario it ran') })
+  .meta({ id: 'Run' });
+export const runsPageResponse = z.object({
+  runs: z.array(runSummaryResponse),
+  nextCursor: z.string().nullable().describe('pass as cursor for the next page; null at the end'),
+});
+
+export const eventsPageResponse = z.object({
+  runId: z.string(),
+  events: z.array(
+    z.object({
+      seq: z.int(),
+      id: z.string(),
+      type: z.enum(EVENT_TYPES),
+      causationId: z.string().nullable(),
+      jiffies: z.int(),
+      payload: z.unknown().describe('the event payload (JSON)'),
+      recordedAt: isoTime,
+    }),
+  ),
+  nextAfterSeq: z.int().nullable().describe('pass as afterSeq for the next page; null at the end'),
+});
+
+const violation = {
+  seq: z.int(),
+  jiffies: z.int(),
+  site: z.string().describe('arch/arm64/kvm/mmu.c:394'),
+  inAtomic: z.int(),
+  irqsDisabled: z.int(),
+  nonBlock: z.int(),
+  pid: z.int(),
+  comm: z.string(),
+  reported: z.boolean().describe("whether the kernel's once-per-HZ rate limit printed it"),
+  signature: z.string(),
+  stack: z.array(z.string()),
+  text: z.string().describe('the splat as the kernel printed it'),
+};
+export const violationResponse = z.object(violation).meta({ id: 'Violation' });
+
+export const runJsonResponse = z
+  .object({
+    runId: z.string(),
+    scenario: z.string(),
+    kernel,
+    arch,
+    seed: z.int(),
+    status: z.literal('completed'),
+    events: z.int(),
+    logHash: z.string(),
+    violations: z.array(violationResponse),
+  })
+  .meta({ id: 'RunResult', description: 'as `mnsim run --json` prints it' });
+
+export const violationRowResponse = z
+  .object({
+    ...violation,
+    runId: z.string(),
+    scenario: z.string(),
+    kernel,
+    arch,
+    recordedAt: isoTime,
+  })
+  .meta({ id: 'ViolationRow' });
+export const violationsPageResponse = z.object({
+  violations: z.array(violationRowResponse),
+  nextCursor: z.string().nullable().describe('pass as cursor for the next page; null at the end'),
+});
+
+export const signaturesResponse = z.object({
+  signatures: z.array(
+    z
+      .object({
+        signature: z.string(),
+        count: z.int(),
+        runs: z.int().describe('distinct runs'),
+        kernels: z.array(z.string()),
+        arches: z.array(z.string()),
+        firstSeen: isoTime,
+        lastSeen: isoTime,
+      })
+      .meta({ id: 'SignatureGroup' }),
+  ),
+});
+
+const canonicalEvent = z
+  .object({
+    seq: z.int(),
+    id: z.string(),
+    type: z.enum(EVENT_TYPES),
+    causationId: z.string().nullable(),
+    jiffies: z.int(),
+    payload: z.unknown(),
+  })
+  .meta({ id: 'CanonicalEvent' });
+
+export const replayResponse = z
+  .object({
+    runId: z.string(),
+    kernel,
+    matches: z.boolean(),
+    logHash: z.string(),
+    expectedLogHash: z.string(),
+    firstDivergence: z
+      .object({
+        seq: z.int(),
+        expected: canonicalEvent.nullable(),
+        actual: canonicalEvent.nullable(),
+      })
+      .nullable(),
+    violations: z.array(violationResponse),
+    violationsDiff: z.object({
+      added: z.array(violationResponse),
+      removed: z.array(violationResponse),
+    }),
+  })
+  .meta({ id: 'ReplayReport', description: 'as `mnsim replay --json` prints it' });
+
+export const healthResponse = z.object({
+  status: z.literal('ok'),
+  store: z.enum(['sqlite', 'postgres']),
+});

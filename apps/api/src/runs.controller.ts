@@ -1,0 +1,94 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiErrors } from './api-docs.js';
+import { ReplayService } from './replay.service.js';
+import {
+  createRunBody,
+  type CreateRunBody,
+  eventsQuery,
+  type EventsQuery,
+  listRunsQuery,
+  type ListRunsQuery,
+  replayBody,
+  type ReplayBody,
+  runIdParam,
+} from './requests.js';
+import {
+  eventsPageResponse,
+  replayResponse,
+  runJsonResponse,
+  runResponse,
+  runsPageResponse,
+} from './responses.js';
+import { RunsService } from './runs.service.js';
+
+@ApiTags('runs')
+@ApiBearerAuth()
+@Controller('runs')
+export class RunsController {
+  constructor(
+    private readonly runs: RunsService,
+    private readonly replays: ReplayService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Runs, newest first (keyset pages)' })
+  @ApiOkResponse({ standardSchema: runsPageResponse })
+  @ApiErrors(400)
+  list(@Query({ schema: listRunsQuery }) query: ListRunsQuery) {
+    return this.runs.list(query);
+  }
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Run a scenario embedded and record it',
+    description:
+      'Body: `{ "scenario": "<built-in>" }`, `{ "yaml": "<scenario file text>" }` or `{ "scenario": { …scenario object… } }`, plus optional `kernel` and `seed`. Answers as `mnsim run --json`.',
+  })
+  @ApiCreatedResponse({ standardSchema: runJsonResponse })
+  @ApiErrors(400, 413, 500)
+  create(@Body({ schema: createRunBody }) body: CreateRunBody) {
+    return this.runs.create(body);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One run, by id or unique prefix' })
+  @ApiOkResponse({ standardSchema: runResponse })
+  @ApiErrors(400, 404)
+  get(@Param('id', { schema: runIdParam }) id: string) {
+    return this.runs.get(id);
+  }
+
+  @Get(':id/events')
+  @ApiOperation({ summary: "A page of the run's event log, in seq order" })
+  @ApiOkResponse({ standardSchema: eventsPageResponse })
+  @ApiErrors(400, 404)
+  events(
+    @Param('id', { schema: runIdParam }) id: string,
+    @Query({ schema: eventsQuery }) query: EventsQuery,
+  ) {
+    return this.runs.events(id, query);
+  }
+
+  @Post(':id/replay')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Replay a recorded run (verify), or against another kernel variant',
+    description: 'Answers as `mnsim replay --json`.',
+  })
+  @ApiOkResponse({ standardSchema: replayResponse })
+  @ApiErrors(400, 404, 409, 413, 500)
+  replay(
+    @Param('id', { schema: runIdParam }) id: string,
+    @Body({ schema: replayBody }) body: ReplayBody,
+  ) {
+    return this.replays.replay(id, body);
+  }
+}

@@ -1,0 +1,34 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from './api-docs.js';
+import {
+  signaturesQuery,
+  type SignaturesQuery,
+  violationsQuery,
+  type ViolationsQuery,
+} from './requests.js';
+import { signaturesResponse, violationsPageResponse } from './responses.js';
+import { ViolationsService } from './violations.service.js';
+
+@ApiTags('violations')
+@ApiBearerAuth()
+@Controller()
+export class ViolationsController {
+  constructor(private readonly violations: ViolationsService) {}
+
+  @Get('violations')
+  @ApiOperation({ summary: 'Recorded violations, newest first (keyset pages)' })
+  @ApiOkResponse({ standardSchema: violationsPageResponse })
+  @ApiErrors(400, 404)
+  list(@Query({ schema: violationsQuery }) query: ViolationsQuery) {
+    return this.violations.list(query);
+  }
+
+  @Get('signatures')
+  @ApiOperation({ summary: 'Violations grouped by signature, most frequent first' })
+  @ApiOkResponse({ standardSchema: signaturesResponse })
+  @ApiErrors(400, 404)
+  signatures(@Query({ schema: signaturesQuery }) query: SignaturesQuery) {
+    return this.violations.signatures(query);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * A run recorded in the store, as replay reads it: its row says how many events and which logHash,
+ * its events are streamed in seq order and turned back into their canonical lines.
+ */
+import { LogHasher, canonicalEventLineFromPayload } from '@mnsim/events';
+import type { RunRow, Store } from '@mnsim/store';
+import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
+
+/** Rows read per query while streaming a run's events. */
+const EVENT_PAGE = 5000;
+
+/** A run that cannot be replayed: 2 when it is the request (not completed), 3 when the store is damaged. */
+export class RecordedRunError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 2 | 3,
+  ) {
+    super(message);
+    this.name = 'RecordedRunError';
+  }
+}
+
+export class RecordedRun implements RecordedLog {
+  private constructor(
+    private readonly store: Store,
+    readonly run: RunRow,
+    readonly start: RunStart,
+  ) {}
+
+  /**
+   * Opens a completed run by id or unique prefix.
+   * @throws RunNotFoundError / AmbiguousRunIdError (exit 2), RecordedRunError
+   */
+  static async open(store: Store, ref: string): Promise<RecordedRun> {
+    const runId = await store.resolveRunId(ref);
+    const run = await store.getRun(runId);
+    if (run === null) throw new RecordedRunError(`no run matches '${ref}'`, 2);
+    if (run.status !== 'completed' || run.logHash === null) {
+      throw new RecordedRunError(
+        `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be replayed`,
+        2,
+      );
+    }
+    const [first] = await store.readEvents(runId, { limit: 1 });
+    const damaged = (reason: string): RecordedRunError =>
+      new RecordedRunError(`run ${runId}: ${reason}; the store is damaged`, 3);
+    if (first?.seq !== 0 || first.type !== 'run.start') {
+      throw damaged('its log does not begin with run.start');
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(first.encodedPayload);
+    } catch {
+      throw damaged('its run.start payload is not JSON');
+    }
+    const start = runStartOf(
+      payload,
+      canonicalEventLineFromPayload(first, first.encodedPayload),
+      (reason) => new RecordedRunError(`run ${runId} cannot be replayed: ${reason}`, 2),
+    );
+    return new RecordedRun(store, run, start);
+  }
+
+  get origin(): string {
+    return `run ${this.run.runId}`;
+  }
+
+  get runId(): string {
+    return this.run.runId;
+  }
+
+  get events(): number {
+    return this.run.events;
+  }
+
+  get logHash(): string {
+    return this.run.logHash ?? '';
+  }
+
+  async *lines(): AsyncGenerator<string> {
+    for await (const e of this.store.iterateEvents(this.run.runId, EVENT_PAGE)) {
+      yield canonicalEventLineFromPayload(e, e.encodedPayload);
+    }
+  }
+
+  /** The stored lines, then a check that they are the run's count and hash, as export checks. */
+  async *checkedLines(): AsyncGenerator<string> {
+    const hasher = new LogHasher();
+    let n = 0;
+    for await (const line of this.lines()) {
+      hasher.update(line);
+      n++;
+      yield line;
+    }
+    const hash = hasher.digest();
+    if (n !== this.run.events || hash !== this.run.logHash) {
+      throw new RecordedRunError(
+        `the stored log of run ${this.run.runId} does not match its run (${n} events, ${hash}; the run says ${this.run.events}, ${this.run.logHash}); the store is damaged`,
+        3,
+      );
+    }
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Replay: re-execute a recorded run from its run.start (scenario, variant, seed) and compare the
+ * result with the recorded log, the way Temporal's replayer checks a workflow history.
+ *
+ * - verify (same variant): the logs must be identical; report the first divergent event.
+ * - counterfactual (another variant): "would the fix have caught this?" — the violations the other
+ *   variant adds and removes. run.start necessarily names the other variant, so the comparison of
+ *   the logs (`matches`, `firstDivergence`) treats seq 0 as the recorded one.
+ *
+ * Comparing a million events one by one would mean decoding every recorded line. Instead both
+ * sides are cut into chunks of {@link CHUNK_EVENTS} canonical lines and only the chunks' SHA-256
+ * digests are compared; the first chunk that differs is then re-simulated and compared line by
+ * line. A recorded line that matches the re-executed one is well formed by construction, so the
+ * fast path never parses a line; the checks of a malformed log run only when something differs.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { KernelVariant } from '@mnsim/kernel';
+import { type CanonicalEvent, type Violation, canonicalEventLineFromPayload } from '@mnsim/events';
+import { type RecordedLog, type RunStart, violationOfLine } from './recorded-log.js';
+import { simulate, type SimulationResult } from './simulate.js';
+
+/** Events per compared chunk: ~2 MB of lines held at most, a few hundred digests per 1M events. */
+export const CHUNK_EVENTS = 4096;
+
+export interface Divergence {
+  seq: number;
+  /** the recorded event at seq; null when the recorded log ends before it */
+  expected: CanonicalEvent | null;
+  /** the re-executed event at seq; null when the re-execution ends before it */
+  actual: CanonicalEvent | null;
+}
+
+export interface ViolationsDiff {
+  /** violations of the replay that the recorded run does not have */
+  added: Violation[];
+  /** violations of the recorded run that the replay does not have */
+  removed: Violation[];
+}
+
+/** `mnsim replay --json`, exactly the design's object. */
+export interface ReplayReport {
+  runId: string;
+  /** the variant replayed on */
+  kernel: KernelVariant;
+  matches: boolean;
+  /** the replay's logHash */
+  logHash: string;
+  /** the recorded logHash */
+  expectedLogHash: string;
+  firstDivergence: Divergence | null;
+  /** the replay's violations */
+  violations: Violation[];
+  violationsDiff: ViolationsDiff;
+}
+
+export interface ReplayOutcome {
+  mode: 'verify' | 'counterfactual';
+  report: ReplayReport;
+  /** what was recorded, for the human rendering */
+  recorded: RunStart & { events: number };
+  /** events of the re-execution */
+  events: number;
+}
+
+/**
+ * Replays a recorded log on `kernel` (default: the recorded variant, i.e. verify mode).
+ * @throws the log's own errors for a malformed log (a file names its line), never a divergence
+ */
+export async function replayLog(log: RecordedLog, kernel?: KernelVariant): Promise<ReplayOutcome> {
+  const start = log.start;
+  const target = kernel ?? start.kernel;
+  const mode = target === start.kernel ? 'verify' : 'counterfactual';
+  // a counterfactual run.start names the other variant: compare the rest of the log
+  const firstLine = mode === 'counterfactual' ? start.line : undefined;
+  const sim = simulateChunks(start, target, firstLine);
+  const replayHash = sim.result.logHash ?? '';
+
+  if (mode === 'verify') {
+    const fast = await scanLines(log.lines(), sim.digests, false);
+    if (fast.firstBadChunk === null && fast.events === log.events && replayHash === log.logHash) {
+      // every recorded line is the re-executed one, and the log's own claims hold
+      return outcome(mode, log, target, sim.result, null, sim.result.violations);
+    }
+  }
+  // something differs, or a counterfactual needs the recorded violations: read the log checked
+  const scan = await scanLines(log.checkedLines(), sim.digests, true);
+  const divergence =
+    scan.firstBadChunk === null
+      ? null
+      : locateDivergence(start, target, firstLine, scan.firstBadChunk, scan.badChunkLines);
+  return outcome(mode, log, target, sim.result, divergence, scan.violations);
+}
+
+function outcome(
+  mode: ReplayOutcome['mode'],
+  log: RecordedLog,
+  kernel: KernelVariant,
+  result: SimulationResult,
+  firstDivergence: Divergence | null,
+  recordedViolations: Violation[],
+): ReplayOutcome {
+  return {
+    mode,
+    report: {
+      runId: log.runId,
+      kernel,
+      matches: firstDivergence === null,
+      logHash: result.logHash ?? '',
+      expectedLogHash: log.logHash,
+      firstDivergence,
+      violations: result.violations,
+      violationsDiff: diffViolations(recordedViolations, result.violations),
+    },
+    recorded: { ...log.start, events: log.events },
+    events: result.events,
+  };
+}
+
+/**
+ * The first event at which a log differs from a re-execution on its recorded variant, reading the
+ * lines unchecked. For `mnsim import` to name the line of a log whose hash does not hold.
+ */
+export async function firstDifferenceFromModel(log: RecordedLog): Promise<Divergence | null> {
+  const sim = simulateChunks(log.start, log.start.kernel, undefined);
+  const scan = await scanLines(log.lines(), sim.digests, false);
+  return scan.firstBadChunk === null
+    ? null
+    : locateDivergence(
+        log.start,
+        log.start.kernel,
+        undefined,
+        scan.firstBadChunk,
+        scan.badChunkLines,
+      );
+}
+
+/**
+ * Matches violations between a recorded run and a replay. Two violations are the same when they
+ * happened at the same jiffy, in the same task (pid, comm), with the same signature and source
+ * stack; the n-th of the recorded ones with a given key matches the n-th of the replayed ones.
+ * Not compared: seq (another variant emits other events before it), site (the patched file's line
+ * numbers move: mmu.c:394 vs 395), `reported` (the rate limit depends on the violations before),
+ * `text` (it holds the site) and the context counts (inAtomic, nonBlock...), which describe the
+ * violation rather than identify it.
+ */
+export function diffViolations(recorded: Violation[], replayed: Violation[]): ViolationsDiff {
+  const key = (v: Violation): string =>
+    JSON.stringify([v.jiffies, v.pid, v.comm, v.signature, v.stack]);
+  const unmatched = (from: Violation[], against: Violation[]): Violation[] => {
+    const available = new Map<string, number>();
+    for (const v of against) available.set(key(v), (available.get(key(v)) ?? 0) + 1);
+    return from.filter((v) => {
+      const n = available.get(key(v)) ?? 0;
+      if (n === 0) return true;
+      available.set(key(v), n - 1);
+      return false;
+    });
+  };
+  return { added: unmatched(replayed, recorded), removed: unmatched(recorded, replayed) };
+}
+
+/** SHA-256 digests of consecutive chunks of CHUNK_EVENTS lines, each line followed by "\n". */
+class ChunkDigester {
+  readonly digests: string[] = [];
+  private hash: Hash = createHash('sha256');
+  private pending = '';
+  private inChunk = 0;
+
+  /** Adds a line; true when it completed a chunk. */
+  add(line: string): boolean {
+    this.pending += line + '\n';
+    if (++this.inChunk === CHUNK_EVENTS) {
+      this.close();
+      return true;
+    }
+    if (this.pending.length > 64 * 1024) {
+      this.hash.update(this.pending);
+      this.pending = '';
+    }
+    return false;
+  }
+
+  /** Closes a last, partial chunk; true if there was one. */
+  finish(): boolean {
+    if (this.inChunk === 0) return false;
+    this.close();
+    return true;
+  }
+
+  private close(): void {
+    this.hash.update(this.pending);
+    this.digests.push(this.hash.digest('base64'));
+    this.hash = createHash('sha256');
+    this.pending = '';
+    this.inChunk = 0;
+  }
+}
+
+function lineOf(firstLine: string | undefined) {
+  return (e: Omit<CanonicalEvent, 'payload'>, payload: string): string =>
+    e.seq === 0 && firstLine !== undefined ? firstLine : canonicalEventLineFromPayload(e, payload);
+}
+
+function simulateChunks(
+  start: RunStart,
+  kernel: KernelVariant,
+  firstLine: string | undefined,
+): { digests: string[]; result: SimulationResult } {
+  const digester = new ChunkDigester();
+  const line = lineOf(firstLine);
+  const result = simulate(start.scenario, {
+    kernel,
+    seed: start.seed,
+    keepKernelLog: false,
+    onEvent: (e, payload) => {
+      digester.add(line(e, payload));
+    },
+  });
+  digester.finish();
+  return { digests: digester.digests, result };
+}
+
+interface Scan {
+  events: number;
+  /** index of the first chunk whose digest differs from the re-execution's; null: none */
+  firstBadChunk: number | null;
+  /** the recorded lines of that chunk */
+  badChunkLines: string[];
+  /** the recorded violations, when asked for */
+  violations: Violation[];
+}
+
+async function scanLines(
+  lines: AsyncIterable<string>,
+  expectedDigests: string[],
+  withViolations: boolean,
+): Promise<Scan> {
+  const digester = new ChunkDigester();
+  const scan: Scan = { events: 0, firstBadChunk: null, badChunkLines: [], violations: [] };
+  let chunk: string[] = [];
+  const closed = (): void => {
+    const i = digester.digests.length - 1;
+    if (scan.firstBadChunk === null && digester.digests[i] !== expectedDigests[i]) {
+      scan.firstBadChunk = i;
+      scan.badChunkLines = chunk;
+    }
+    chunk = [];
+  };
+  for await (const line of lines) {
+    scan.events++;
+    if (scan.firstBadChunk === null) chunk.push(line);
+    if (withViolations) {
+      const v = violationOfLine(line);
+      if (v !== null) scan.violations.push(v);
+    }
+    if (digester.add(line)) closed();
+  }
+  if (digester.finish()) closed();
+  // the re-execution has more chunks: the recorded log ends early
+  if (scan.firstBadChunk === null && digester.digests.length < expectedDigests.length) {
+    scan.firstBadChunk = digester.digests.length;
+    scan.badChunkLines = [];
+  }
+  return scan;
+}
+
+/** Re-simulates to get the lines of one chunk and compares them with the recorded ones. */
+function locateDivergence(
+  start: RunStart,
+  kernel: KernelVariant,
+  firstLine: string | undefined,
+  chunkIndex: number,
+  recorded: string[],
+): Divergence | null {
+  const replayed: string[] = [];
+  const line = lineOf(firstLine);
+  const from = chunkIndex * CHUNK_EVENTS;
+  simulate(start.scenario, {
+    kernel,
+    seed: start.seed,
+    keepKernelLog: false,
+    onEvent: (e, payload) => {
+      if (e.seq >= from && e.seq < from + CHUNK_EVENTS) replayed.push(line(e, payload));
+    },
+  });
+  for (let i = 0; i < Math.max(recorded.length, replayed.length); i++) {
+    if (recorded[i] !== replayed[i]) {
+      return {
+        seq: from + i,
+        expected: eventOfLine(recorded[i]),
+        actual: eventOfLine(replayed[i]),
+      };
+    }
+  }
+  return null;
+}
+
+function eventOfLine(line: string | undefined): CanonicalEvent | null {
+  return line === undefined ? null : (JSON.parse(line) as CanonicalEvent);
+}
