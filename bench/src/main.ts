@@ -13,6 +13,8 @@ import { recordInto, simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import type { Scenario } from '@mnsim/kernel';
 import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
+import { benchReplay } from './replay-bench.js';
+import { benchQueries } from './query-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,8 +22,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1000' },
     steps: { type: 'string', default: '200' },
     seed: { type: 'string', default: '2020' },
+    only: { type: 'string' },
   },
 });
+// --only embedded,replay,query: run a subset (the whole set takes several minutes)
+const parts = new Set((values.only ?? 'embedded,replay,query').split(','));
+const queryUrl = process.env.MNSIM_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const runs = Number(values.runs);
 const steps = Number(values.steps);
 const seed = Number(values.seed);
@@ -123,6 +129,33 @@ function campaignRows(scenarios: Scenario[]): RawEventRow[] {
 }
 
 async function main(): Promise<void> {
+  const result: Record<string, unknown> = {
+    machine: { cpus: cpus().length, node: process.version },
+    embedded: null,
+    // distributed throughput (issue 3) is not measured yet
+    distributed: null,
+    replay: null,
+    query: null,
+  };
+  if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
+  if (parts.has('replay')) {
+    log('replay, verify mode, from a JSONL log of over 1,000,000 events…');
+    const r = await benchReplay();
+    result.replay = { eventsPerSec: Math.round(r.eventsPerSec), events: r.events };
+  }
+  if (parts.has('query')) {
+    log(`queries on a Postgres history of 1,000,000 violations (${queryUrl})…`);
+    try {
+      const q = await benchQueries(queryUrl);
+      result.query = q;
+    } catch (err) {
+      result.query = { error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  process.stdout.write(JSON.stringify(result, null, values.json ? undefined : 2) + '\n');
+}
+
+async function benchEmbedded(): Promise<{ campaign: object; embedded: object }> {
   log(`generating ${runs} scenarios (seed ${seed}, ${steps} steps each)…`);
   const scenarios = campaign();
   const dir = mkdtempSync(join(tmpdir(), 'mnsim-bench-'));
@@ -139,8 +172,7 @@ async function main(): Promise<void> {
     const raw = measureRawSqliteInsertRate(rows, { path: join(dir, 'raw.sqlite') });
     const avgBytes = rows.reduce((n, r) => n + r.payload.length, 0) / Math.max(1, rows.length);
     const eventsPerSec = p.events / p.secs;
-    const result = {
-      machine: { cpus: cpus().length, node: process.version },
+    return {
       campaign: {
         runs,
         stepsPerRun: steps,
@@ -157,12 +189,7 @@ async function main(): Promise<void> {
         sqliteRawRowsPerSec: Math.round(raw.rowsPerSec),
         persistRatio: Number((eventsPerSec / raw.rowsPerSec).toFixed(3)),
       },
-      distributed: null,
-      replay: null,
-      query: null,
     };
-    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
-    else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
