@@ -1,6 +1,6 @@
 /** Human and JSON renderings of runs and violations, as the design's CLI contract prints them. */
 import { formatKernelLog } from '@mnsim/engine';
-import type { Violation } from '@mnsim/events';
+import { type Violation, violationWithSeq } from '@mnsim/events';
 import type { SignatureGroup, ViolationRow } from '@mnsim/store';
 import type { Arch, KernelVariant } from '@mnsim/kernel';
 import type { KernelLogLine } from '@mnsim/engine';
@@ -35,20 +35,7 @@ export function runJson(run: PrintableRun): object {
 }
 
 export function violationJson(v: Violation): Violation {
-  return {
-    seq: v.seq,
-    jiffies: v.jiffies,
-    site: v.site,
-    inAtomic: v.inAtomic,
-    irqsDisabled: v.irqsDisabled,
-    nonBlock: v.nonBlock,
-    pid: v.pid,
-    comm: v.comm,
-    reported: v.reported,
-    signature: v.signature,
-    stack: v.stack,
-    text: v.text,
-  };
+  return violationWithSeq(v.seq, v);
 }
 
 /** The run's kernel log as dmesg shows it, then one summary line. */

@@ -7,8 +7,11 @@ import {
   Injectable,
   Module,
   type DynamicModule,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import type { Address } from '@mnsim/kernel';
+import { ComponentProcessor } from './component-processor.js';
 import type { ClusterConfig } from './config.js';
 import { Bus, jsonLogger, type BusLogger, type WorkerSettings } from './redis-bus.js';
 
@@ -51,5 +54,27 @@ export class BusModule {
       ],
       exports: [CLUSTER_CONFIG, BUS_LOGGER, BusProvider],
     };
+  }
+}
+
+/**
+ * A worker serving component queues with the shared ComponentProcessor (libs/bus -> libs/kernel):
+ * each app says only which addresses it serves.
+ */
+export abstract class ComponentWorker implements OnApplicationBootstrap {
+  constructor(
+    @Inject(BusProvider) protected readonly busProvider: BusProvider,
+    @Inject(CLUSTER_CONFIG) protected readonly config: ClusterConfig,
+    @Inject(BUS_LOGGER) protected readonly log: BusLogger,
+  ) {}
+
+  protected abstract addresses(): Address[];
+
+  onApplicationBootstrap(): void {
+    const addresses = this.addresses();
+    new ComponentProcessor(this.busProvider.bus, addresses, this.log).start(
+      this.busProvider.settings,
+    );
+    this.log('info', 'serving', { addresses, prefix: this.config.MNSIM_QUEUE_PREFIX });
   }
 }

@@ -30,14 +30,9 @@ import {
   type Violation,
   canonicalEventLineFromPayload,
   canonicalJson,
-} from '@mnsim/events';
-import {
-  type RecordedLog,
-  type RunStart,
-  firstIssue,
-  runStartOf,
   violationWithSeq,
-} from './recorded-log.js';
+} from '@mnsim/events';
+import { type RecordedLog, type RunStart, firstIssue, runStartOf } from './recorded-log.js';
 import { simulate, type SimulateOptions, type SimulationResult } from './simulate.js';
 
 export const LOG_FORMAT = 'mnsim-log';

@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type ViolationPayload, canonicalJson } from '@mnsim/events';
 import { MAX_PAGE_SIZE, type RunRow, type Store, type ViolationToAppend } from '@mnsim/store';
-import { violationWithSeq } from './recorded-log.js';
+import { violationWithSeq } from '@mnsim/events';
 
 const EVENT_PAGE = 5000;
 const VIOLATION_BATCH = 1000;

@@ -11,7 +11,7 @@ import {
   type KernelVariant,
   type Scenario,
 } from '@mnsim/kernel';
-import type { Violation } from '@mnsim/events';
+import { type Violation, violationWithSeq } from '@mnsim/events';
 import { ScenarioError, scenarioFromData } from '@mnsim/scenarios';
 
 /** The run.start event of a log: everything a re-execution needs. */
@@ -91,22 +91,4 @@ export function violationOfLine(line: string): Violation | null {
   if (!line.endsWith(VIOLATION_LINE_END)) return null;
   const e = JSON.parse(line) as { seq: number; payload: { violation: Omit<Violation, 'seq'> } };
   return violationWithSeq(e.seq, e.payload.violation);
-}
-
-/** A violation in the contract's key order, with the seq of the event that carries it. */
-export function violationWithSeq(seq: number, v: Omit<Violation, 'seq'>): Violation {
-  return {
-    seq,
-    jiffies: v.jiffies,
-    site: v.site,
-    inAtomic: v.inAtomic,
-    irqsDisabled: v.irqsDisabled,
-    nonBlock: v.nonBlock,
-    pid: v.pid,
-    comm: v.comm,
-    reported: v.reported,
-    signature: v.signature,
-    stack: v.stack,
-    text: v.text,
-  };
 }

@@ -39,3 +39,21 @@ export interface RunEvent {
 export type Violation = ViolationRecord & { seq: number };
 
 export type RunStatus = 'running' | 'completed' | 'failed';
+
+/** A violation in the contract's key order (design.md, `mnsim run --json`), with the seq of its event. */
+export function violationWithSeq(seq: number, v: ViolationRecord): Violation {
+  return {
+    seq,
+    jiffies: v.jiffies,
+    site: v.site,
+    inAtomic: v.inAtomic,
+    irqsDisabled: v.irqsDisabled,
+    nonBlock: v.nonBlock,
+    pid: v.pid,
+    comm: v.comm,
+    reported: v.reported,
+    signature: v.signature,
+    stack: v.stack,
+    text: v.text,
+  };
+}
