@@ -3,7 +3,7 @@ import { columnTypes } from './column-types.js';
 import type { Dialect } from './types.js';
 
 /*
- * TypeORM entities for the three tables. They are EntitySchemas built per dialect rather than
+ * TypeORM entities for the three tables (and the signature rollup, read only). They are EntitySchemas built per dialect rather than
  * decorated classes because two column types differ between SQLite and Postgres (see
  * column-types.ts) and a decorator cannot know at import time which database the process will open
  * (both are open at once in the tests). The migrations own the DDL (`synchronize: false`); these
@@ -60,6 +60,18 @@ export interface ViolationRecord {
   recordedAt: Date | string;
 }
 
+/** One row of signature_rollup: maintained by a trigger on violations, never written by the store. */
+export interface SignatureRollupRecord {
+  signature: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  count: number;
+  runs: number;
+  firstSeen: Date | string;
+  lastSeen: Date | string;
+}
+
 export const RUNS = 'runs';
 export const EVENTS = 'events';
 export const VIOLATIONS = 'violations';
@@ -68,6 +80,7 @@ export interface StoreEntities {
   runs: EntitySchema<RunRecord>;
   events: EntitySchema<EventRecord>;
   violations: EntitySchema<ViolationRecord>;
+  signatureRollup: EntitySchema<SignatureRollupRecord>;
 }
 
 export function buildEntities(dialect: Dialect): StoreEntities {
@@ -129,5 +142,19 @@ export function buildEntities(dialect: Dialect): StoreEntities {
       recordedAt: { name: 'recorded_at', type: types.wallClock },
     },
   });
-  return { runs, events, violations };
+  const signatureRollup = new EntitySchema<SignatureRollupRecord>({
+    name: 'signature_rollup',
+    tableName: 'signature_rollup',
+    columns: {
+      signature: { type: 'varchar', primary: true },
+      scenario: { type: 'varchar', primary: true },
+      kernel: { type: 'varchar', primary: true },
+      arch: { type: 'varchar', primary: true },
+      count: { type: 'integer' },
+      runs: { type: 'integer' },
+      firstSeen: { name: 'first_seen', type: types.wallClock },
+      lastSeen: { name: 'last_seen', type: types.wallClock },
+    },
+  });
+  return { runs, events, violations, signatureRollup };
 }

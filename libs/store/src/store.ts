@@ -3,6 +3,7 @@ import { openDataSource, sqliteHandle } from './data-source.js';
 import {
   buildEntities,
   type RunRecord,
+  type SignatureRollupRecord,
   type StoreEntities,
   type ViolationRecord,
 } from './entities.js';
@@ -21,6 +22,7 @@ import {
   type SinkHost,
   SqliteBatchWriter,
 } from './event-sink.js';
+import { backfill, qualifiedNames } from './migrations/1795564800000-signature-rollup.js';
 import { eventRecord, runRow, storedEvent, violationRecord, violationRow } from './rows.js';
 import { SerialQueue } from './serial-queue.js';
 import {
@@ -64,6 +66,8 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
 const EVENTS_PER_STATEMENT = 1000;
 const VIOLATIONS_PER_STATEMENT = 500;
 const DEFAULT_EVENT_PAGE = 1000;
+/** Signatures per statement when deleteViolations rebuilds their rollup */
+const SIGNATURES_PER_REBUILD = 500;
 
 class TypeOrmStore implements Store, SinkHost {
   private readonly entities: StoreEntities;
@@ -79,7 +83,7 @@ class TypeOrmStore implements Store, SinkHost {
   constructor(
     private readonly dataSource: DataSource,
     readonly dialect: Dialect,
-    schema: string | null,
+    private readonly schema: string | null,
   ) {
     this.entities = buildEntities(dialect);
     if (dialect === 'sqlite') {
@@ -315,23 +319,30 @@ class TypeOrmStore implements Store, SinkHost {
   }
 
   async groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]> {
+    // Filters on labels only are answered from signature_rollup (kept by a trigger on violations,
+    // see the SignatureRollup migration): same result, from one row per (signature, labels) instead
+    // of one per violation. Filters by run, comm or time need the violations themselves.
+    const fromRollup =
+      filter.run === undefined && filter.comm === undefined && filter.since === undefined;
+    const a = fromRollup ? 'r' : 'v';
     // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
     const distinctSorted = (column: string): string =>
       this.dialect === 'postgres'
-        ? `array_agg(DISTINCT "v"."${column}" COLLATE "C" ORDER BY "v"."${column}" COLLATE "C")`
-        : `json_group_array(DISTINCT "v"."${column}" ORDER BY "v"."${column}")`;
+        ? `array_agg(DISTINCT "${a}"."${column}" COLLATE "C" ORDER BY "${a}"."${column}" COLLATE "C")`
+        : `json_group_array(DISTINCT "${a}"."${column}" ORDER BY "${a}"."${column}")`;
     const signatureOrder =
-      this.dialect === 'postgres' ? '"v"."signature" COLLATE "C"' : '"v"."signature"';
-    const qb = this.violationsWhere(filter)
-      .select('"v"."signature"', 'signature')
-      .addSelect('COUNT(*)', 'count')
-      .addSelect('COUNT(DISTINCT "v"."run_id")', 'runs')
+      this.dialect === 'postgres' ? `"${a}"."signature" COLLATE "C"` : `"${a}"."signature"`;
+    const count = fromRollup ? 'SUM("r"."count")' : 'COUNT(*)';
+    const qb = (fromRollup ? this.rollupWhere(filter) : this.violationsWhere(filter))
+      .select(`"${a}"."signature"`, 'signature')
+      .addSelect(count, 'count')
+      .addSelect(fromRollup ? 'SUM("r"."runs")' : 'COUNT(DISTINCT "v"."run_id")', 'runs')
       .addSelect(distinctSorted('kernel'), 'kernels')
       .addSelect(distinctSorted('arch'), 'arches')
-      .addSelect('MIN("v"."recorded_at")', 'firstSeen')
-      .addSelect('MAX("v"."recorded_at")', 'lastSeen')
-      .groupBy('"v"."signature"')
-      .orderBy('COUNT(*)', 'DESC')
+      .addSelect(`MIN("${a}"."${fromRollup ? 'first_seen' : 'recorded_at'}")`, 'firstSeen')
+      .addSelect(`MAX("${a}"."${fromRollup ? 'last_seen' : 'recorded_at'}")`, 'lastSeen')
+      .groupBy(`"${a}"."signature"`)
+      .orderBy(count, 'DESC')
       .addOrderBy(signatureOrder, 'ASC');
     const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
     return rows.map((r) => ({
@@ -346,9 +357,40 @@ class TypeOrmStore implements Store, SinkHost {
   }
 
   async deleteViolations(runId?: string): Promise<void> {
-    const qb = this.dataSource.createQueryBuilder().delete().from(this.entities.violations);
-    if (runId !== undefined) qb.where({ runId });
-    await this.exclusive(() => qb.execute());
+    // The trigger only counts inserts: rebuild the rollup of what is deleted, in the same
+    // transaction. Min/max cannot be decremented, so the affected signatures are recomputed.
+    const t = qualifiedNames(this.schema);
+    const param = (i: number): string => (this.dialect === 'postgres' ? `$${i}` : '?');
+    await this.exclusive(() =>
+      this.dataSource.transaction(async (manager) => {
+        if (this.dialect === 'postgres') {
+          // no insert may slip in between the rebuild's read and its commit (self-exclusive too)
+          await manager.query(`LOCK TABLE ${t.violations} IN SHARE ROW EXCLUSIVE MODE`);
+        }
+        if (runId === undefined) {
+          for (const table of [t.violations, t.rollup, t.runs]) {
+            await manager.query(`DELETE FROM ${table}`);
+          }
+          return;
+        }
+        const rows: { signature: string }[] = await manager.query(
+          `SELECT DISTINCT "signature" FROM ${t.violations} WHERE "run_id" = ${param(1)}`,
+          [runId],
+        );
+        await manager.query(`DELETE FROM ${t.violations} WHERE "run_id" = ${param(1)}`, [runId]);
+        for (let i = 0; i < rows.length; i += SIGNATURES_PER_REBUILD) {
+          const params = rows.slice(i, i + SIGNATURES_PER_REBUILD).map((r) => r.signature);
+          const placeholder = params.map((_, j) => param(j + 1)).join(', ');
+          for (const table of [t.rollup, t.runs]) {
+            await manager.query(
+              `DELETE FROM ${table} WHERE "signature" IN (${placeholder})`,
+              params,
+            );
+          }
+          await backfill(manager, t, { placeholder, params });
+        }
+      }),
+    );
   }
 
   createEventSink(runId: string, meta: EventSinkMeta, opts?: EventSinkOptions): EventSink {
@@ -387,6 +429,15 @@ class TypeOrmStore implements Store, SinkHost {
   private async findRun(runId: string): Promise<RunRow | null> {
     const record = await this.dataSource.getRepository(this.entities.runs).findOneBy({ runId });
     return record === null ? null : runRow(record);
+  }
+
+  private rollupWhere(filter: ViolationFilter): SelectQueryBuilder<SignatureRollupRecord> {
+    const qb = this.dataSource.getRepository(this.entities.signatureRollup).createQueryBuilder('r');
+    for (const key of ['arch', 'kernel', 'scenario'] as const) {
+      const value = filter[key];
+      if (value !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: value });
+    }
+    return qb;
   }
 
   private violationsWhere(filter: ViolationFilter): SelectQueryBuilder<ViolationRecord> {
