@@ -341,3 +341,20 @@ describe('mnsim fuzz', () => {
     expect(human.err).toMatch(/mnsim: fuzz 5\/5 runs/);
   });
 });
+
+describe('mnsim run --distributed without a cluster', () => {
+  it('refuses at once, naming the queue nobody serves', async () => {
+    const saved = { ...process.env };
+    process.env.MNSIM_QUEUE_PREFIX = `mnsim-nocluster-${randomBytes(4).toString('hex')}`;
+    try {
+      const r = await mnsim('run', 'oom-reap-arm64', '--distributed', '--json');
+      expect(r.code).toBe(3);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(
+        /^mnsim: no mnsim worker serves queue "orchestrator" \(prefix mnsim-nocluster-[0-9a-f]+\) on redis:\/\/127\.0\.0\.1:6379/,
+      );
+    } finally {
+      process.env = saved;
+    }
+  });
+});

@@ -9,7 +9,10 @@ import cliProgress from 'cli-progress';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
-import { EXIT_FAILED, EXIT_OK, UsageError } from '../errors.js';
+import { Bus } from '@mnsim/bus';
+import { EXIT_FAILED, EXIT_OK, InfrastructureError } from '../errors.js';
+import { assertClusterServes, runDistributedWith } from '../run-distributed.js';
+import { CLUSTER_DEFAULTS } from './run.js';
 import { runEmbedded } from '../run-embedded.js';
 
 export interface FuzzOptions {
@@ -69,52 +72,102 @@ function progress(total: number, quiet: boolean): Progress {
   };
 }
 
+/** One run of the campaign: what the summary needs, or why it failed. */
+type Outcome =
+  | { ok: true; logHash: string | null; kernel: string; arch: string; signatures: string[] }
+  | { ok: false; reason: string };
+
+/** Runs `n` jobs with at most `width` in flight; results in index order. */
+async function windowed<T>(
+  n: number,
+  width: number,
+  job: (i: number) => Promise<T>,
+  done: (r: T) => void,
+): Promise<T[]> {
+  const results = new Array<T>(n);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < n; i = next++) {
+      results[i] = await job(i);
+      done(results[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, lane));
+  return results;
+}
+
 export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise<number> {
-  if (opts.distributed || config.redisUrl) {
-    throw new UsageError(
-      'distributed campaigns need the mnsim workers, which this version does not ship yet; run without --distributed and without MNSIM_REDIS_URL',
-    );
+  const distributed = opts.distributed === true || config.redisUrl !== null;
+  const store = await openStore(
+    distributed
+      ? { url: config.store.url ?? CLUSTER_DEFAULTS.databaseUrl, schema: config.store.schema }
+      : config.store,
+  );
+  const redisUrl = config.redisUrl ?? CLUSTER_DEFAULTS.redisUrl;
+  const bus = distributed ? new Bus({ redisUrl, prefix: config.queuePrefix ?? 'mnsim' }) : null;
+  const checked = new Set<string>();
+  const bar = progress(opts.runs, opts.json === true);
+  let finished = 0;
+  let seen = 0;
+  const runOne = async (i: number): Promise<Outcome> => {
+    const { scenario, yaml } = generateScenario(opts.seed, i);
+    try {
+      if (bus) {
+        // the cluster must serve this arch's kvm queue (and the others): say so at once if not
+        if (!checked.has(scenario.host.arch)) {
+          await assertClusterServes(bus, scenario.host.arch, redisUrl);
+          checked.add(scenario.host.arch);
+        }
+        const run = await runDistributedWith(store, bus, scenario, yaml, {});
+        if (run.status === 'failed') return { ok: false, reason: run.failureReason ?? 'failed' };
+        const signatures = run.violations.map((v) => v.signature);
+        return { ok: true, logHash: run.logHash, kernel: run.kernel, arch: run.arch, signatures };
+      }
+      const run = await runEmbedded(store, scenario, yaml, {});
+      const signatures = run.violations.map((v) => v.signature);
+      return { ok: true, logHash: run.logHash, kernel: run.kernel, arch: run.arch, signatures };
+    } catch (err) {
+      if (err instanceof InfrastructureError) throw err;
+      // a run that cannot finish is recorded as failed; the campaign goes on
+      const reason = err instanceof Error ? err.message : String(err);
+      return { ok: false, reason: `${scenario.name}: ${reason}` };
+    }
+  };
+  let outcomes: Outcome[];
+  try {
+    // an embedded run is synchronous: one at a time; a cluster gets a window of runs in flight
+    outcomes = await windowed(opts.runs, bus ? 8 : 1, runOne, (o) => {
+      if (o.ok) seen += o.signatures.length;
+      bar.update(++finished, seen);
+    });
+  } finally {
+    bar.stop();
+    await bus?.close();
+    await store.close();
   }
-  const store = await openStore(config.store);
+  // the summary follows generation order, whatever order the runs finished in
   const campaign = createHash('sha256');
   const counts = new Map<string, SignatureCount>();
   let completed = 0;
   let failed = 0;
   let violations = 0;
-  const bar = progress(opts.runs, opts.json === true);
-  try {
-    for (let i = 0; i < opts.runs; i++) {
-      const { scenario, yaml } = generateScenario(opts.seed, i);
-      try {
-        const run = await runEmbedded(store, scenario, yaml, {});
-        completed++;
-        campaign.update(`${run.logHash}\n`);
-        for (const v of run.violations) {
-          const key = `${v.signature}\u0000${run.kernel}\u0000${run.arch}`;
-          const c = counts.get(key) ?? {
-            signature: v.signature,
-            kernel: run.kernel,
-            arch: run.arch,
-            count: 0,
-          };
-          c.count++;
-          counts.set(key, c);
-        }
-        violations += run.violations.length;
-      } catch (err) {
-        // a run that cannot finish is recorded as failed by runEmbedded; the campaign goes on
-        failed++;
-        campaign.update(`failed\n`);
-        process.stderr.write(
-          `mnsim: fuzz run ${i} (${scenario.name}) failed: ${err instanceof Error ? err.message : String(err)}\n`,
-        );
-      }
-      bar.update(i + 1, violations);
+  outcomes.forEach((o, i) => {
+    if (!o.ok) {
+      failed++;
+      campaign.update('failed\n');
+      process.stderr.write(`mnsim: fuzz run ${i} failed: ${o.reason}\n`);
+      return;
     }
-  } finally {
-    bar.stop();
-    await store.close();
-  }
+    completed++;
+    campaign.update(`${o.logHash}\n`);
+    for (const signature of o.signatures) {
+      const key = `${signature}\u0000${o.kernel}\u0000${o.arch}`;
+      const c = counts.get(key) ?? { signature, kernel: o.kernel, arch: o.arch, count: 0 };
+      c.count++;
+      counts.set(key, c);
+    }
+    violations += o.signatures.length;
+  });
   const summary: FuzzSummary = {
     seed: opts.seed,
     runs: opts.runs,
