@@ -345,7 +345,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay on %s', (dialect) => {
     const human = await cli(() => replayCommand(run.runId, { kernel: '5.8+fix' }, config));
     expect(human.code).toBe(0);
     expect(human.out).toMatch(
-      /^counterfactual replay of run \S+: oom-reap-arm64 recorded on 5\.8\/arm64, seed 1, on 5\.8\+fix: 2 violations removed, 0 added/,
+      /^counterfactual replay of run \S+: oom-reap-arm64 recorded on 5\.8\/arm64, seed 1, on 5\.8\+fix\/arm64: 2 violations removed, 0 added/,
     );
     expect(human.out).toContain(
       'BUG: sleeping function called from invalid context at arch/arm64/kvm/mmu.c:394',

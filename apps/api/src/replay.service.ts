@@ -16,7 +16,7 @@ export class ReplayService {
 
   async replay(idOrPrefix: string, body: ReplayBody): Promise<object> {
     const run = await RecordedRun.open(this.store, idOrPrefix);
-    const { report } = await replayLog(run, body?.kernel);
+    const { report } = await replayLog(run, body?.kernel, body?.arch);
     return {
       ...report,
       violations: report.violations.map(violationJson),

@@ -168,6 +168,9 @@ export type CreateRunBody = z.output<typeof createRunBody>;
 export const replayBody = z
   .strictObject({
     kernel: kernel.optional().describe('replay against this variant (counterfactual mode)'),
+    arch: arch
+      .optional()
+      .describe('replay on this architecture, where the scenario allows (counterfactual mode)'),
   })
   .optional();
 export type ReplayBody = z.output<typeof replayBody>;

@@ -3,7 +3,7 @@
  * one-line message and the contract's exit status.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { KERNEL_VARIANTS, ARCHES, type KernelVariant } from '@mnsim/kernel';
+import { KERNEL_VARIANTS, ARCHES, type Arch, type KernelVariant } from '@mnsim/kernel';
 import { loadConfig } from './config.js';
 import { EXIT_BAD_INPUT, reportError } from './errors.js';
 import { runCommand } from './commands/run.js';
@@ -118,6 +118,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .argument('[ref]', 'run id (a unique prefix is enough) or a log.jsonl file')
     .addOption(kernelOption())
+    .addOption(
+      new Option(
+        '--arch <arch>',
+        'replay on another architecture, where the scenario allows',
+      ).choices([...ARCHES]),
+    )
     .option(
       '--rebuild',
       'rebuild the violations table from the event logs (every run, or the run given)',
@@ -126,7 +132,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(
       async (
         ref: string | undefined,
-        opts: { kernel?: KernelVariant; json?: boolean; rebuild?: boolean },
+        opts: { kernel?: KernelVariant; arch?: Arch; json?: boolean; rebuild?: boolean },
       ) => {
         setExit(await replayCommand(ref, opts, loadConfig()));
       },

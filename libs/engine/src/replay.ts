@@ -14,7 +14,8 @@
  * fast path never parses a line; the checks of a malformed log run only when something differs.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { KernelVariant } from '@mnsim/kernel';
+import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
+import { scenarioFromData } from '@mnsim/scenarios';
 import { type CanonicalEvent, type Violation, canonicalEventLineFromPayload } from '@mnsim/events';
 import { type RecordedLog, type RunStart, violationOfLine } from './recorded-log.js';
 import { simulate, type SimulationResult } from './simulate.js';
@@ -60,26 +61,34 @@ export interface ReplayOutcome {
   recorded: RunStart & { events: number };
   /** events of the re-execution */
   events: number;
+  /** the architecture it was replayed on (the recorded one unless a counterfactual moved it) */
+  arch: Arch;
 }
 
 /**
  * Replays a recorded log on `kernel` (default: the recorded variant, i.e. verify mode).
  * @throws the log's own errors for a malformed log (a file names its line), never a divergence
  */
-export async function replayLog(log: RecordedLog, kernel?: KernelVariant): Promise<ReplayOutcome> {
+export async function replayLog(
+  log: RecordedLog,
+  kernel?: KernelVariant,
+  arch?: Arch,
+): Promise<ReplayOutcome> {
   const start = log.start;
   const target = kernel ?? start.kernel;
-  const mode = target === start.kernel ? 'verify' : 'counterfactual';
-  // a counterfactual run.start names the other variant: compare the rest of the log
+  const onArch = arch ?? start.arch;
+  const mode = target === start.kernel && onArch === start.arch ? 'verify' : 'counterfactual';
+  // a counterfactual run.start names the other variant or arch: compare the rest of the log
   const firstLine = mode === 'counterfactual' ? start.line : undefined;
-  const sim = simulateChunks(start, target, firstLine);
+  const scenario = onArch === start.arch ? start.scenario : scenarioOnArch(start, onArch);
+  const sim = simulateChunks(scenario, start.seed, target, firstLine);
   const replayHash = sim.result.logHash ?? '';
 
   if (mode === 'verify') {
     const fast = await scanLines(log.lines(), sim.digests, false);
     if (fast.firstBadChunk === null && fast.events === log.events && replayHash === log.logHash) {
       // every recorded line is the re-executed one, and the log's own claims hold
-      return outcome(mode, log, target, sim.result, null, sim.result.violations);
+      return outcome(mode, log, target, onArch, sim.result, null, sim.result.violations);
     }
   }
   // something differs, or a counterfactual needs the recorded violations: read the log checked
@@ -87,14 +96,22 @@ export async function replayLog(log: RecordedLog, kernel?: KernelVariant): Promi
   const divergence =
     scan.firstBadChunk === null
       ? null
-      : locateDivergence(start, target, firstLine, scan.firstBadChunk, scan.badChunkLines);
-  return outcome(mode, log, target, sim.result, divergence, scan.violations);
+      : locateDivergence(
+          scenario,
+          start.seed,
+          target,
+          firstLine,
+          scan.firstBadChunk,
+          scan.badChunkLines,
+        );
+  return outcome(mode, log, target, onArch, sim.result, divergence, scan.violations);
 }
 
 function outcome(
   mode: ReplayOutcome['mode'],
   log: RecordedLog,
   kernel: KernelVariant,
+  arch: Arch,
   result: SimulationResult,
   firstDivergence: Divergence | null,
   recordedViolations: Violation[],
@@ -113,6 +130,7 @@ function outcome(
     },
     recorded: { ...log.start, events: log.events },
     events: result.events,
+    arch,
   };
 }
 
@@ -121,12 +139,13 @@ function outcome(
  * lines unchecked. For `mnsim import` to name the line of a log whose hash does not hold.
  */
 export async function firstDifferenceFromModel(log: RecordedLog): Promise<Divergence | null> {
-  const sim = simulateChunks(log.start, log.start.kernel, undefined);
+  const sim = simulateChunks(log.start.scenario, log.start.seed, log.start.kernel, undefined);
   const scan = await scanLines(log.lines(), sim.digests, false);
   return scan.firstBadChunk === null
     ? null
     : locateDivergence(
-        log.start,
+        log.start.scenario,
+        log.start.seed,
         log.start.kernel,
         undefined,
         scan.firstBadChunk,
@@ -201,16 +220,36 @@ function lineOf(firstLine: string | undefined) {
     e.seq === 0 && firstLine !== undefined ? firstLine : canonicalEventLineFromPayload(e, payload);
 }
 
+/**
+ * The recorded stimuli on another architecture: the same processes, memory and steps with
+ * host.arch changed (and ipaBits, which only arm64 has, back to its default), validated again.
+ * A scenario the other arch cannot run (a page size it does not have, a guest above its IPA
+ * range) is refused with the field and the reason.
+ */
+export function scenarioOnArch(start: RunStart, arch: Arch): Scenario {
+  const s = start.scenario;
+  const moved = {
+    ...s,
+    host: { ...s.host, arch },
+    processes: s.processes.map((p) => ({
+      ...p,
+      vms: p.vms.map((vm) => ({ ...vm, ipaBits: arch === 'arm64' ? vm.ipaBits : 40 })),
+    })),
+  };
+  return scenarioFromData(moved, `${s.name} on ${arch}`);
+}
+
 function simulateChunks(
-  start: RunStart,
+  scenario: Scenario,
+  seed: number,
   kernel: KernelVariant,
   firstLine: string | undefined,
 ): { digests: string[]; result: SimulationResult } {
   const digester = new ChunkDigester();
   const line = lineOf(firstLine);
-  const result = simulate(start.scenario, {
+  const result = simulate(scenario, {
     kernel,
-    seed: start.seed,
+    seed,
     keepKernelLog: false,
     onEvent: (e, payload) => {
       digester.add(line(e, payload));
@@ -266,7 +305,8 @@ async function scanLines(
 
 /** Re-simulates to get the lines of one chunk and compares them with the recorded ones. */
 function locateDivergence(
-  start: RunStart,
+  scenario: Scenario,
+  seed: number,
   kernel: KernelVariant,
   firstLine: string | undefined,
   chunkIndex: number,
@@ -275,9 +315,9 @@ function locateDivergence(
   const replayed: string[] = [];
   const line = lineOf(firstLine);
   const from = chunkIndex * CHUNK_EVENTS;
-  simulate(start.scenario, {
+  simulate(scenario, {
     kernel,
-    seed: start.seed,
+    seed,
     keepKernelLog: false,
     onEvent: (e, payload) => {
       if (e.seq >= from && e.seq < from + CHUNK_EVENTS) replayed.push(line(e, payload));

@@ -14,7 +14,7 @@ import {
   replayLog,
 } from '@mnsim/engine';
 import { type Violation, canonicalJson } from '@mnsim/events';
-import type { KernelVariant } from '@mnsim/kernel';
+import type { Arch, KernelVariant } from '@mnsim/kernel';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../errors.js';
@@ -22,6 +22,8 @@ import { violationJson } from '../format.js';
 
 export interface ReplayOptions {
   kernel?: KernelVariant;
+  /** replay on another architecture (counterfactual), where the scenario allows */
+  arch?: Arch;
   json?: boolean;
   rebuild?: boolean;
 }
@@ -43,13 +45,13 @@ export async function replayCommand(
   let origin: string;
   if (isLogFileRef(ref)) {
     origin = ref;
-    outcome = await replayLog(await LogFile.open(ref), opts.kernel);
+    outcome = await replayLog(await LogFile.open(ref), opts.kernel, opts.arch);
   } else {
     const store = await openStore(config.store);
     try {
       const run = await RecordedRun.open(store, ref);
       origin = `run ${run.runId}`;
-      outcome = await replayLog(run, opts.kernel);
+      outcome = await replayLog(run, opts.kernel, opts.arch);
     } finally {
       await store.close();
     }
@@ -81,7 +83,9 @@ async function rebuildCommand(
   opts: ReplayOptions,
   config: CliConfig,
 ): Promise<number> {
-  if (opts.kernel) throw new UsageError('--rebuild rebuilds from the recorded log: no --kernel');
+  if (opts.kernel || opts.arch) {
+    throw new UsageError('--rebuild rebuilds from the recorded log: no --kernel or --arch');
+  }
   if (ref !== undefined && isLogFileRef(ref)) {
     throw new UsageError('--rebuild takes a run id (or nothing, for every run), not a log file');
   }
@@ -121,8 +125,8 @@ export function replayHuman(o: ReplayOutcome, origin: string): string {
     }
   } else {
     out.push(
-      `counterfactual replay of ${what}, on ${r.kernel}: ${plural(diff.removed.length, 'violation')} removed, ${diff.added.length} added` +
-        ` (${rec.kernel}: ${r.violations.length - diff.added.length + diff.removed.length}, ${r.kernel}: ${r.violations.length})`,
+      `counterfactual replay of ${what}, on ${r.kernel}/${o.arch}: ${plural(diff.removed.length, 'violation')} removed, ${diff.added.length} added` +
+        ` (${rec.kernel}/${rec.arch}: ${r.violations.length - diff.added.length + diff.removed.length}, ${r.kernel}/${o.arch}: ${r.violations.length})`,
     );
     out.push(
       r.firstDivergence === null
