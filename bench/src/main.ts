@@ -3,7 +3,9 @@
  * Embedded: a generated campaign (mixed arches and variants) run without persistence, then with
  * every event written through the store's SQLite sink, and the raw better-sqlite3 insert rate of
  * the same rows into the same table measured in the same process, so the ratio is like for like.
- * Parts of the contract that later work measures (distributed, replay, query) are null.
+ * replay: verify mode from a JSONL log of over 1M events; query: the API on a 1M-violation Postgres
+ * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling
+ * (--only distributed). A part not run is null.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import type { Scenario } from '@mnsim/kernel';
 import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
 import { benchReplay } from './replay-bench.js';
 import { benchQueries } from './query-bench.js';
+import { benchDistributed } from './distributed-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -132,12 +135,22 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = {
     machine: { cpus: cpus().length, node: process.version },
     embedded: null,
-    // distributed throughput (issue 3) is not measured yet
     distributed: null,
     replay: null,
     query: null,
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
+  if (parts.has('distributed')) {
+    // its own campaign size (worker processes, Redis and Postgres): MNSIM_BENCH_DIST_RUNS/STEPS
+    result.distributed = await benchDistributed({
+      runs: Number(process.env.MNSIM_BENCH_DIST_RUNS ?? 30),
+      steps: Number(process.env.MNSIM_BENCH_DIST_STEPS ?? 20),
+      seed,
+      redisUrl: process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      databaseUrl: queryUrl,
+      log,
+    });
+  }
   if (parts.has('replay')) {
     log('replay, verify mode, from a JSONL log of over 1,000,000 events…');
     const r = await benchReplay();

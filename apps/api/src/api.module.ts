@@ -4,6 +4,8 @@ import type { Store } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
+import { MetricsController } from './metrics.controller.js';
+import { CLUSTER, type ClusterTarget, MetricsService } from './metrics.service.js';
 import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
@@ -16,12 +18,14 @@ import { ZodValidationPipe } from './zod-validation.pipe.js';
 /** The HTTP API over one open Store, which the module closes when the application shuts down. */
 @Module({})
 export class ApiModule {
-  static forStore(store: Store): DynamicModule {
+  static forStore(store: Store, cluster: ClusterTarget = null): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [RunsController, ViolationsController, HealthController],
+      controllers: [RunsController, ViolationsController, HealthController, MetricsController],
       providers: [
         { provide: STORE, useValue: store },
+        { provide: CLUSTER, useValue: cluster },
+        MetricsService,
         StoreLifecycle,
         RunsService,
         ScenarioSourceService,

@@ -30,7 +30,7 @@ export async function createApiApp(
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(
-      ApiModule.forStore(store),
+      ApiModule.forStore(store, config.cluster ?? null),
       new ExpressAdapter(),
       {
         // the parser is registered below, after authentication, with our limit

@@ -11,6 +11,7 @@ describe('loadApiConfig', () => {
       token: null,
       bodyLimitBytes: 1024 * 1024,
       store: { sqlitePath: undefined },
+      cluster: null,
     });
   });
 
@@ -23,6 +24,8 @@ describe('loadApiConfig', () => {
         MNSIM_DATABASE_URL: 'postgres://u:p@db:5432/mnsim',
         MNSIM_DATABASE_SCHEMA: 'hist',
         MNSIM_SQLITE_PATH: '/ignored/with/postgres.sqlite',
+        MNSIM_REDIS_URL: 'redis://cache:6379',
+        MNSIM_QUEUE_PREFIX: 'lab',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -30,7 +33,15 @@ describe('loadApiConfig', () => {
       token: TOKEN,
       bodyLimitBytes: 1024 * 1024,
       store: { url: 'postgres://u:p@db:5432/mnsim', schema: 'hist' },
+      cluster: { redisUrl: 'redis://cache:6379', prefix: 'lab' },
     });
+    expect(loadApiConfig({ MNSIM_REDIS_URL: 'redis://r:1' }).cluster).toEqual({
+      redisUrl: 'redis://r:1',
+      prefix: 'mnsim',
+    });
+    expect(() => loadApiConfig({ MNSIM_REDIS_URL: 'http://r:1' })).toThrow(
+      'MNSIM_REDIS_URL must be a redis:// or rediss:// URL',
+    );
     expect(loadApiConfig({ MNSIM_SQLITE_PATH: 'x/y.sqlite', MNSIM_API_HOST: '::1' })).toMatchObject(
       {
         host: '::1',

@@ -20,6 +20,8 @@ export interface ApiConfig {
   /** largest request body accepted; larger ones get 413 */
   bodyLimitBytes: number;
   store: StoreOptions;
+  /** the cluster whose queues /metrics reports; null: no cluster, /metrics has no queue lines */
+  cluster?: { redisUrl: string; prefix: string } | null;
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
@@ -88,6 +90,18 @@ const envSchema = z.object({
       .optional(),
   ),
   MNSIM_SQLITE_PATH: optional,
+  MNSIM_REDIS_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+      .optional(),
+  ),
+  MNSIM_QUEUE_PREFIX: optional.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -, at most 64' })
+      .optional(),
+  ),
 });
 
 /** Reads the API's configuration from `env`; throws ApiConfigError naming the first bad variable. */
@@ -108,6 +122,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       e.MNSIM_DATABASE_URL !== undefined
         ? { url: e.MNSIM_DATABASE_URL, schema: e.MNSIM_DATABASE_SCHEMA }
         : { sqlitePath: e.MNSIM_SQLITE_PATH },
+    cluster:
+      e.MNSIM_REDIS_URL !== undefined
+        ? { redisUrl: e.MNSIM_REDIS_URL, prefix: e.MNSIM_QUEUE_PREFIX ?? 'mnsim' }
+        : null,
   };
 }
 

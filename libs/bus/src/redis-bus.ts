@@ -2,7 +2,7 @@
  * BullMQ on Redis: the queues of one prefix, sending persisted outboxes, the per-run state the
  * workers keep in Redis, and a worker wrapper that moves malformed jobs to the dead-letter queue.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job, MetricsTime } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   DEAD_LETTER_QUEUE,
@@ -129,6 +129,8 @@ export class Bus {
         lockDuration: opts.lockDurationMs ?? 10_000,
         stalledInterval: opts.stalledIntervalMs ?? 5_000,
         maxStalledCount: 1000,
+        // per-queue completed/failed counts for the API's /metrics (Queue.getMetrics)
+        metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       },
     );
     worker.on('failed', (job, err) => {

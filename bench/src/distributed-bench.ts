@@ -1,0 +1,438 @@
+/**
+ * Distributed throughput, the design's `distributed` part: a campaign of generated scenarios run
+ * end to end (step in → violation recorded in Postgres) on real worker processes from dist/, with
+ * 1 and with 2 replicas of every worker, in ranges (kvm_unmap_hva_range calls, counted by the
+ * embedded engine for the same scenarios) per second of wall time from the first submit to the
+ * last outcome. The job hops are counted exactly: every job added to any of the cluster's queues,
+ * seen as BullMQ `added` events (the delayed per-stimulus timeout jobs are counted apart: they are
+ * armed, not moved, within the campaign).
+ *
+ * The ceiling, measured in the same run: a trivial processor on the same queues, one worker per
+ * queue with the workers' concurrency, as many chains in flight as runs, each hop adding the next
+ * job (to the next queue) and returning, for the same number of hops. ratio = campaign hops/s with
+ * 1 replica (the same layout: one worker per queue) / ceiling hops/s.
+ *
+ * Needs `npm run build` (the workers run from dist/), Redis and Postgres. Leaves nothing behind: a
+ * queue prefix and a Postgres schema of its own, removed at the end.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { ARCHES, type Scenario } from '@mnsim/kernel';
+import { simulate } from '@mnsim/engine';
+import { generateScenario } from '@mnsim/scenarios';
+import { openStore } from '@mnsim/store';
+import {
+  AUDITOR_QUEUE,
+  Bus,
+  COMPONENT_QUEUES,
+  DEFAULT_JOB_OPTIONS,
+  DistributedClient,
+  ORCHESTRATOR_QUEUE,
+  kvmQueue,
+} from '@mnsim/bus';
+
+/** dist/bench/src → the repository root (its dist/apps/… holds the workers) */
+const DIST = join(import.meta.dirname, '../../..');
+
+const QUEUES = [
+  ORCHESTRATOR_QUEUE,
+  AUDITOR_QUEUE,
+  COMPONENT_QUEUES.task,
+  COMPONENT_QUEUES.mm,
+  COMPONENT_QUEUES.oom,
+  ...ARCHES.map(kvmQueue),
+];
+
+const SERVICES: Array<{ name: string; app: string; env?: Record<string, string> }> = [
+  { name: 'orchestrator', app: 'orchestrator' },
+  { name: 'auditor', app: 'auditor' },
+  { name: 'mmu-notifier', app: 'mmu-notifier' },
+  { name: 'oom-killer', app: 'oom-killer' },
+  ...ARCHES.map((arch) => ({ name: `kvm-${arch}`, app: 'kvm', env: { KVM_ARCH: arch } })),
+];
+
+export interface DistributedBenchOptions {
+  /** runs of the campaign, all in flight at once; default 30 */
+  runs?: number;
+  /** steps per generated scenario; default 20 */
+  steps?: number;
+  seed?: number;
+  /** MNSIM_CONCURRENCY of every worker, and of the ceiling's; default 32 (the services' default) */
+  concurrency?: number;
+  redisUrl?: string;
+  databaseUrl?: string;
+  /** a run that has not completed after this fails the benchmark; default 120 s */
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface DistributedBenchResult {
+  rangesPerSec1: number;
+  rangesPerSec2: number;
+  bullmqCeilingPerSec: number;
+  /** hopsPerSec1 / bullmqCeilingPerSec: one worker per queue in both */
+  ratio: number;
+  runs: number;
+  ranges: number;
+  /** job hops of one campaign (1 replica), counted from BullMQ `added` events */
+  hops: number;
+  hopsPerSec1: number;
+  hopsPerSec2: number;
+  ratio2: number;
+  secs1: number;
+  secs2: number;
+  ceilingSecs: number;
+  events: number;
+  /** call×2 + stimuli×2 from simulate's events: the lower bound the protocol implies */
+  hopsEstimate: number;
+  /** hops per queue (1 replica) */
+  hopsByQueue: Record<string, number>;
+  /** delayed per-stimulus timeout jobs armed (not in hops) */
+  timeoutJobs: number;
+}
+
+interface Case {
+  scenario: Scenario;
+  ranges: number;
+  events: number;
+  logHash: string;
+  calls: number;
+  stimuli: number;
+}
+
+interface CampaignResult {
+  secs: number;
+  hops: number;
+  timeoutJobs: number;
+  byQueue: Record<string, number>;
+}
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function campaign(seed: number, runs: number, steps: number): Case[] {
+  const out: Case[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { scenario } = generateScenario(seed, i, { mix: 'invalidations', steps });
+    let calls = 0;
+    let stimuli = 0;
+    const r = simulate(scenario, {
+      keepKernelLog: false,
+      onEvent: (e) => {
+        if (e.type === 'call') calls++;
+        else if (e.type === 'step' || e.type === 'timer') stimuli++;
+      },
+    });
+    const logHash = r.logHash ?? '';
+    out.push({ scenario, ranges: r.ranges, events: r.events, logHash, calls, stimuli });
+  }
+  return out;
+}
+
+async function dropPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Starts one worker process; resolves once it logs that it serves its queues. */
+function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(DIST, 'dist/apps', app, 'src/main.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      if (output.length < 100_000) output += d.toString();
+      if (output.includes('"msg":"serving"')) {
+        output = '';
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${app} exited ${code}: ${output.slice(-2000)}`)));
+  });
+}
+
+function stopWorkers(children: ChildProcess[]): Promise<unknown> {
+  return Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
+          c.on('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** Counts the jobs added to every queue of a prefix (BullMQ's `added` events). */
+async function countAdded(
+  redisUrl: string,
+  prefix: string,
+): Promise<{
+  byQueue: Record<string, number>;
+  timeouts: () => number;
+  close: () => Promise<void>;
+}> {
+  const byQueue: Record<string, number> = Object.fromEntries(QUEUES.map((q) => [q, 0]));
+  let timeouts = 0;
+  const listeners = QUEUES.map((q) => {
+    const qe = new QueueEvents(q, {
+      connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+      prefix,
+      // a fresh prefix: read its event streams from their start, so no early job is missed
+      lastEventId: '0-0',
+    });
+    qe.on('added', ({ name }) => {
+      if (name === 'timeout') timeouts++;
+      else byQueue[q]++;
+    });
+    return qe;
+  });
+  await Promise.all(listeners.map((l) => l.waitUntilReady()));
+  return {
+    byQueue,
+    timeouts: () => timeouts,
+    close: async () => {
+      await Promise.all(listeners.map((l) => l.close()));
+    },
+  };
+}
+
+async function runCampaign(
+  cases: Case[],
+  replicas: number,
+  o: Required<DistributedBenchOptions>,
+): Promise<CampaignResult> {
+  const tag = `${replicas}r_${randomBytes(4).toString('hex')}`;
+  const prefix = `mnsimbench-${tag}`;
+  const schema = `mnsimbench_${tag}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    MNSIM_REDIS_URL: o.redisUrl,
+    MNSIM_DATABASE_URL: o.databaseUrl,
+    MNSIM_DATABASE_SCHEMA: schema,
+    MNSIM_QUEUE_PREFIX: prefix,
+    MNSIM_CONCURRENCY: String(o.concurrency),
+  };
+  const store = await openStore({ url: o.databaseUrl, schema });
+  const bus = new Bus({ redisUrl: o.redisUrl, prefix });
+  const children: ChildProcess[] = [];
+  let counter: Awaited<ReturnType<typeof countAdded>> | null = null;
+  try {
+    const specs = SERVICES.flatMap((s) => Array.from({ length: replicas }, () => s));
+    o.log(`  starting ${specs.length} worker processes…`);
+    // a few at a time: Nest and TypeORM take a moment each on two cores
+    for (let i = 0; i < specs.length; i += 4) {
+      const started = await Promise.allSettled(
+        specs.slice(i, i + 4).map((s) => startWorker(s.app, { ...env, ...s.env })),
+      );
+      for (const r of started) {
+        if (r.status === 'fulfilled') children.push(r.value);
+        else throw r.reason;
+      }
+    }
+    counter = await countAdded(o.redisUrl, prefix);
+    const client = new DistributedClient(bus);
+    const ids = cases.map((_, i) => `bench-${tag}-${i}`);
+    // the runs' rows exist before the clock starts, as `mnsim run --distributed` creates them
+    await Promise.all(
+      cases.map((c, i) =>
+        store.createRun({
+          runId: ids[i],
+          scenario: c.scenario.name,
+          kernel: c.scenario.kernel,
+          arch: c.scenario.host.arch,
+          seed: c.scenario.seed,
+          source: null,
+        }),
+      ),
+    );
+    o.log(`  ${cases.length} runs in flight…`);
+    const t0 = process.hrtime.bigint();
+    const outcomes = await Promise.all(
+      cases.map(async (c, i) => {
+        const opts = { kernel: c.scenario.kernel, seed: c.scenario.seed, timeoutMs: o.timeoutMs };
+        await client.submit(ids[i], c.scenario, opts);
+        return client.wait(ids[i], o.timeoutMs, { pollMs: 20 });
+      }),
+    );
+    const secs = seconds(t0);
+    // every run completed, equal to its embedded twin, its violations in Postgres
+    for (let i = 0; i < cases.length; i++) {
+      const out = outcomes[i];
+      const label = `${cases[i].scenario.name} (${ids[i]})`;
+      if (out.status !== 'completed') throw new Error(`${label}: ${out.failureReason}`);
+      if (out.logHash !== cases[i].logHash) throw new Error(`${label}: logHash differs`);
+      const row = await store.getRun(ids[i]);
+      if (row?.events !== cases[i].events) throw new Error(`${label}: ${row?.events} events`);
+    }
+    // the last jobs (finish) are added before the outcome: wait for their `added` events to arrive
+    await new Promise((r) => setTimeout(r, 500));
+    const byQueue = { ...counter.byQueue };
+    const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
+    return { secs, hops, timeoutJobs: counter.timeouts(), byQueue };
+  } finally {
+    await counter?.close();
+    await stopWorkers(children);
+    await bus.close();
+    await store.close();
+    await dropPrefix(o.redisUrl, prefix);
+    await dropSchema(o.databaseUrl, schema);
+  }
+}
+
+/**
+ * The raw BullMQ rate: `hops` jobs over `queues`, one worker per queue with `concurrency`,
+ * `chains` in flight; each processor adds the chain's next job (to the next queue) and returns.
+ */
+async function bullmqCeiling(
+  redisUrl: string,
+  queues: readonly string[],
+  hops: number,
+  chains: number,
+  concurrency: number,
+): Promise<number> {
+  const prefix = `mnsimbench-ceil_${randomBytes(4).toString('hex')}`;
+  const conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const qs = queues.map(
+    (name) => new Queue(name, { connection: conn, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+  );
+  let added = 0;
+  let processed = 0;
+  let finished!: () => void;
+  let failed!: (err: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finished = resolve;
+    failed = reject;
+  });
+  const hop = async (chain: number, k: number): Promise<void> => {
+    if (added >= hops) return;
+    added++;
+    await qs[(chain + k) % qs.length].add(
+      'hop',
+      { chain, k },
+      { ...DEFAULT_JOB_OPTIONS, jobId: `c${chain}-${k}` },
+    );
+  };
+  const workers = queues.map((name) => {
+    const w = new Worker(
+      name,
+      async (job) => {
+        const { chain, k } = job.data as { chain: number; k: number };
+        await hop(chain, k + 1);
+        if (++processed >= hops) finished();
+      },
+      {
+        connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+        prefix,
+        concurrency,
+        lockDuration: 10_000,
+        stalledInterval: 5_000,
+        maxStalledCount: 1000,
+      },
+    );
+    w.on('failed', (_job, err) => failed(err));
+    return w;
+  });
+  try {
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: chains }, (_, c) => hop(c, 0)));
+    await done;
+    return seconds(t0);
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await Promise.all(qs.map((q) => q.close()));
+    conn.disconnect();
+    await dropPrefix(redisUrl, prefix);
+  }
+}
+
+export async function benchDistributed(
+  opts: DistributedBenchOptions = {},
+): Promise<DistributedBenchResult> {
+  const o: Required<DistributedBenchOptions> = {
+    runs: 30,
+    steps: 20,
+    seed: 2020,
+    concurrency: 32,
+    redisUrl: 'redis://127.0.0.1:6379',
+    databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
+    timeoutMs: 120_000,
+    log: () => {},
+    ...opts,
+  };
+  for (const s of SERVICES) {
+    if (!existsSync(join(DIST, 'dist/apps', s.app, 'src/main.js'))) {
+      throw new Error(`dist/apps/${s.app}/src/main.js is missing: run npm run build first`);
+    }
+  }
+  o.log(`distributed: ${o.runs} generated scenarios (seed ${o.seed}, ${o.steps} steps each)…`);
+  const cases = campaign(o.seed, o.runs, o.steps);
+  const ranges = cases.reduce((n, c) => n + c.ranges, 0);
+  const events = cases.reduce((n, c) => n + c.events, 0);
+  const hopsEstimate = cases.reduce((n, c) => n + 2 * c.calls + 2 * c.stimuli, 0);
+  o.log('distributed, 1 replica per worker…');
+  const one = await runCampaign(cases, 1, o);
+  o.log(`  ${ranges} ranges, ${one.hops} hops in ${one.secs.toFixed(2)} s`);
+  o.log('distributed, 2 replicas per worker…');
+  const two = await runCampaign(cases, 2, o);
+  o.log(`  ${ranges} ranges, ${two.hops} hops in ${two.secs.toFixed(2)} s`);
+  o.log(`raw BullMQ: ${one.hops} hops over ${QUEUES.length} queues, trivial processor…`);
+  const ceilingSecs = await bullmqCeiling(o.redisUrl, QUEUES, one.hops, o.runs, o.concurrency);
+  const ceiling = one.hops / ceilingSecs;
+  const hopsPerSec1 = one.hops / one.secs;
+  const hopsPerSec2 = two.hops / two.secs;
+  return {
+    rangesPerSec1: Math.round(ranges / one.secs),
+    rangesPerSec2: Math.round(ranges / two.secs),
+    bullmqCeilingPerSec: Math.round(ceiling),
+    ratio: Number((hopsPerSec1 / ceiling).toFixed(3)),
+    runs: o.runs,
+    ranges,
+    hops: one.hops,
+    hopsPerSec1: Math.round(hopsPerSec1),
+    hopsPerSec2: Math.round(hopsPerSec2),
+    ratio2: Number((hopsPerSec2 / ceiling).toFixed(3)),
+    secs1: Number(one.secs.toFixed(2)),
+    secs2: Number(two.secs.toFixed(2)),
+    ceilingSecs: Number(ceilingSecs.toFixed(2)),
+    events,
+    hopsEstimate,
+    hopsByQueue: one.byQueue,
+    timeoutJobs: one.timeoutJobs,
+  };
+}
