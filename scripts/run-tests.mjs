@@ -27,7 +27,9 @@ let skipped = 0;
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   passed = r.numPassedTests;
-  failed = r.numFailedTests + (r.numFailedTestSuites ?? 0);
+  // a suite that failed on its own (an import error, a failing hook) has no failed test in it:
+  // count it once; otherwise count failed tests only (their suites fail with them)
+  failed = r.numFailedTests > 0 ? r.numFailedTests : (r.numFailedTestSuites ?? 0);
   skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 } catch (err) {
   console.error(`mnsim tests: no JSON report from vitest (${err.message})`);

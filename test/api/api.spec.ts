@@ -607,6 +607,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect(doc.body.openapi).toMatch(/^3\./);
       expect(Object.keys(doc.body.paths).sort()).toEqual([
         '/health',
+        '/metrics',
         '/runs',
         '/runs/{id}',
         '/runs/{id}/events',
