@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { logHashOf } from '@mnsim/events';
+import { dropPrefix } from '../../../test/distributed/harness.js';
 import { main } from './cli.js';
 
 interface Outcome {
@@ -345,7 +346,8 @@ describe('mnsim fuzz', () => {
 describe('mnsim run --distributed without a cluster', () => {
   it('refuses at once, naming the queue nobody serves', async () => {
     const saved = { ...process.env };
-    process.env.MNSIM_QUEUE_PREFIX = `mnsim-nocluster-${randomBytes(4).toString('hex')}`;
+    const prefix = `mnsim-nocluster-${randomBytes(4).toString('hex')}`;
+    process.env.MNSIM_QUEUE_PREFIX = prefix;
     try {
       const r = await mnsim('run', 'oom-reap-arm64', '--distributed', '--json');
       expect(r.code).toBe(3);
@@ -355,6 +357,8 @@ describe('mnsim run --distributed without a cluster', () => {
       );
     } finally {
       process.env = saved;
+      // asking a queue for its workers leaves its meta key: leave Redis as we found it
+      await dropPrefix(prefix);
     }
   });
 });
