@@ -6,7 +6,7 @@
  * run.end event and the auditor's `finish` close the run. Embedded twin: libs/engine simulate().
  */
 import { type Scenario, type Stimulus, RunScheduler, makeContext, newGlobals } from '@mnsim/kernel';
-import { RUN_END_ID, RUN_START_ID, bootId, canonicalJson, stepId } from '@mnsim/events';
+import { RUN_END_ID, RUN_START_ID, bootId, encodePayload, stepId } from '@mnsim/events';
 import { EventBuilder } from './event-builder.js';
 import {
   AUDITOR_QUEUE,
@@ -242,7 +242,7 @@ export class OrchestratorProcessor {
           type: e.type,
           causationId: e.causationId,
           jiffies: e.jiffies,
-          payload: canonicalJson(e.payload),
+          payload: encodePayload(e.type, e.payload),
         }),
       seq,
     );

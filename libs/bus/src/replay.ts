@@ -25,7 +25,7 @@ import {
   dispatch,
   snapshotContext,
 } from '@mnsim/kernel';
-import { canonicalJson, childId } from '@mnsim/events';
+import { encodePayload, childId } from '@mnsim/events';
 import { EventBuilder, type EmittedEvent } from './event-builder.js';
 import type { Cursor, InvokeMessage, WireEvent } from './messages.js';
 
@@ -126,7 +126,7 @@ class ReplayingSys implements Sys {
       type: e.type,
       causationId: e.causationId,
       jiffies: e.jiffies,
-      payload: canonicalJson(e.payload),
+      payload: encodePayload(e.type, e.payload),
     });
   }
 

@@ -33,6 +33,7 @@ import {
   violationWithSeq,
 } from '@mnsim/events';
 import { type RecordedLog, type RunStart, firstIssue, runStartOf } from './recorded-log.js';
+import { type SyncLineSource, openSyncLineSource } from './file-line-source.js';
 import { simulate, type SimulateOptions, type SimulationResult } from './simulate.js';
 
 export const LOG_FORMAT = 'mnsim-log';
@@ -287,6 +288,10 @@ export class LogFile implements RecordedLog {
       if (header) header = false;
       else yield line;
     }
+  }
+
+  syncLines(): SyncLineSource {
+    return openSyncLineSource(this.file, MAX_LINE_BYTES);
   }
 
   async *checkedLines(): AsyncGenerator<string> {

@@ -13,6 +13,7 @@ import {
 } from '@mnsim/kernel';
 import { type Violation, violationWithSeq } from '@mnsim/events';
 import { ScenarioError, scenarioFromData } from '@mnsim/scenarios';
+import type { SyncLineSource } from './file-line-source.js';
 
 /** The run.start event of a log: everything a re-execution needs. */
 export interface RunStart {
@@ -40,6 +41,11 @@ export interface RecordedLog {
    * last line when the count or the hash of the lines is not what the log says of itself.
    */
   checkedLines(): AsyncIterable<string>;
+  /**
+   * Where the log can do it (a file): the same unchecked lines read synchronously, their hash
+   * computed meanwhile on another thread. Verify-mode replay then compares in lockstep.
+   */
+  syncLines?(): SyncLineSource;
 }
 
 const runStartSchema = z.object({

@@ -19,6 +19,7 @@ import { scenarioFromData } from '@mnsim/scenarios';
 import { type CanonicalEvent, type Violation, canonicalEventLineFromPayload } from '@mnsim/events';
 import { type RecordedLog, type RunStart, violationOfLine } from './recorded-log.js';
 import { simulate, type SimulationResult } from './simulate.js';
+import { type LinesDigest, type SyncLineSource, SyncSourceError } from './file-line-source.js';
 
 /** Events per compared chunk: ~2 MB of lines held at most, a few hundred digests per 1M events. */
 export const CHUNK_EVENTS = 4096;
@@ -81,6 +82,12 @@ export async function replayLog(
   // a counterfactual run.start names the other variant or arch: compare the rest of the log
   const firstLine = mode === 'counterfactual' ? start.line : undefined;
   const scenario = onArch === start.arch ? start.scenario : scenarioOnArch(start, onArch);
+
+  if (mode === 'verify' && log.syncLines) {
+    const lockstep = await verifyInLockstep(log, log.syncLines(), scenario, start.seed, target);
+    if (lockstep !== null)
+      return outcome(mode, log, target, onArch, lockstep, null, lockstep.violations);
+  }
   const sim = simulateChunks(scenario, start.seed, target, firstLine);
   const replayHash = sim.result.logHash ?? '';
 
@@ -105,6 +112,48 @@ export async function replayLog(
           scan.badChunkLines,
         );
   return outcome(mode, log, target, onArch, sim.result, divergence, scan.violations);
+}
+
+/**
+ * The fastest verify: re-execute and compare every event with the recorded line as it is emitted,
+ * while the log's lines are hashed on another thread. When every line is equal, the count is
+ * right and the lines hash to the log's own logHash, that hash is the replay's too. Anything else
+ * (a difference, a malformed log) returns null: the checked path then finds and reports it.
+ */
+export async function verifyInLockstep(
+  log: RecordedLog,
+  source: SyncLineSource,
+  scenario: Scenario,
+  seed: number,
+  kernel: KernelVariant,
+): Promise<SimulationResult | null> {
+  let result: SimulationResult;
+  let same: boolean;
+  try {
+    result = simulate(scenario, {
+      kernel,
+      seed,
+      keepKernelLog: false,
+      hashLog: false,
+      onEvent: (e, payload) => {
+        source.expectLine(canonicalEventLineFromPayload(e, payload));
+      },
+    });
+    same = source.expectEnd();
+  } catch (err) {
+    if (!(err instanceof SyncSourceError)) throw err;
+    return null;
+  } finally {
+    source.close();
+  }
+  let digest: LinesDigest;
+  try {
+    digest = await source.digest;
+  } catch {
+    return null;
+  }
+  if (!same || digest.events !== result.events || digest.logHash !== log.logHash) return null;
+  return { ...result, logHash: digest.logHash };
 }
 
 function outcome(

@@ -22,7 +22,7 @@ import {
   RUN_START_ID,
   bootId,
   canonicalEventLineFromPayload,
-  canonicalJson,
+  encodePayload,
   stepId,
 } from '@mnsim/events';
 import { type EmittedEvent, InProcessTransport } from '@mnsim/bus';
@@ -43,6 +43,12 @@ export interface SimulateOptions {
    * the benchmark reports as rangesPerSecNoPersist. `onEvent` needs it on.
    */
   encode?: boolean;
+  /**
+   * Hash the encoded events into logHash (on by default). Verify-mode replay turns it off: it
+   * compares every line with the recorded one and takes the recorded lines' hash, computed on the
+   * other core, as the logHash when all of them are equal.
+   */
+  hashLog?: boolean;
 }
 
 export interface SimulationResult {
@@ -51,7 +57,7 @@ export interface SimulationResult {
   arch: Arch;
   seed: number;
   events: number;
-  /** null when the run was simulated with `encode: false` */
+  /** null when the run was simulated with `encode: false` or `hashLog: false` */
   logHash: string | null;
   violations: Violation[];
   /** kernel_unmap_hva_range() calls made (the benchmark's "ranges") */
@@ -77,12 +83,13 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
   let ranges = 0;
 
   const encode = opts.encode ?? true;
+  const hashLog = encode && (opts.hashLog ?? true);
   if (!encode && opts.onEvent) throw new Error('simulate: onEvent needs encode');
   const sink = (e: EmittedEvent): void => {
     let encoded = '';
     if (encode) {
-      encoded = canonicalJson(e.payload);
-      hasher.update(canonicalEventLineFromPayload(e, encoded));
+      encoded = encodePayload(e.type, e.payload);
+      if (hashLog) hasher.update(canonicalEventLineFromPayload(e, encoded));
     }
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
@@ -126,7 +133,7 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
     arch: scenario.host.arch,
     seed: scenario.seed,
     events: transport.eventCount,
-    logHash: encode ? hasher.digest() : null,
+    logHash: hashLog ? hasher.digest() : null,
     violations,
     ranges,
     kernelLog,

@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { simulate } from '@mnsim/engine';
-import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
 import { CanonicalEncodingError, canonicalJson } from './canonical.js';
 import { canonicalEventLine, canonicalEventLineFromPayload, logHashOf } from './log.js';
 import { childId, stepId } from './ids.js';
-
-/** The definition, written independently: sort every object's keys, then JSON.stringify. */
-function reference(value: unknown): string {
-  const sortDeep = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : sortDeep(x)));
-    if (v && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) {
-        const x = (v as Record<string, unknown>)[k];
-        if (x !== undefined) out[k] = sortDeep(x);
-      }
-      return out;
-    }
-    return v;
-  };
-  return JSON.stringify(sortDeep(value));
-}
 
 describe('canonicalJson', () => {
   it.each([
@@ -38,22 +19,6 @@ describe('canonicalJson', () => {
   it.each([NaN, Infinity, -Infinity])('refuses the non-finite number %s', (n) => {
     expect(() => canonicalJson({ a: n })).toThrow(CanonicalEncodingError);
     expect(() => canonicalJson([n])).toThrow(CanonicalEncodingError);
-  });
-
-  it('gives the same bytes as the definition for every event of every built-in run', () => {
-    let checked = 0;
-    for (const { name } of listBuiltinScenarios()) {
-      for (const kernel of ['5.8', '5.8+fix'] as const) {
-        simulate(resolveScenario(name).scenario, {
-          kernel,
-          onEvent: (e, encoded) => {
-            expect(encoded).toBe(reference(e.payload));
-            checked++;
-          },
-        });
-      }
-    }
-    expect(checked).toBeGreaterThan(1000);
   });
 });
 

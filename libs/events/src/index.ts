@@ -4,3 +4,4 @@ export * from './canonical.js';
 export * from './log.js';
 export * from './ids.js';
 export * from './payloads.js';
+export * from './payload-encoding.js';

@@ -1,0 +1,211 @@
+/**
+ * The fast way through a log file for verify-mode replay: its event lines read synchronously (so
+ * the synchronous simulate() can compare each event it emits with the recorded one as it goes,
+ * without buffering either side), while a worker thread hashes the same lines on the other core.
+ *
+ * When every re-executed line equals its recorded line, the lines' SHA-256 is the replay's logHash
+ * too, so the main thread never hashes: it only simulates, encodes and compares.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+/** The event lines of a log, one after another, read synchronously. */
+export interface SyncLineSource {
+  /** The next event line without its "\n", or null after the last one. */
+  next(): string | null;
+  /**
+   * Feeds the event lines the log should hold, in order, instead of reading them with next();
+   * false as soon as a compared byte differs (the comparison runs in batches, so a difference
+   * may show a few lines late). The recorded bytes are compared as they are, never decoded.
+   */
+  expectLine(line: string): boolean;
+  /** After the last expectLine: whether the log held exactly the expected lines, no more. */
+  expectEnd(): boolean;
+  /** SHA-256 and count of the event lines, computed off the main thread. */
+  readonly digest: Promise<LinesDigest>;
+  /** Releases the file; the digest still settles. */
+  close(): void;
+}
+
+export interface LinesDigest {
+  /** `sha256:<hex>` over every event line followed by "\n", as logHash is defined */
+  logHash: string;
+  events: number;
+}
+
+/** The file could not be read as lines (one too long): the checked path names the line. */
+export class SyncSourceError extends Error {}
+
+const BLOCK_BYTES = 8 << 20;
+
+/**
+ * The worker: SHA-256 of everything after the header line, a "\n" added after a last line that
+ * lacks one (logHash hashes every line followed by "\n"), and the number of lines. Kept as source
+ * text so it runs the same from dist/ and from the TypeScript sources under test, and it needs
+ * nothing but node's own modules.
+ */
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { openSync, readSync, closeSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const fd = openSync(workerData.file, 'r');
+try {
+  const buf = Buffer.allocUnsafe(${BLOCK_BYTES});
+  const hash = createHash('sha256');
+  let inHeader = true;
+  let lines = 0;
+  let last = 10;
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    let from = 0;
+    if (inHeader) {
+      const nl = buf.subarray(0, n).indexOf(10);
+      if (nl === -1) continue;
+      inHeader = false;
+      from = nl + 1;
+    }
+    const block = buf.subarray(from, n);
+    for (let i = block.indexOf(10); i !== -1; i = block.indexOf(10, i + 1)) lines++;
+    if (block.length > 0) {
+      hash.update(block);
+      last = block[block.length - 1];
+    }
+  }
+  if (last !== 10) {
+    hash.update('\\n');
+    lines++;
+  }
+  parentPort.postMessage({ logHash: 'sha256:' + hash.digest('hex'), events: lines });
+} finally {
+  closeSync(fd);
+}
+`;
+
+function hashLinesInWorker(file: string): Promise<LinesDigest> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(HASH_WORKER, { eval: true, workerData: { file } });
+    worker.once('message', (d: LinesDigest) => resolve(d));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`log hash worker exited with code ${code}`));
+    });
+  });
+}
+
+/**
+ * Opens `file` (an mnsim-log: a header line, then event lines) for a synchronous pass over its
+ * event lines, and starts hashing them in a worker thread.
+ * @param maxLineBytes a longer line ends the pass with an error
+ */
+export function openSyncLineSource(file: string, maxLineBytes: number): SyncLineSource {
+  const digest = hashLinesInWorker(file);
+  // a rejection is the caller's to see when it awaits; never an unhandled one meanwhile
+  digest.catch(() => undefined);
+  const fd = openSync(file, 'r');
+  let open = true;
+  let buf = Buffer.allocUnsafe(BLOCK_BYTES);
+  let pos = 0;
+  let end = 0;
+  let eof = false;
+
+  /** Moves the unread bytes to the front and reads more; false at the end of the file. */
+  const fill = (): boolean => {
+    if (eof) return false;
+    if (pos > 0) {
+      buf.copyWithin(0, pos, end);
+      end -= pos;
+      pos = 0;
+    }
+    if (end === buf.length) {
+      if (buf.length >= maxLineBytes)
+        throw new SyncSourceError(`line longer than ${maxLineBytes} bytes`);
+      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxLineBytes));
+      buf.copy(bigger, 0, 0, end);
+      buf = bigger;
+    }
+    const n = readSync(fd, buf, end, buf.length - end, null);
+    if (n === 0) eof = true;
+    end += n;
+    return n > 0;
+  };
+
+  const line = (): string | null => {
+    for (;;) {
+      const nl = buf.indexOf(10, pos);
+      if (nl !== -1 && nl < end) {
+        const text = buf.toString('utf8', pos, nl);
+        pos = nl + 1;
+        return text;
+      }
+      if (!fill()) {
+        if (pos === end) return null;
+        const text = buf.toString('utf8', pos, end); // a last line without "\n"
+        pos = end;
+        return text;
+      }
+    }
+  };
+
+  /** Reads until `n` bytes are buffered from `pos` or the file ends; how many are. */
+  const ensure = (n: number): number => {
+    while (end - pos < n && !eof) {
+      if (pos > 0) {
+        buf.copyWithin(0, pos, end);
+        end -= pos;
+        pos = 0;
+      }
+      if (buf.length < n) {
+        const bigger = Buffer.allocUnsafe(Math.max(n, buf.length * 2));
+        buf.copy(bigger, 0, 0, end);
+        buf = bigger;
+      }
+      const read = readSync(fd, buf, end, buf.length - end, null);
+      if (read === 0) eof = true;
+      end += read;
+    }
+    return Math.min(n, end - pos);
+  };
+
+  // The expected lines are compared in batches of about a megabyte: one UTF-8 write and one
+  // memcmp per batch instead of per line.
+  let pending = '';
+  let same = true;
+  let scratch = Buffer.allocUnsafe(4 << 20);
+  const compare = (final: boolean): void => {
+    if (!same || pending.length === 0) return;
+    // a UTF-16 code unit is at most 3 bytes of UTF-8
+    if (pending.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(pending.length * 3);
+    let n = scratch.write(pending, 0, 'utf8');
+    pending = '';
+    const have = ensure(n);
+    // the log's last line may lack its "\n"
+    if (final && have === n - 1 && eof && scratch[n - 1] === 10) n--;
+    if (have < n || buf.compare(scratch, 0, n, pos, pos + n) !== 0) same = false;
+    pos += n;
+  };
+
+  const expectLine = (expected: string): boolean => {
+    if (!same) return false;
+    pending += expected + '\n';
+    if (pending.length > 1 << 20) compare(false);
+    return same;
+  };
+
+  const expectEnd = (): boolean => {
+    compare(true);
+    return same && ensure(1) === 0;
+  };
+
+  line(); // the header, read and checked by LogFile.open
+  return {
+    next: line,
+    expectLine,
+    expectEnd,
+    digest,
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
