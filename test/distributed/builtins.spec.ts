@@ -1,17 +1,24 @@
 /**
  * Invariant 1 over real BullMQ/Redis and Postgres: for every built-in scenario and every kernel
- * variant, the distributed run's logHash and violations equal the embedded simulate()'s.
+ * variant, the distributed run's logHash and violations equal the embedded simulate()'s; and a
+ * distributed run's log, exported from Postgres and imported into a fresh store, replays.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KERNEL_VARIANTS } from '@mnsim/kernel';
-import { simulate } from '@mnsim/engine';
+import { LogFile, RecordedRun, importLogFile, replayLog, simulate } from '@mnsim/engine';
 import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
-import { runDistributedWith } from '../../apps/cli/src/run-distributed.js';
-import { type Env, inProcessCluster, testEnv } from './harness.js';
+import { openStore } from '@mnsim/store';
+import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
+import { exportCommand } from '../../apps/cli/src/commands/export.js';
+import { DATABASE_URL, type Env, inProcessCluster, testEnv } from './harness.js';
 
 describe('distributed runs equal embedded runs', () => {
   let env: Env;
   let stop: () => Promise<void>;
+  const recorded: DistributedRun[] = [];
   beforeAll(async () => {
     env = await testEnv('builtins');
     stop = await inProcessCluster(env);
@@ -46,6 +53,33 @@ describe('distributed runs equal embedded runs', () => {
       expect(row?.status, label).toBe('completed');
       expect(row?.logHash, label).toBe(embedded.logHash);
       expect(row?.violations, label).toBe(embedded.violations.length);
+      recorded.push(run);
+    }
+  });
+
+  it('export from Postgres → import into a fresh store → replay matches, for every distributed run', async () => {
+    expect(recorded.length).toBeGreaterThanOrEqual(60);
+    const dir = mkdtempSync(join(tmpdir(), 'mnsim-dist-export-'));
+    const fresh = await openStore({ sqlitePath: join(dir, 'fresh.sqlite') });
+    const quiet = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      for (const run of recorded) {
+        const file = join(dir, `${run.runId}.jsonl`);
+        const config = { store: { url: DATABASE_URL, schema: env.schema }, redisUrl: null };
+        expect(await exportCommand(run.runId, { output: file }, config)).toBe(0);
+        const imported = await importLogFile(fresh, file);
+        expect(imported).toMatchObject({ runId: run.runId, logHash: run.logHash, imported: true });
+        for (const log of [await RecordedRun.open(fresh, run.runId), await LogFile.open(file)]) {
+          const { report } = await replayLog(log);
+          expect(report.matches, `${run.runId} from ${log.origin}`).toBe(true);
+          expect(report.logHash).toBe(run.logHash);
+          expect(report.violations).toEqual(run.violations);
+        }
+      }
+    } finally {
+      quiet.mockRestore();
+      await fresh.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
