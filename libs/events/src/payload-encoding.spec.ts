@@ -103,6 +103,25 @@ describe('encodePayload', () => {
     ctx.preemptCount = 1;
     ctx.preemptDisableIp = 'unmap_stage2_range';
     check();
+    check(); // the same context again
+    ctx.jiffies++;
+    check();
+    ctx.nonBlockCount = 1;
+    check();
+    ctx.irqsDisabled = true;
+    check();
+    ctx.cpu = 1;
+    check();
+    // a stack that is not all names, then its prefix: nothing stale comes back
+    (ctx.stack as unknown[]).push(5);
+    check();
+    ctx.stack.pop();
+    check();
+    ctx.stack.length = 0;
+    (ctx.stack as unknown[]).push(5);
+    check();
+    ctx.stack.length = 0;
+    check();
   });
 
   it('writes optional members in code-point order, whichever are present', () => {

@@ -53,22 +53,30 @@ function nullableString(s: string | null): string {
 class StackEncoder {
   private frames: string[] = [];
   private prefix: string[] = ['['];
+  private whole = '[]';
 
   encode(stack: readonly string[]): string {
     const known = this.frames;
     let same = 0;
     const n = Math.min(known.length, stack.length);
     while (same < n && known[same] === stack[same]) same++;
-    if (same === stack.length && same === known.length) return this.prefix[same] + ']';
+    if (same === stack.length && same === known.length) return this.whole;
     known.length = same;
     this.prefix.length = same + 1;
     for (let i = same; i < stack.length; i++) {
       const f = stack[i];
-      if (typeof f !== 'string') return canonicalJson(stack); // not a stack of names: no shortcut
+      if (typeof f !== 'string') {
+        // not a stack of names: no shortcut, and nothing remembered from it
+        this.frames = [];
+        this.prefix = ['['];
+        this.whole = '[]';
+        return canonicalJson(stack);
+      }
       known.push(f);
       this.prefix.push(this.prefix[i] + (i === 0 ? '' : ',') + quote(f));
     }
-    return this.prefix[stack.length] + ']';
+    this.whole = this.prefix[stack.length] + ']';
+    return this.whole;
   }
 }
 
@@ -174,6 +182,20 @@ export class PayloadEncoder {
   private readonly locks = new LocksEncoder();
   private readonly task = new TaskEncoder();
   private readonly globals = new GlobalsEncoder();
+  /** the previous context: its parts' encodings (compared by identity), scalars and encoding */
+  private lastContext: {
+    globals: string;
+    locks: string;
+    stack: string;
+    task: string;
+    cpu: number;
+    jiffies: number;
+    irqsDisabled: boolean;
+    nonBlockCount: number;
+    preemptCount: number;
+    preemptDisableIp: string | null;
+    encoded: string;
+  } | null = null;
 
   /** canonicalJson(payload), for a payload of the given event type. */
   encode<T extends EventType>(type: T, payload: PayloadMap[T]): string {
@@ -190,18 +212,43 @@ export class PayloadEncoder {
     }
   }
 
+  /**
+   * The sub-encoders return the very same string while their part is unchanged, so a context
+   * equal to the previous one (a notifier chain calling every subscriber in turn) is one compare
+   * per field and the previous encoding.
+   */
   context(c: ExecContext): string {
-    return (
+    const globals = this.globals.encode(c.globals);
+    const locks = this.locks.encode(c.locks);
+    const stack = this.stack.encode(c.stack);
+    const task = this.task.encode(c.task);
+    const l = this.lastContext;
+    if (
+      l !== null &&
+      l.globals === globals &&
+      l.locks === locks &&
+      l.stack === stack &&
+      l.task === task &&
+      l.cpu === c.cpu &&
+      l.jiffies === c.jiffies &&
+      l.irqsDisabled === c.irqsDisabled &&
+      l.nonBlockCount === c.nonBlockCount &&
+      l.preemptCount === c.preemptCount &&
+      l.preemptDisableIp === c.preemptDisableIp
+    ) {
+      return l.encoded;
+    }
+    const encoded =
       '{"cpu":' +
       num(c.cpu) +
       ',"globals":' +
-      this.globals.encode(c.globals) +
+      globals +
       ',"irqsDisabled":' +
       bool(c.irqsDisabled) +
       ',"jiffies":' +
       num(c.jiffies) +
       ',"locks":' +
-      this.locks.encode(c.locks) +
+      locks +
       ',"nonBlockCount":' +
       num(c.nonBlockCount) +
       ',"preemptCount":' +
@@ -209,11 +256,24 @@ export class PayloadEncoder {
       ',"preemptDisableIp":' +
       nullableString(c.preemptDisableIp) +
       ',"stack":' +
-      this.stack.encode(c.stack) +
+      stack +
       ',"task":' +
-      this.task.encode(c.task) +
-      '}'
-    );
+      task +
+      '}';
+    this.lastContext = {
+      globals,
+      locks,
+      stack,
+      task,
+      cpu: c.cpu,
+      jiffies: c.jiffies,
+      irqsDisabled: c.irqsDisabled,
+      nonBlockCount: c.nonBlockCount,
+      preemptCount: c.preemptCount,
+      preemptDisableIp: c.preemptDisableIp,
+      encoded,
+    };
+    return encoded;
   }
 
   // Members in code-point order. Optional members before the first required one end with a
