@@ -116,22 +116,36 @@ export async function runDistributedWith(
   try {
     outcome = await client.wait(runId, timeoutMs, { onProgress: opts.onProgress });
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    await store.finishRun(runId, {
-      status: 'failed',
-      events: 0,
-      logHash: null,
-      violations: 0,
-      failureReason: reason,
-    });
-    outcome = {
-      runId,
-      status: 'failed' as const,
-      events: 0,
-      logHash: null,
-      violations: 0,
-      failureReason: reason,
-    };
+    // The auditor may have closed the run in the store and its outcome in Redis been lost since
+    // (Redis restarted): the store's outcome is the auditor's, computed from the stored events.
+    const row = await store.getRun(runId);
+    if (row && (row.status === 'completed' || row.status === 'failed')) {
+      outcome = {
+        runId,
+        status: row.status,
+        events: row.events,
+        logHash: row.logHash,
+        violations: row.violations,
+        failureReason: row.failureReason,
+      };
+    } else {
+      const reason = err instanceof Error ? err.message : String(err);
+      await store.finishRun(runId, {
+        status: 'failed',
+        events: 0,
+        logHash: null,
+        violations: 0,
+        failureReason: reason,
+      });
+      outcome = {
+        runId,
+        status: 'failed' as const,
+        events: 0,
+        logHash: null,
+        violations: 0,
+        failureReason: reason,
+      };
+    }
   }
   const violations: Violation[] = [];
   const kernelLog: KernelLogLine[] = [];

@@ -6,7 +6,7 @@
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
 import { JOB, ORCHESTRATOR_QUEUE, jobId, type StartMessage } from './messages.js';
 import type { Bus } from './redis-bus.js';
-import { RunStateRepository, type RunOutcome } from './run-state.js';
+import { RunStateRepository, type RunLiveness, type RunOutcome } from './run-state.js';
 
 export const DEFAULT_CHAIN_TIMEOUT_MS = 30_000;
 
@@ -22,10 +22,31 @@ export interface WaitOptions {
   onProgress?: (events: number) => void;
   /** give up when nothing moves for this long (no orchestrator, no auditor); default 2 × chain timeout + 5 s */
   stallMs?: number;
+  /**
+   * fail the run when its state has been gone from Redis (no outcome, no orchestrator record, no
+   * start job) for this long: Redis restarted empty or was flushed; default 5 s
+   */
+  vanishedMs?: number;
   pollMs?: number;
 }
 
+/** The run cannot finish: nothing moved for too long, its state vanished, or Redis is unreachable. */
 export class RunStalledError extends Error {}
+
+/** Resolves with the promise, or rejects with `onTimeout()` after `ms`. */
+async function within<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export class DistributedClient {
   private readonly runs: RunStateRepository;
@@ -47,17 +68,44 @@ export class DistributedClient {
     ]);
   }
 
-  /** Resolves with the outcome; throws RunStalledError when nothing moves for `stallMs`. */
+  /**
+   * Resolves with the outcome; throws RunStalledError when nothing moves for `stallMs`, when the
+   * run's state vanished from Redis (restarted empty, flushed), or when Redis does not answer.
+   */
   async wait(runId: string, timeoutMs: number, opts: WaitOptions = {}): Promise<RunOutcome> {
     const stallMs = opts.stallMs ?? 2 * timeoutMs + 5_000;
+    const vanishedMs = opts.vanishedMs ?? 5_000;
     const pollMs = opts.pollMs ?? 50;
+    const redisUrl = this.bus.opts.redisUrl;
     let last = -1;
     let lastMove = Date.now();
+    /** events of the run when it was last seen live */
+    let eventsSeen = 0;
+    let goneSince: number | null = null;
     for (;;) {
-      const outcome = await this.runs.result(runId);
-      if (outcome) return outcome;
-      const rec = await this.runs.orchestrator(runId);
-      const seq = rec?.seq ?? 0;
+      const poll = await within(this.poll(runId), stallMs, () => {
+        return new RunStalledError(
+          `run ${runId}: Redis at ${redisUrl} did not answer for ${stallMs} ms (is it running?)`,
+        );
+      });
+      if (poll.outcome) return poll.outcome;
+      const rec = poll.live ? poll.orchestrator : null;
+      if (poll.live || poll.startPending) {
+        goneSince = null;
+        eventsSeen = rec?.seq ?? eventsSeen;
+      } else {
+        // Neither an outcome, nor the run's state, nor its start job: while a run is alive one of
+        // them is in Redis (its state is written before the start job completes; the outcome is
+        // written in the transaction that removes the state). Gone for a while: Redis lost it.
+        goneSince ??= Date.now();
+        if (Date.now() - goneSince > vanishedMs) {
+          throw new RunStalledError(
+            `the state of run ${runId} vanished from Redis at ${redisUrl} (after ${eventsSeen} events): ` +
+              'was Redis restarted without persistence, or flushed? The run cannot finish; run it again',
+          );
+        }
+      }
+      const seq = rec?.seq ?? Math.max(last, 0);
       if (seq !== last) {
         last = seq;
         lastMove = Date.now();
@@ -71,5 +119,13 @@ export class DistributedClient {
       }
       await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  private async poll(runId: string): Promise<RunLiveness & { startPending: boolean }> {
+    const status = await this.runs.status(runId);
+    if (status.outcome || status.live) return { ...status, startPending: false };
+    // not picked up yet: the start job is still in its queue (it completes after the state is saved)
+    const start = await this.bus.queue(ORCHESTRATOR_QUEUE).getJob(jobId(runId, 'start', 'run'));
+    return { ...status, startPending: start !== undefined };
   }
 }

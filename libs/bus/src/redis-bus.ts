@@ -10,6 +10,7 @@ import {
   RetryLaterError,
   type OutboxJob,
 } from './messages.js';
+import { RunStateGoneError } from './run-state.js';
 
 export interface BusOptions {
   redisUrl: string;
@@ -97,8 +98,9 @@ export class Bus {
 
   /**
    * Serves a queue. `handle` gets the job's name and data; a MalformedMessageError moves the job
-   * to the dead-letter queue with the reason (one log line) and the worker keeps serving; any
-   * other error fails the attempt and BullMQ retries it.
+   * to the dead-letter queue with the reason (one log line) and the worker keeps serving; a
+   * RunStateGoneError (the run is closed, or Redis lost it) drops the message with one log line;
+   * any other error fails the attempt and BullMQ retries it.
    */
   serve(
     queueName: string,
@@ -111,6 +113,15 @@ export class Bus {
         try {
           await handle(job.name, job.data, job);
         } catch (err) {
+          if (err instanceof RunStateGoneError) {
+            opts.log('warn', 'message for a run whose state is gone dropped', {
+              queue: queueName,
+              jobId: job.id,
+              name: job.name,
+              runId: err.runId,
+            });
+            return;
+          }
           if (!(err instanceof MalformedMessageError)) throw err;
           await this.deadLetter(queueName, job, err.message);
           opts.log('warn', 'malformed message moved to the dead-letter queue', {

@@ -7,6 +7,11 @@
  *   <prefix>:result:<runId>         the outcome, once the auditor has closed the run (kept a day)
  * Each record is written with the id of the last message applied and the jobs that message
  * produced, before those jobs are sent: a redelivered message re-sends them and changes nothing.
+ *
+ * The scenario key marks a live run: written first at start, removed with the rest at close.
+ * Records are written only while it exists (one script), so a worker never writes a run's state
+ * into a Redis that lost the run (restarted empty, flushed) or after the run closed: it would go
+ * on from state that is not the run's (initial component states) and send events that are not.
  */
 import type { Redis } from 'ioredis';
 import type {
@@ -68,6 +73,37 @@ export interface RunOutcome {
 
 const RESULT_TTL_SECONDS = 24 * 3600;
 
+/**
+ * The run's state is not in Redis (any more): closed, or Redis lost it. Whatever the message was
+ * going to produce is dropped; the transport logs it and completes the job (redis-bus.ts).
+ */
+export class RunStateGoneError extends Error {
+  constructor(readonly runId: string) {
+    super(
+      `run ${runId}: its state is not in Redis (closed, or Redis restarted or flushed): message dropped`,
+    );
+  }
+}
+
+/** KEYS: the scenario key, then the hash; ARGV: field, value, … : HSET them if the run is live. */
+const HSET_IF_LIVE = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV, 3 do redis.call('hset', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]) end
+return 1`;
+
+/** KEYS: the scenario key, the key; ARGV: the value: SET it if the run is live. */
+const SET_IF_LIVE = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('set', KEYS[2], ARGV[1])
+return 1`;
+
+/** What a waiting client needs, read at once: the outcome, whether the run is live, its record. */
+export interface RunLiveness {
+  outcome: RunOutcome | null;
+  live: boolean;
+  orchestrator: OrchestratorRecord | null;
+}
+
 export class RunStateRepository {
   private readonly metaCache = new Map<string, RunMeta>();
 
@@ -113,18 +149,21 @@ export class RunStateRepository {
     return raw === null ? null : (JSON.parse(raw) as Continuation);
   }
 
-  /** Writes the continuation, and the component's new state when the handler returned, at once. */
+  /**
+   * Writes the continuation, and the component's new state when the handler returned, at once.
+   * @throws RunStateGoneError when the run is not live
+   */
   async saveHandler(
     runId: string,
     handlerId: string,
     cont: Continuation,
     component: { name: string; record: ComponentRecord } | null,
   ): Promise<void> {
-    const m = this.redis.multi();
-    m.hset(this.runKey(runId, 'h'), handlerId, JSON.stringify(cont));
-    if (component)
-      m.hset(this.runKey(runId, 'c'), component.name, JSON.stringify(component.record));
-    await m.exec();
+    const args = ['2', handlerId, JSON.stringify(cont)];
+    if (component) args.push('3', component.name, JSON.stringify(component.record));
+    const keys = [this.runKey(runId, 'scenario'), this.runKey(runId, 'h'), this.runKey(runId, 'c')];
+    const ok = await this.redis.eval(HSET_IF_LIVE, keys.length, ...keys, ...args);
+    if (ok !== 1) throw new RunStateGoneError(runId);
   }
 
   async orchestrator(runId: string): Promise<OrchestratorRecord | null> {
@@ -132,8 +171,29 @@ export class RunStateRepository {
     return raw === null ? null : (JSON.parse(raw) as OrchestratorRecord);
   }
 
+  /** @throws RunStateGoneError when the run is not live */
   async saveOrchestrator(runId: string, rec: OrchestratorRecord): Promise<void> {
-    await this.redis.set(this.runKey(runId, 'orch'), JSON.stringify(rec));
+    const keys = [this.runKey(runId, 'scenario'), this.runKey(runId, 'orch')];
+    const ok = await this.redis.eval(SET_IF_LIVE, keys.length, ...keys, JSON.stringify(rec));
+    if (ok !== 1) throw new RunStateGoneError(runId);
+  }
+
+  /** The outcome, whether the run is live, and the orchestrator's record, in one transaction. */
+  async status(runId: string): Promise<RunLiveness> {
+    const res = await this.redis
+      .multi()
+      .get(this.resultKey(runId))
+      .exists(this.runKey(runId, 'scenario'))
+      .get(this.runKey(runId, 'orch'))
+      .exec();
+    if (!res) throw new Error(`run ${runId}: the status transaction was aborted`);
+    for (const [err] of res) if (err) throw err;
+    const [result, live, orch] = res.map(([, v]) => v) as [string | null, number, string | null];
+    return {
+      outcome: result === null ? null : (JSON.parse(result) as RunOutcome),
+      live: live === 1,
+      orchestrator: orch === null ? null : (JSON.parse(orch) as OrchestratorRecord),
+    };
   }
 
   async result(runId: string): Promise<RunOutcome | null> {
