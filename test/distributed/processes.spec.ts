@@ -6,9 +6,6 @@
  * and the run beside it completes (invariant 4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KERNEL_VARIANTS, type KernelVariant, type Scenario } from '@mnsim/kernel';
-import { simulate } from '@mnsim/engine';
-import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
 import {
   AUDITOR_QUEUE,
   COMPONENT_QUEUES,
@@ -17,58 +14,9 @@ import {
   kvmQueue,
 } from '@mnsim/bus';
 import { ARCHES } from '@mnsim/kernel';
-import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
+import { campaign, expectEmbedded, runAll } from './campaign.js';
 import { type Env, testEnv } from './harness.js';
 import { type Worker, buildDist, clusterEnv, startCluster, stopCluster } from './processes.js';
-
-interface Case {
-  scenario: Scenario;
-  source: string;
-  kernel: KernelVariant;
-  seed: number;
-}
-
-function campaign(rounds: number): Case[] {
-  const out: Case[] = [];
-  for (let round = 0; round < rounds; round++) {
-    for (const { name } of listBuiltinScenarios()) {
-      const { scenario, source } = resolveScenario(name);
-      for (const kernel of KERNEL_VARIANTS)
-        out.push({ scenario, source, kernel, seed: scenario.seed + round });
-    }
-  }
-  return out;
-}
-
-async function runAll(env: Env, cases: Case[]): Promise<Array<{ c: Case; run: DistributedRun }>> {
-  return Promise.all(
-    cases.map(async (c) => ({
-      c,
-      run: await runDistributedWith(env.store, env.bus, c.scenario, c.source, {
-        kernel: c.kernel,
-        seed: c.seed,
-        timeoutMs: 30_000,
-      }),
-    })),
-  );
-}
-
-async function expectEmbedded(
-  env: Env,
-  results: Array<{ c: Case; run: DistributedRun }>,
-): Promise<void> {
-  for (const { c, run } of results) {
-    const embedded = simulate(c.scenario, { kernel: c.kernel, seed: c.seed });
-    const label = `${c.scenario.name} ${c.kernel} seed ${c.seed}: ${run.failureReason ?? ''}`;
-    expect(run.status, label).toBe('completed');
-    expect(run.logHash, label).toBe(embedded.logHash);
-    const stored = await env.store.queryViolations({ run: run.runId, limit: 1000 });
-    expect(stored.rows.length, label).toBe(embedded.violations.length);
-    const row = await env.store.getRun(run.runId);
-    expect(row?.violations, label).toBe(embedded.violations.length);
-    expect(row?.events, label).toBe(embedded.events);
-  }
-}
 
 describe('distributed runs on real worker processes', () => {
   let env: Env;
