@@ -31,12 +31,13 @@ export interface Env {
   cleanup(): Promise<void>;
 }
 
-export async function testEnv(name: string): Promise<Env> {
+/** `redisUrl`: a Redis of the test's own (private-redis.ts); default the shared one. */
+export async function testEnv(name: string, redisUrl = REDIS_URL): Promise<Env> {
   const tag = `${name}_${randomBytes(4).toString('hex')}`;
   const prefix = `mnsimt-${tag}`;
   const schema = `mnsimt_${tag}`.replace(/-/g, '_');
   const store = await openStore({ url: DATABASE_URL, schema });
-  const bus = new Bus({ redisUrl: REDIS_URL, prefix });
+  const bus = new Bus({ redisUrl, prefix });
   return {
     prefix,
     schema,
@@ -45,7 +46,7 @@ export async function testEnv(name: string): Promise<Env> {
     async cleanup() {
       await bus.close();
       await store.close();
-      await dropPrefix(prefix);
+      await dropPrefix(prefix, redisUrl);
       const c = new pg.Client({ connectionString: DATABASE_URL });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -54,8 +55,8 @@ export async function testEnv(name: string): Promise<Env> {
   };
 }
 
-export async function dropPrefix(prefix: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
+export async function dropPrefix(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const r = new Redis(redisUrl);
   let cursor = '0';
   do {
     const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);

@@ -57,10 +57,14 @@ export class Worker {
   }
 }
 
-export function clusterEnv(prefix: string, schema: string): NodeJS.ProcessEnv {
+export function clusterEnv(
+  prefix: string,
+  schema: string,
+  redisUrl = REDIS_URL,
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
-    MNSIM_REDIS_URL: REDIS_URL,
+    MNSIM_REDIS_URL: redisUrl,
     MNSIM_DATABASE_URL: DATABASE_URL,
     MNSIM_DATABASE_SCHEMA: schema,
     MNSIM_QUEUE_PREFIX: prefix,
