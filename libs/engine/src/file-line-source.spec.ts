@@ -60,7 +60,10 @@ describe('openSyncLineSource', () => {
     const expect1 = (lines: string[]): boolean => {
       const source = openSyncLineSource(file(text), 64 << 20);
       try {
-        for (const l of lines) source.expectLine(l);
+        for (const l of lines) {
+          const bytes = Buffer.from(l);
+          source.expectLine(bytes, bytes.length);
+        }
         return source.expectEnd();
       } finally {
         source.close();

@@ -14,11 +14,13 @@ export interface SyncLineSource {
   /** The next event line without its "\n", or null after the last one. */
   next(): string | null;
   /**
-   * Feeds the event lines the log should hold, in order, instead of reading them with next();
+   * Feeds the event lines the log should hold (the first `length` bytes of `bytes`: UTF-8,
+   * without "\n"; copied, so the caller may reuse the memory), in order, instead of reading them
+   * with next();
    * false as soon as a compared byte differs (the comparison runs in batches, so a difference
    * may show a few lines late). The recorded bytes are compared as they are, never decoded.
    */
-  expectLine(line: string): boolean;
+  expectLine(bytes: Buffer, length: number): boolean;
   /** After the last expectLine: whether the log held exactly the expected lines, no more. */
   expectEnd(): boolean;
   /** SHA-256 and count of the event lines, computed off the main thread. */
@@ -167,28 +169,30 @@ export function openSyncLineSource(file: string, maxLineBytes: number): SyncLine
     return Math.min(n, end - pos);
   };
 
-  // The expected lines are compared in batches of about a megabyte: one UTF-8 write and one
-  // memcmp per batch instead of per line.
-  let pending = '';
+  // The expected lines are gathered into batches of about a megabyte and compared with one
+  // memcmp per batch.
   let same = true;
-  let scratch = Buffer.allocUnsafe(4 << 20);
+  let batch = Buffer.allocUnsafe(2 << 20);
+  let batched = 0;
   const compare = (final: boolean): void => {
-    if (!same || pending.length === 0) return;
-    // a UTF-16 code unit is at most 3 bytes of UTF-8
-    if (pending.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(pending.length * 3);
-    let n = scratch.write(pending, 0, 'utf8');
-    pending = '';
+    if (!same || batched === 0) return;
+    let n = batched;
+    batched = 0;
     const have = ensure(n);
     // the log's last line may lack its "\n"
-    if (final && have === n - 1 && eof && scratch[n - 1] === 10) n--;
-    if (have < n || buf.compare(scratch, 0, n, pos, pos + n) !== 0) same = false;
+    if (final && have === n - 1 && eof && batch[n - 1] === 10) n--;
+    if (have < n || buf.compare(batch, 0, n, pos, pos + n) !== 0) same = false;
     pos += n;
   };
 
-  const expectLine = (expected: string): boolean => {
+  const expectLine = (bytes: Buffer, length: number): boolean => {
     if (!same) return false;
-    pending += expected + '\n';
-    if (pending.length > 1 << 20) compare(false);
+    if (batched + length + 1 > batch.length) {
+      compare(false);
+      if (length + 1 > batch.length) batch = Buffer.allocUnsafe(length + 1);
+    }
+    batched += bytes.copy(batch, batched, 0, length);
+    batch[batched++] = 10;
     return same;
   };
 

@@ -135,8 +135,8 @@ export async function verifyInLockstep(
       seed,
       keepKernelLog: false,
       hashLog: false,
-      onEvent: (e, payload) => {
-        source.expectLine(canonicalEventLineFromPayload(e, payload));
+      onLine: (bytes, length) => {
+        source.expectLine(bytes, length);
       },
     });
     same = source.expectEnd();

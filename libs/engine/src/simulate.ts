@@ -21,8 +21,7 @@ import {
   RUN_END_ID,
   RUN_START_ID,
   bootId,
-  canonicalEventLineFromPayload,
-  encodePayload,
+  EventEncoder,
   stepId,
 } from '@mnsim/events';
 import { type EmittedEvent, InProcessTransport } from '@mnsim/bus';
@@ -35,6 +34,11 @@ export interface SimulateOptions {
   seed?: number;
   /** called for every event with its canonical payload encoding, in seq order */
   onEvent?: (e: EmittedEvent, encodedPayload: string) => void;
+  /**
+   * Called for every event with its canonical line: the first `length` bytes of `bytes` (UTF-8,
+   * no "\n"), in seq order. `bytes` is the encoder's buffer: valid only during the call.
+   */
+  onLine?: (bytes: Buffer, length: number) => void;
   /** keep the kernel log lines (dmesg); on by default */
   keepKernelLog?: boolean;
   /**
@@ -84,12 +88,18 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
 
   const encode = opts.encode ?? true;
   const hashLog = encode && (opts.hashLog ?? true);
-  if (!encode && opts.onEvent) throw new Error('simulate: onEvent needs encode');
+  if (!encode && (opts.onEvent || opts.onLine)) {
+    throw new Error('simulate: onEvent and onLine need encode');
+  }
+  const encoder = new EventEncoder();
   const sink = (e: EmittedEvent): void => {
     let encoded = '';
     if (encode) {
-      encoded = encodePayload(e.type, e.payload);
-      if (hashLog) hasher.update(canonicalEventLineFromPayload(e, encoded));
+      const { payloadStart, payloadEnd } = encoder.line(e, e.payload);
+      const w = encoder.writer;
+      if (hashLog) hasher.updateBytes(w.buf, w.pos);
+      opts.onLine?.(w.buf, w.pos);
+      if (opts.onEvent) encoded = w.buf.toString('utf8', payloadStart, payloadEnd);
     }
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;

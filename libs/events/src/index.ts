@@ -5,3 +5,4 @@ export * from './log.js';
 export * from './ids.js';
 export * from './payloads.js';
 export * from './payload-encoding.js';
+export * from './canonical-writer.js';

@@ -32,19 +32,39 @@ export function canonicalEventLineFromPayload(
   );
 }
 
-/** Streaming SHA-256 over canonical lines; buffers small lines into larger updates. */
+/** Streaming SHA-256 over canonical lines; stages small lines into larger updates. */
 export class LogHasher {
   private readonly hash: Hash = createHash('sha256');
-  private buffer = '';
+  private readonly stage = Buffer.allocUnsafe(64 * 1024);
+  private staged = 0;
 
+  /** Adds a line (without its "\n"). */
   update(line: string): void {
-    this.buffer += line + '\n';
-    if (this.buffer.length > 64 * 1024) this.flush();
+    const most = line.length * 3 + 1; // a UTF-16 code unit is at most 3 bytes of UTF-8
+    if (this.staged + most > this.stage.length) this.flush();
+    if (most > this.stage.length) {
+      this.hash.update(line + '\n');
+      return;
+    }
+    this.staged += this.stage.write(line, this.staged, 'utf8');
+    this.stage[this.staged++] = 10;
+  }
+
+  /** Adds a line given as the first `length` UTF-8 bytes of `bytes` (without its "\n"). */
+  updateBytes(bytes: Buffer, length: number): void {
+    if (this.staged + length + 1 > this.stage.length) this.flush();
+    if (length + 1 > this.stage.length) {
+      this.hash.update(bytes.subarray(0, length));
+      this.hash.update('\n');
+      return;
+    }
+    this.staged += bytes.copy(this.stage, this.staged, 0, length);
+    this.stage[this.staged++] = 10;
   }
 
   private flush(): void {
-    if (this.buffer.length > 0) this.hash.update(this.buffer);
-    this.buffer = '';
+    if (this.staged > 0) this.hash.update(this.stage.subarray(0, this.staged));
+    this.staged = 0;
   }
 
   digest(): string {

@@ -4,7 +4,7 @@ import { simulate } from '@mnsim/engine';
 import { generateScenario, listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
 import { CanonicalEncodingError } from './canonical.js';
 import { reference } from './canonical.reference.js';
-import { PayloadEncoder, encodePayload } from './payload-encoding.js';
+import { EventEncoder, encodePayload } from './payload-encoding.js';
 import type { CallPayload, ReturnPayload } from './payloads.js';
 
 function context(over: Partial<ExecContext> = {}): ExecContext {
@@ -68,11 +68,11 @@ describe('encodePayload', () => {
   });
 
   it('follows a context as its stack, locks, task and globals change between events', () => {
-    const enc = new PayloadEncoder();
+    const enc = new EventEncoder();
     const ctx = context();
     const check = (): void => {
       const p = call(ctx);
-      expect(enc.encode('call', p)).toBe(reference(p));
+      expect(enc.payload('call', p)).toBe(reference(p));
     };
     check();
     ctx.stack.push('oom_reap_task');

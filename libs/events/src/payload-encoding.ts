@@ -1,18 +1,19 @@
 /**
- * The canonical encoding of event payloads, written out per payload type: the same bytes as
- * {@link canonicalJson}, at a fraction of the cost. Every message carries the caller's execution
- * context, more than half of a log's bytes, and within a chain consecutive contexts differ in a
- * frame or a lock at most: its call stack, held locks, task and kernel globals are encoded once
- * and reused while they stay equal (compared element by element, never trusted by identity,
- * since the context is live and mutated between events). The envelope keys are written in their
- * code-point order here rather than discovered and checked per event. The remaining parts
- * (arguments, return values, trace details) go through canonicalJson as before.
+ * The canonical encoding of events, written out per payload type into a {@link CanonicalWriter}:
+ * the same bytes as {@link canonicalJson}, at a fraction of the cost. Every message carries the
+ * caller's execution context, more than half of a log's bytes, and within a chain consecutive
+ * contexts differ in a frame or a lock at most: its call stack, held locks, task and kernel
+ * globals are encoded once and their bytes reused while they stay equal (compared field by
+ * field, never trusted by identity, since the context is live and mutated between events). The
+ * keys of the envelope and of each payload type are written in code-point order here rather than
+ * discovered and checked per event; arguments, return values and trace details go through the
+ * writer's generic encoding.
  *
- * The spec checks this against the sorting encoder on every event of every built-in and
+ * The spec checks this against the sorting definition on every event of every built-in and
  * generated run.
  */
 import type { ExecContext, HeldLock, KernelGlobals, PrintkLine, TaskRef } from '@mnsim/kernel';
-import { CanonicalEncodingError, canonicalJson } from './canonical.js';
+import { CanonicalWriter } from './canonical-writer.js';
 import type {
   ArmedTimerEntry,
   CallPayload,
@@ -21,127 +22,135 @@ import type {
   StimulusPayload,
   TraceEntry,
 } from './payloads.js';
+import type { CanonicalEvent } from './log.js';
 import type { EventType } from './types.js';
 
-/** A quoted JSON string, remembered for the identifiers that recur (function names, addresses). */
-const quoted = new Map<string, string>();
-const QUOTED_CACHE_LIMIT = 4096;
-
-function quote(s: string): string {
-  let q = quoted.get(s);
-  if (q === undefined) {
-    q = JSON.stringify(s);
-    if (quoted.size < QUOTED_CACHE_LIMIT) quoted.set(s, q);
-  }
-  return q;
-}
-
-function num(n: number): string {
-  if (!Number.isFinite(n)) throw new CanonicalEncodingError(`non-finite number ${n}`);
-  return Object.is(n, -0) ? '0' : String(n);
-}
-
-function nullableString(s: string | null): string {
-  return s === null ? 'null' : quote(s);
-}
+/** No encoding cached yet. */
+const EMPTY = new Uint8Array(0);
 
 /**
- * The call stack, encoded incrementally: `prefix[i]` is the encoding of its first i frames
- * without the closing bracket, valid while those frames equal `frames[0..i)`. A chain pushes and
- * pops frames at its end, so the next stack usually shares all but its last frames.
+ * The call stack: its encoding is reused while the frames are the same. A changed stack is
+ * written again from the frames' cached quoted bytes.
  */
-class StackEncoder {
+class StackCache {
   private frames: string[] = [];
-  private prefix: string[] = ['['];
-  private whole = '[]';
+  private encoded: Uint8Array = EMPTY;
 
-  encode(stack: readonly string[]): string {
+  /** The cached encoding if `stack` is the one encoded last, else null. */
+  cached(stack: readonly string[]): Uint8Array | null {
     const known = this.frames;
-    let same = 0;
-    const n = Math.min(known.length, stack.length);
-    while (same < n && known[same] === stack[same]) same++;
-    if (same === stack.length && same === known.length) return this.whole;
-    known.length = same;
-    this.prefix.length = same + 1;
-    for (let i = same; i < stack.length; i++) {
-      const f = stack[i];
-      if (typeof f !== 'string') {
-        // not a stack of names: no shortcut, and nothing remembered from it
-        this.frames = [];
-        this.prefix = ['['];
-        this.whole = '[]';
-        return canonicalJson(stack);
-      }
-      known.push(f);
-      this.prefix.push(this.prefix[i] + (i === 0 ? '' : ',') + quote(f));
+    if (known.length !== stack.length || this.encoded === EMPTY) return null;
+    for (let i = 0; i < stack.length; i++) if (known[i] !== stack[i]) return null;
+    return this.encoded;
+  }
+
+  write(w: CanonicalWriter, stack: readonly string[]): Uint8Array {
+    const hit = this.cached(stack);
+    if (hit !== null) {
+      w.bytes(hit);
+      return hit;
     }
-    this.whole = this.prefix[stack.length] + ']';
-    return this.whole;
+    const start = w.pos;
+    w.value(stack);
+    this.frames = stack.slice();
+    this.encoded = w.copy(start);
+    return this.encoded;
   }
 }
 
-class LocksEncoder {
+class LocksCache {
   private last: HeldLock[] = [];
-  private encoded = '[]';
+  private encoded: Uint8Array = EMPTY;
 
-  encode(locks: readonly HeldLock[]): string {
+  cached(locks: readonly HeldLock[]): Uint8Array | null {
     const last = this.last;
-    if (locks.length === last.length) {
-      let i = 0;
-      while (i < locks.length && locks[i].at === last[i].at && locks[i].name === last[i].name) i++;
-      if (i === locks.length) return this.encoded;
-    }
-    let out = '[';
+    if (locks.length !== last.length || this.encoded === EMPTY) return null;
     for (let i = 0; i < locks.length; i++) {
-      const l = locks[i];
-      out += (i === 0 ? '{"at":' : ',{"at":') + quote(l.at) + ',"name":' + quote(l.name) + '}';
+      if (locks[i].at !== last[i].at || locks[i].name !== last[i].name) return null;
     }
+    return this.encoded;
+  }
+
+  write(w: CanonicalWriter, locks: readonly HeldLock[]): Uint8Array {
+    const hit = this.cached(locks);
+    if (hit !== null) {
+      w.bytes(hit);
+      return hit;
+    }
+    const start = w.pos;
+    w.byte(0x5b);
+    for (let i = 0; i < locks.length; i++) {
+      w.ascii(i === 0 ? '{"at":' : ',{"at":');
+      w.quoted(locks[i].at);
+      w.ascii(',"name":');
+      w.quoted(locks[i].name);
+      w.byte(0x7d);
+    }
+    w.byte(0x5d);
     this.last = locks.map((l) => ({ at: l.at, name: l.name }));
-    this.encoded = out + ']';
+    this.encoded = w.copy(start);
     return this.encoded;
   }
 }
 
-class TaskEncoder {
+class TaskCache {
   private last: TaskRef = { comm: '', kthread: false, pid: Number.NaN };
-  private encoded = '';
+  private encoded: Uint8Array = EMPTY;
 
-  encode(t: TaskRef): string {
+  cached(t: TaskRef): Uint8Array | null {
     const l = this.last;
-    if (t.pid === l.pid && t.comm === l.comm && t.kthread === l.kthread) return this.encoded;
-    this.last = { comm: t.comm, kthread: t.kthread, pid: t.pid };
-    this.encoded =
-      '{"comm":' + quote(t.comm) + ',"kthread":' + bool(t.kthread) + ',"pid":' + num(t.pid) + '}';
-    return this.encoded;
+    return t.pid === l.pid && t.comm === l.comm && t.kthread === l.kthread ? this.encoded : null;
   }
-}
 
-class GlobalsEncoder {
-  private last: KernelGlobals = { panicked: false, prevJiffy: Number.NaN, taintWarn: false };
-  private encoded = '';
-
-  encode(g: KernelGlobals): string {
-    const l = this.last;
-    if (g.prevJiffy === l.prevJiffy && g.panicked === l.panicked && g.taintWarn === l.taintWarn) {
-      return this.encoded;
+  write(w: CanonicalWriter, t: TaskRef): Uint8Array {
+    const hit = this.cached(t);
+    if (hit !== null) {
+      w.bytes(hit);
+      return hit;
     }
-    this.last = { panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn };
-    this.encoded =
-      '{"panicked":' +
-      bool(g.panicked) +
-      ',"prevJiffy":' +
-      num(g.prevJiffy) +
-      ',"taintWarn":' +
-      bool(g.taintWarn) +
-      '}';
+    const start = w.pos;
+    w.ascii('{"comm":');
+    w.string(t.comm);
+    w.ascii(',"kthread":');
+    w.boolean(t.kthread);
+    w.ascii(',"pid":');
+    w.number(t.pid);
+    w.byte(0x7d);
+    this.last = { comm: t.comm, kthread: t.kthread, pid: t.pid };
+    this.encoded = w.copy(start);
     return this.encoded;
   }
 }
 
-function bool(b: boolean): string {
-  if (typeof b !== 'boolean')
-    throw new CanonicalEncodingError(`expected a boolean, got ${typeof b}`);
-  return b ? 'true' : 'false';
+class GlobalsCache {
+  private last: KernelGlobals = { panicked: false, prevJiffy: Number.NaN, taintWarn: false };
+  private encoded: Uint8Array = EMPTY;
+
+  cached(g: KernelGlobals): Uint8Array | null {
+    const l = this.last;
+    return g.prevJiffy === l.prevJiffy && g.panicked === l.panicked && g.taintWarn === l.taintWarn
+      ? this.encoded
+      : null;
+  }
+
+  write(w: CanonicalWriter, g: KernelGlobals): Uint8Array {
+    const hit = this.cached(g);
+    if (hit !== null) {
+      w.bytes(hit);
+      return hit;
+    }
+    const start = w.pos;
+    w.ascii('{"panicked":');
+    w.boolean(g.panicked);
+    w.ascii(',"prevJiffy":');
+    w.number(g.prevJiffy);
+    w.ascii(',"taintWarn":');
+    w.boolean(g.taintWarn);
+    w.byte(0x7d);
+    this.last = { panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn };
+    this.encoded = w.copy(start);
+    return this.encoded;
+  }
 }
 
 /**
@@ -176,91 +185,130 @@ allKeys<CallPayload>()(['args', 'armed', 'ctx', 'fn', 'from', 'log', 'to', 'trac
 allKeys<StimulusPayload>()(['args', 'armed', 'ctx', 'fn', 'log', 'step', 'to', 'trace']);
 allKeys<ReturnPayload>()(['armed', 'fn', 'from', 'globals', 'log', 'ret', 'to', 'trace']);
 
-/** Encodes payloads of the events of one run or many; its caches only ever save work. */
-export class PayloadEncoder {
-  private readonly stack = new StackEncoder();
-  private readonly locks = new LocksEncoder();
-  private readonly task = new TaskEncoder();
-  private readonly globals = new GlobalsEncoder();
-  /** the previous context: its parts' encodings (compared by identity), scalars and encoding */
-  private lastContext: {
-    globals: string;
-    locks: string;
-    stack: string;
-    task: string;
+/** Encodes the events of one run or many into a writer; its caches only ever save work. */
+export class EventEncoder {
+  readonly writer = new CanonicalWriter();
+  private readonly stack = new StackCache();
+  private readonly locks = new LocksCache();
+  private readonly task = new TaskCache();
+  private readonly globals = new GlobalsCache();
+  /** the previous context: its parts' cached encodings (compared by identity) and scalars */
+  private last: {
+    globals: Uint8Array;
+    locks: Uint8Array;
+    stack: Uint8Array;
+    task: Uint8Array;
     cpu: number;
     jiffies: number;
     irqsDisabled: boolean;
     nonBlockCount: number;
     preemptCount: number;
     preemptDisableIp: string | null;
-    encoded: string;
+    encoded: Uint8Array;
   } | null = null;
 
   /** canonicalJson(payload), for a payload of the given event type. */
-  encode<T extends EventType>(type: T, payload: PayloadMap[T]): string {
+  payload<T extends EventType>(type: T, payload: PayloadMap[T]): string {
+    const w = this.writer;
+    w.reset();
+    this.writePayload(type, payload);
+    return w.text();
+  }
+
+  /**
+   * The event's canonical line (libs/events `canonicalEventLine`), in the writer from 0 to
+   * writer.pos; returns where its payload starts and ends, for a caller that wants it as text.
+   */
+  line<T extends EventType>(
+    e: Omit<CanonicalEvent, 'payload' | 'type'> & { type: T },
+    payload: PayloadMap[T],
+  ): { payloadStart: number; payloadEnd: number } {
+    const w = this.writer;
+    w.reset();
+    w.ascii('{"causationId":');
+    if (e.causationId === null) w.ascii('null');
+    else w.string(e.causationId);
+    w.ascii(',"id":');
+    w.string(e.id);
+    w.ascii(',"jiffies":');
+    w.number(e.jiffies);
+    w.ascii(',"payload":');
+    const payloadStart = w.pos;
+    this.writePayload(e.type, payload);
+    const payloadEnd = w.pos;
+    w.ascii(',"seq":');
+    w.number(e.seq);
+    w.ascii(',"type":');
+    w.quoted(e.type);
+    w.byte(0x7d);
+    return { payloadStart, payloadEnd };
+  }
+
+  private writePayload<T extends EventType>(type: T, payload: PayloadMap[T]): void {
     switch (type) {
       case 'call':
-        return this.call(payload as CallPayload);
+        this.call(payload as CallPayload);
+        return;
       case 'step':
       case 'timer':
-        return this.stimulus(payload as StimulusPayload);
+        this.stimulus(payload as StimulusPayload);
+        return;
       case 'return':
-        return this.return(payload as ReturnPayload);
+        this.return(payload as ReturnPayload);
+        return;
       default:
-        return canonicalJson(payload);
+        this.writer.value(payload);
     }
   }
 
   /**
-   * The sub-encoders return the very same string while their part is unchanged, so a context
+   * The sub-caches hand back the very same bytes while their part is unchanged, so a context
    * equal to the previous one (a notifier chain calling every subscriber in turn) is one compare
-   * per field and the previous encoding.
+   * per field and one copy.
    */
-  context(c: ExecContext): string {
-    const globals = this.globals.encode(c.globals);
-    const locks = this.locks.encode(c.locks);
-    const stack = this.stack.encode(c.stack);
-    const task = this.task.encode(c.task);
-    const l = this.lastContext;
+  private context(c: ExecContext): void {
+    const w = this.writer;
+    const l = this.last;
     if (
       l !== null &&
-      l.globals === globals &&
-      l.locks === locks &&
-      l.stack === stack &&
-      l.task === task &&
       l.cpu === c.cpu &&
       l.jiffies === c.jiffies &&
       l.irqsDisabled === c.irqsDisabled &&
       l.nonBlockCount === c.nonBlockCount &&
       l.preemptCount === c.preemptCount &&
-      l.preemptDisableIp === c.preemptDisableIp
+      l.preemptDisableIp === c.preemptDisableIp &&
+      this.globals.cached(c.globals) === l.globals &&
+      this.locks.cached(c.locks) === l.locks &&
+      this.stack.cached(c.stack) === l.stack &&
+      this.task.cached(c.task) === l.task
     ) {
-      return l.encoded;
+      w.bytes(l.encoded);
+      return;
     }
-    const encoded =
-      '{"cpu":' +
-      num(c.cpu) +
-      ',"globals":' +
-      globals +
-      ',"irqsDisabled":' +
-      bool(c.irqsDisabled) +
-      ',"jiffies":' +
-      num(c.jiffies) +
-      ',"locks":' +
-      locks +
-      ',"nonBlockCount":' +
-      num(c.nonBlockCount) +
-      ',"preemptCount":' +
-      num(c.preemptCount) +
-      ',"preemptDisableIp":' +
-      nullableString(c.preemptDisableIp) +
-      ',"stack":' +
-      stack +
-      ',"task":' +
-      task +
-      '}';
-    this.lastContext = {
+    const start = w.pos;
+    w.ascii('{"cpu":');
+    w.number(c.cpu);
+    w.ascii(',"globals":');
+    const globals = this.globals.write(w, c.globals);
+    w.ascii(',"irqsDisabled":');
+    w.boolean(c.irqsDisabled);
+    w.ascii(',"jiffies":');
+    w.number(c.jiffies);
+    w.ascii(',"locks":');
+    const locks = this.locks.write(w, c.locks);
+    w.ascii(',"nonBlockCount":');
+    w.number(c.nonBlockCount);
+    w.ascii(',"preemptCount":');
+    w.number(c.preemptCount);
+    w.ascii(',"preemptDisableIp":');
+    if (c.preemptDisableIp === null) w.ascii('null');
+    else w.quoted(c.preemptDisableIp);
+    w.ascii(',"stack":');
+    const stack = this.stack.write(w, c.stack);
+    w.ascii(',"task":');
+    const task = this.task.write(w, c.task);
+    w.byte(0x7d);
+    this.last = {
       globals,
       locks,
       stack,
@@ -271,162 +319,122 @@ export class PayloadEncoder {
       nonBlockCount: c.nonBlockCount,
       preemptCount: c.preemptCount,
       preemptDisableIp: c.preemptDisableIp,
-      encoded,
+      encoded: w.copy(start),
     };
-    return encoded;
   }
 
   // Members in code-point order. Optional members before the first required one end with a
-  // comma, those after it start with one, so no payload needs its commas fixed up afterwards.
+  // comma, those after it start with one.
 
-  private call(p: CallPayload): string {
-    return (
-      '{' +
-      before('"args":', p.args) +
-      armed(p.armed) +
-      '"ctx":' +
-      this.context(p.ctx) +
-      ',"fn":' +
-      quote(p.fn) +
-      ',"from":' +
-      quote(p.from) +
-      log(p.log) +
-      ',"to":' +
-      quote(p.to) +
-      trace(p.trace) +
-      '}'
-    );
+  private call(p: CallPayload): void {
+    const w = this.writer;
+    w.byte(0x7b);
+    this.before('"args":', p.args);
+    this.armed(p.armed);
+    w.ascii('"ctx":');
+    this.context(p.ctx);
+    w.ascii(',"fn":');
+    w.quoted(p.fn);
+    w.ascii(',"from":');
+    w.quoted(p.from);
+    this.log(p.log);
+    w.ascii(',"to":');
+    w.quoted(p.to);
+    this.trace(p.trace);
+    w.byte(0x7d);
   }
 
-  private stimulus(p: StimulusPayload): string {
-    return (
-      '{' +
-      before('"args":', p.args) +
-      armed(p.armed) +
-      '"ctx":' +
-      this.context(p.ctx) +
-      ',"fn":' +
-      quote(p.fn) +
-      log(p.log) +
-      ',"step":' +
-      (p.step === null ? 'null' : num(p.step)) +
-      ',"to":' +
-      quote(p.to) +
-      trace(p.trace) +
-      '}'
-    );
+  private stimulus(p: StimulusPayload): void {
+    const w = this.writer;
+    w.byte(0x7b);
+    this.before('"args":', p.args);
+    this.armed(p.armed);
+    w.ascii('"ctx":');
+    this.context(p.ctx);
+    w.ascii(',"fn":');
+    w.quoted(p.fn);
+    this.log(p.log);
+    w.ascii(',"step":');
+    if (p.step === null) w.ascii('null');
+    else w.number(p.step);
+    w.ascii(',"to":');
+    w.quoted(p.to);
+    this.trace(p.trace);
+    w.byte(0x7d);
   }
 
-  private return(p: ReturnPayload): string {
-    return (
-      '{' +
-      armed(p.armed) +
-      '"fn":' +
-      quote(p.fn) +
-      ',"from":' +
-      quote(p.from) +
-      ',"globals":' +
-      this.globals.encode(p.globals) +
-      log(p.log) +
-      (p.ret === undefined ? '' : ',"ret":' + value(p.ret)) +
-      ',"to":' +
-      quote(p.to) +
-      trace(p.trace) +
-      '}'
-    );
-  }
-}
-
-/** An optional member placed before the first required one: `"key":value,` or nothing. */
-function before(key: string, v: unknown): string {
-  return v === undefined ? '' : key + value(v) + ',';
-}
-
-function armed(entries: ArmedTimerEntry[] | undefined): string {
-  return entries === undefined ? '' : '"armed":' + canonicalJson(entries) + ',';
-}
-
-function log(lines: PrintkLine[] | undefined): string {
-  if (lines === undefined) return '';
-  let out = ',"log":[';
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    out +=
-      (i === 0 ? '{"jiffies":' : ',{"jiffies":') +
-      num(l.jiffies) +
-      ',"level":' +
-      num(l.level) +
-      ',"text":' +
-      JSON.stringify(l.text) +
-      '}';
-  }
-  return out + ']';
-}
-
-function trace(entries: TraceEntry[] | undefined): string {
-  if (entries === undefined) return '';
-  let out = ',"trace":[';
-  for (let i = 0; i < entries.length; i++) {
-    const t = entries[i];
-    out +=
-      (i === 0 ? '{"detail":' : ',{"detail":') +
-      flatObject(t.detail) +
-      ',"what":' +
-      quote(t.what) +
-      '}';
-  }
-  return out + ']';
-}
-
-/** A value of unknown shape: the common scalars directly, anything else through canonicalJson. */
-function value(v: unknown): string {
-  switch (typeof v) {
-    case 'number':
-      return num(v);
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'object':
-      return v === null ? 'null' : canonicalJson(v);
-    default:
-      return canonicalJson(v);
-  }
-}
-
-/**
- * A trace detail: usually a plain object of scalars with its keys already in order, written in
- * one pass; anything else (nested values, keys out of order) goes through canonicalJson.
- */
-function flatObject(o: object): string {
-  if (Object.getPrototypeOf(o) !== Object.prototype) return canonicalJson(o);
-  let out = '{';
-  let prev = '';
-  for (const k in o) {
-    if (out.length > 1 && k <= prev) return canonicalJson(o);
-    prev = k;
-    const v = (o as Record<string, unknown>)[k];
-    let enc: string;
-    switch (typeof v) {
-      case 'number':
-        enc = num(v);
-        break;
-      case 'boolean':
-        enc = v ? 'true' : 'false';
-        break;
-      case 'string':
-        enc = JSON.stringify(v);
-        break;
-      default:
-        if (v === null) enc = 'null';
-        else return canonicalJson(o);
+  private return(p: ReturnPayload): void {
+    const w = this.writer;
+    w.byte(0x7b);
+    this.armed(p.armed);
+    w.ascii('"fn":');
+    w.quoted(p.fn);
+    w.ascii(',"from":');
+    w.quoted(p.from);
+    w.ascii(',"globals":');
+    this.globals.write(w, p.globals);
+    this.log(p.log);
+    if (p.ret !== undefined) {
+      w.ascii(',"ret":');
+      w.value(p.ret);
     }
-    out += (out.length > 1 ? ',' : '') + quote(k) + ':' + enc;
+    w.ascii(',"to":');
+    w.quoted(p.to);
+    this.trace(p.trace);
+    w.byte(0x7d);
   }
-  return out + '}';
+
+  /** An optional member placed before the first required one: `"key":value,` or nothing. */
+  private before(key: string, v: unknown): void {
+    if (v === undefined) return;
+    this.writer.ascii(key);
+    this.writer.value(v);
+    this.writer.byte(0x2c);
+  }
+
+  private armed(entries: ArmedTimerEntry[] | undefined): void {
+    if (entries === undefined) return;
+    this.writer.ascii('"armed":');
+    this.writer.value(entries);
+    this.writer.byte(0x2c);
+  }
+
+  private log(lines: PrintkLine[] | undefined): void {
+    if (lines === undefined) return;
+    const w = this.writer;
+    w.ascii(',"log":[');
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i];
+      w.ascii(i === 0 ? '{"jiffies":' : ',{"jiffies":');
+      w.number(l.jiffies);
+      w.ascii(',"level":');
+      w.number(l.level);
+      w.ascii(',"text":');
+      w.string(l.text);
+      w.byte(0x7d);
+    }
+    w.byte(0x5d);
+  }
+
+  private trace(entries: TraceEntry[] | undefined): void {
+    if (entries === undefined) return;
+    const w = this.writer;
+    w.ascii(',"trace":[');
+    for (let i = 0; i < entries.length; i++) {
+      const t = entries[i];
+      w.ascii(i === 0 ? '{"detail":' : ',{"detail":');
+      w.value(t.detail);
+      w.ascii(',"what":');
+      w.quoted(t.what);
+      w.byte(0x7d);
+    }
+    w.byte(0x5d);
+  }
 }
 
-const shared = new PayloadEncoder();
+const shared = new EventEncoder();
 
 /** The canonical encoding of an event's payload (equal to canonicalJson(payload)). */
 export function encodePayload<T extends EventType>(type: T, payload: PayloadMap[T]): string {
-  return shared.encode(type, payload);
+  return shared.payload(type, payload);
 }
