@@ -87,5 +87,18 @@ describe('distributed runs on real worker processes', () => {
     for (const j of dead) expect(j.data.reason).toMatch(/runId|unknown job name/);
     // the workers keep serving: every one of them is still alive
     for (const w of workers) expect(w.child?.exitCode ?? null).toBeNull();
+    // each malformed message is one structured line (Nest's JSON logger) naming it
+    const logged = workers
+      .flatMap((w) => w.output.split('\n'))
+      .filter((l) => l.includes('dead-letter'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(new Set(logged.map((l) => l.jobId))).toEqual(
+      new Set([...queues.map((q) => `bad-${q}`), 'bad-name-mm']),
+    );
+    for (const l of logged) {
+      expect(l).toMatchObject({ level: 'warn', message: expect.stringContaining('dead-letter') });
+      expect(typeof l.context).toBe('string');
+      expect(typeof l.timestamp).toBe('number');
+    }
   }, 60_000);
 });

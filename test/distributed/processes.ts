@@ -35,7 +35,7 @@ export class Worker {
       const onData = (d: Buffer): void => {
         this.output += d.toString();
         if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
-        if (this.output.includes('"msg":"serving"')) resolve();
+        if (this.output.includes('"message":"serving"')) resolve();
       };
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);

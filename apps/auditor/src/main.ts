@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit } from '@mnsim/bus';
+import { loadClusterConfigOrExit, workerLogger } from '@mnsim/bus';
 import { AuditorModule } from './auditor.module.js';
 
 const config = loadClusterConfigOrExit('auditor');
 const app = await NestFactory.createApplicationContext(AuditorModule.forRoot(config), {
-  logger: ['error', 'warn'],
+  logger: workerLogger('auditor'),
 });
 app.enableShutdownHooks();

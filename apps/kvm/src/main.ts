@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit } from '@mnsim/bus';
+import { loadClusterConfigOrExit, workerLogger } from '@mnsim/bus';
 import { KvmModule } from './kvm.module.js';
 
 const config = loadClusterConfigOrExit('kvm', { kvmArch: true });
 const app = await NestFactory.createApplicationContext(KvmModule.forRoot(config), {
-  logger: ['error', 'warn'],
+  logger: workerLogger('kvm'),
 });
 app.enableShutdownHooks();

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit } from '@mnsim/bus';
+import { loadClusterConfigOrExit, workerLogger } from '@mnsim/bus';
 import { MmuNotifierModule } from './mmu-notifier.module.js';
 
 const config = loadClusterConfigOrExit('mmu-notifier');
 const app = await NestFactory.createApplicationContext(MmuNotifierModule.forRoot(config), {
-  logger: ['error', 'warn'],
+  logger: workerLogger('mmu-notifier'),
 });
 app.enableShutdownHooks();

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit } from '@mnsim/bus';
+import { loadClusterConfigOrExit, workerLogger } from '@mnsim/bus';
 import { OrchestratorModule } from './orchestrator.module.js';
 
 const config = loadClusterConfigOrExit('orchestrator');
 const app = await NestFactory.createApplicationContext(OrchestratorModule.forRoot(config), {
-  logger: ['error', 'warn'],
+  logger: workerLogger('orchestrator'),
 });
 app.enableShutdownHooks();

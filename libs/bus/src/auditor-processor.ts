@@ -16,7 +16,8 @@ import {
   RetryLaterError,
   parseMessage,
 } from './messages.js';
-import type { Bus, BusLogger, WorkerSettings } from './redis-bus.js';
+import type { Bus, WorkerSettings } from './redis-bus.js';
+import type { BusLogger } from './logger.js';
 import { RunStateRepository } from './run-state.js';
 
 /** Thrown while batches of the run are still in flight: BullMQ retries the finish later. */

@@ -18,7 +18,8 @@ import {
   parseMessage,
   queueOf,
 } from './messages.js';
-import type { Bus, BusLogger, WorkerSettings } from './redis-bus.js';
+import type { Bus, WorkerSettings } from './redis-bus.js';
+import type { BusLogger } from './logger.js';
 import { type Continuation, type RunMeta, RunStateRepository } from './run-state.js';
 import { execute, type Execution, type RecordedReply } from './replay.js';
 

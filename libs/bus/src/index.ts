@@ -4,6 +4,7 @@ export * from './in-process.js';
 export * from './messages.js';
 export * from './replay.js';
 export * from './redis-bus.js';
+export * from './logger.js';
 export * from './run-state.js';
 export * from './component-processor.js';
 export * from './orchestrator-processor.js';

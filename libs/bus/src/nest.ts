@@ -13,7 +13,8 @@ import {
 import type { Address } from '@mnsim/kernel';
 import { ComponentProcessor } from './component-processor.js';
 import type { ClusterConfig } from './config.js';
-import { Bus, jsonLogger, type BusLogger, type WorkerSettings } from './redis-bus.js';
+import { Bus, type WorkerSettings } from './redis-bus.js';
+import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
 
 export const CLUSTER_CONFIG = Symbol('CLUSTER_CONFIG');
 export const BUS_LOGGER = Symbol('BUS_LOGGER');
@@ -43,7 +44,7 @@ export class BusProvider implements OnApplicationShutdown {
 @Module({})
 export class BusModule {
   static forRoot(config: ClusterConfig, service: string): DynamicModule {
-    const log: BusLogger = jsonLogger(service);
+    const log: BusLogger = busLoggerOf(workerLogger(service));
     return {
       module: BusModule,
       global: true,

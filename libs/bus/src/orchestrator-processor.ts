@@ -23,7 +23,8 @@ import {
   parseMessage,
   queueOf,
 } from './messages.js';
-import type { Bus, BusLogger, WorkerSettings } from './redis-bus.js';
+import type { Bus, WorkerSettings } from './redis-bus.js';
+import type { BusLogger } from './logger.js';
 import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
 import { eventsJob } from './component-processor.js';
 

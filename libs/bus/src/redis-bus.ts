@@ -11,22 +11,13 @@ import {
   type OutboxJob,
 } from './messages.js';
 import { RunStateGoneError } from './run-state.js';
+import type { BusLogger } from './logger.js';
 
 export interface BusOptions {
   redisUrl: string;
   /** BullMQ key prefix and the prefix of every key mnsim keeps; one per cluster (or per test) */
   prefix: string;
 }
-
-/** One line per log record, JSON: what a log shipper wants. */
-export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
-
-export const jsonLogger =
-  (service: string): BusLogger =>
-  (level, msg, fields) => {
-    const line = JSON.stringify({ time: new Date().toISOString(), level, service, msg, ...fields });
-    (level === 'info' ? process.stdout : process.stderr).write(line + '\n');
-  };
 
 export interface WorkerSettings {
   concurrency: number;
