@@ -28,13 +28,6 @@ export class CanonicalWriter {
     return this.buf.toString('utf8', from, this.pos);
   }
 
-  /** A copy of the bytes written since `from`, for a cache. */
-  copy(from: number): Uint8Array {
-    // a plain Uint8Array view, then its copy: Buffer's own slice and subarray make Buffers
-    // through the species constructor, which costs more than the copy
-    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + from, this.pos - from).slice();
-  }
-
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
@@ -42,9 +35,8 @@ export class CanonicalWriter {
     this.buf = bigger;
   }
 
-  /** Bytes as they are (an encoding made earlier, a constant). */
-  bytes(b: Uint8Array): void {
-    const n = b.length;
+  /** The first `n` bytes of `b` as they are (an encoding made earlier). */
+  bytes(b: Uint8Array, n = b.length): void {
     this.room(n);
     const buf = this.buf;
     let p = this.pos;
@@ -175,5 +167,33 @@ export class CanonicalWriter {
       this.value(v);
     }
     this.byte(0x7d);
+  }
+}
+
+/**
+ * An encoding kept for reuse: its bytes in a buffer of its own, overwritten in place when it is
+ * replaced (so a cache miss allocates nothing), and a version that changes with it.
+ */
+export class EncodingSlot {
+  private bytes = Buffer.allocUnsafe(256);
+  private length = -1;
+  /** changes whenever the slot takes a new encoding: compare versions, not bytes */
+  version = 0;
+
+  get empty(): boolean {
+    return this.length < 0;
+  }
+
+  /** Takes what the writer wrote from `start` to its position. */
+  take(w: CanonicalWriter, start: number): void {
+    const n = w.pos - start;
+    if (n > this.bytes.length) this.bytes = Buffer.allocUnsafe(n * 2);
+    w.buf.copy(this.bytes, 0, start, w.pos);
+    this.length = n;
+    this.version++;
+  }
+
+  writeTo(w: CanonicalWriter): void {
+    w.bytes(this.bytes, this.length);
   }
 }

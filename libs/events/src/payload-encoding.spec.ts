@@ -124,6 +124,18 @@ describe('encodePayload', () => {
     check();
   });
 
+  it('a return between two calls changing the globals does not bring back a stale context', () => {
+    const enc = new EventEncoder();
+    const ctx = context();
+    const first = call(ctx);
+    expect(enc.payload('call', first)).toBe(reference(first));
+    ctx.globals = { panicked: false, prevJiffy: 99, taintWarn: true };
+    const ret = { fn: 'f', from: 'kvm:arm64', globals: ctx.globals, ret: 0, to: 'mm' };
+    expect(enc.payload('return', ret as unknown as ReturnPayload)).toBe(reference(ret));
+    const second = call(ctx);
+    expect(enc.payload('call', second)).toBe(reference(second));
+  });
+
   it('writes optional members in code-point order, whichever are present', () => {
     const ctx = context();
     const attachments = {

@@ -13,7 +13,7 @@
  * generated run.
  */
 import type { ExecContext, HeldLock, KernelGlobals, PrintkLine, TaskRef } from '@mnsim/kernel';
-import { CanonicalWriter } from './canonical-writer.js';
+import { CanonicalWriter, EncodingSlot } from './canonical-writer.js';
 import type {
   ArmedTimerEntry,
   CallPayload,
@@ -25,57 +25,61 @@ import type {
 import type { CanonicalEvent } from './log.js';
 import type { EventType } from './types.js';
 
-/** No encoding cached yet. */
-const EMPTY = new Uint8Array(0);
-
 /**
- * The call stack: its encoding is reused while the frames are the same. A changed stack is
- * written again from the frames' cached quoted bytes.
+ * The call stack: its encoding is reused while the frames are the same; a changed stack is
+ * written again, from the frames' cached quoted bytes.
  */
 class StackCache {
   private frames: string[] = [];
-  private encoded: Uint8Array = EMPTY;
+  private readonly slot = new EncodingSlot();
 
-  /** The cached encoding if `stack` is the one encoded last, else null. */
-  cached(stack: readonly string[]): Uint8Array | null {
-    const known = this.frames;
-    if (known.length !== stack.length || this.encoded === EMPTY) return null;
-    for (let i = 0; i < stack.length; i++) if (known[i] !== stack[i]) return null;
-    return this.encoded;
+  get version(): number {
+    return this.slot.version;
   }
 
-  write(w: CanonicalWriter, stack: readonly string[]): Uint8Array {
-    const hit = this.cached(stack);
-    if (hit !== null) {
-      w.bytes(hit);
-      return hit;
+  /** Whether `stack` is the one encoded last. */
+  hit(stack: readonly string[]): boolean {
+    const known = this.frames;
+    if (known.length !== stack.length || this.slot.empty) return false;
+    for (let i = 0; i < stack.length; i++) if (known[i] !== stack[i]) return false;
+    return true;
+  }
+
+  /** Writes the stack; returns the version of its encoding. */
+  write(w: CanonicalWriter, stack: readonly string[]): number {
+    if (this.hit(stack)) {
+      this.slot.writeTo(w);
+      return this.slot.version;
     }
     const start = w.pos;
     w.value(stack);
     this.frames = stack.slice();
-    this.encoded = w.copy(start);
-    return this.encoded;
+    this.slot.take(w, start);
+    return this.slot.version;
   }
 }
 
 class LocksCache {
   private last: HeldLock[] = [];
-  private encoded: Uint8Array = EMPTY;
+  private readonly slot = new EncodingSlot();
 
-  cached(locks: readonly HeldLock[]): Uint8Array | null {
-    const last = this.last;
-    if (locks.length !== last.length || this.encoded === EMPTY) return null;
-    for (let i = 0; i < locks.length; i++) {
-      if (locks[i].at !== last[i].at || locks[i].name !== last[i].name) return null;
-    }
-    return this.encoded;
+  get version(): number {
+    return this.slot.version;
   }
 
-  write(w: CanonicalWriter, locks: readonly HeldLock[]): Uint8Array {
-    const hit = this.cached(locks);
-    if (hit !== null) {
-      w.bytes(hit);
-      return hit;
+  hit(locks: readonly HeldLock[]): boolean {
+    const last = this.last;
+    if (locks.length !== last.length || this.slot.empty) return false;
+    for (let i = 0; i < locks.length; i++) {
+      if (locks[i].at !== last[i].at || locks[i].name !== last[i].name) return false;
+    }
+    return true;
+  }
+
+  write(w: CanonicalWriter, locks: readonly HeldLock[]): number {
+    if (this.hit(locks)) {
+      this.slot.writeTo(w);
+      return this.slot.version;
     }
     const start = w.pos;
     w.byte(0x5b);
@@ -88,25 +92,28 @@ class LocksCache {
     }
     w.byte(0x5d);
     this.last = locks.map((l) => ({ at: l.at, name: l.name }));
-    this.encoded = w.copy(start);
-    return this.encoded;
+    this.slot.take(w, start);
+    return this.slot.version;
   }
 }
 
 class TaskCache {
   private last: TaskRef = { comm: '', kthread: false, pid: Number.NaN };
-  private encoded: Uint8Array = EMPTY;
+  private readonly slot = new EncodingSlot();
 
-  cached(t: TaskRef): Uint8Array | null {
-    const l = this.last;
-    return t.pid === l.pid && t.comm === l.comm && t.kthread === l.kthread ? this.encoded : null;
+  get version(): number {
+    return this.slot.version;
   }
 
-  write(w: CanonicalWriter, t: TaskRef): Uint8Array {
-    const hit = this.cached(t);
-    if (hit !== null) {
-      w.bytes(hit);
-      return hit;
+  hit(t: TaskRef): boolean {
+    const l = this.last;
+    return t.pid === l.pid && t.comm === l.comm && t.kthread === l.kthread;
+  }
+
+  write(w: CanonicalWriter, t: TaskRef): number {
+    if (this.hit(t)) {
+      this.slot.writeTo(w);
+      return this.slot.version;
     }
     const start = w.pos;
     w.ascii('{"comm":');
@@ -117,27 +124,28 @@ class TaskCache {
     w.number(t.pid);
     w.byte(0x7d);
     this.last = { comm: t.comm, kthread: t.kthread, pid: t.pid };
-    this.encoded = w.copy(start);
-    return this.encoded;
+    this.slot.take(w, start);
+    return this.slot.version;
   }
 }
 
 class GlobalsCache {
   private last: KernelGlobals = { panicked: false, prevJiffy: Number.NaN, taintWarn: false };
-  private encoded: Uint8Array = EMPTY;
+  private readonly slot = new EncodingSlot();
 
-  cached(g: KernelGlobals): Uint8Array | null {
-    const l = this.last;
-    return g.prevJiffy === l.prevJiffy && g.panicked === l.panicked && g.taintWarn === l.taintWarn
-      ? this.encoded
-      : null;
+  get version(): number {
+    return this.slot.version;
   }
 
-  write(w: CanonicalWriter, g: KernelGlobals): Uint8Array {
-    const hit = this.cached(g);
-    if (hit !== null) {
-      w.bytes(hit);
-      return hit;
+  hit(g: KernelGlobals): boolean {
+    const l = this.last;
+    return g.prevJiffy === l.prevJiffy && g.panicked === l.panicked && g.taintWarn === l.taintWarn;
+  }
+
+  write(w: CanonicalWriter, g: KernelGlobals): number {
+    if (this.hit(g)) {
+      this.slot.writeTo(w);
+      return this.slot.version;
     }
     const start = w.pos;
     w.ascii('{"panicked":');
@@ -148,8 +156,8 @@ class GlobalsCache {
     w.boolean(g.taintWarn);
     w.byte(0x7d);
     this.last = { panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn };
-    this.encoded = w.copy(start);
-    return this.encoded;
+    this.slot.take(w, start);
+    return this.slot.version;
   }
 }
 
@@ -192,19 +200,19 @@ export class EventEncoder {
   private readonly locks = new LocksCache();
   private readonly task = new TaskCache();
   private readonly globals = new GlobalsCache();
-  /** the previous context: its parts' cached encodings (compared by identity) and scalars */
+  /** the previous context: the versions of its parts' encodings, its scalars, its encoding */
+  private readonly context = new EncodingSlot();
   private last: {
-    globals: Uint8Array;
-    locks: Uint8Array;
-    stack: Uint8Array;
-    task: Uint8Array;
+    globals: number;
+    locks: number;
+    stack: number;
+    task: number;
     cpu: number;
     jiffies: number;
     irqsDisabled: boolean;
     nonBlockCount: number;
     preemptCount: number;
     preemptDisableIp: string | null;
-    encoded: Uint8Array;
   } | null = null;
 
   /** canonicalJson(payload), for a payload of the given event type. */
@@ -266,7 +274,7 @@ export class EventEncoder {
    * equal to the previous one (a notifier chain calling every subscriber in turn) is one compare
    * per field and one copy.
    */
-  private context(c: ExecContext): void {
+  private writeContext(c: ExecContext): void {
     const w = this.writer;
     const l = this.last;
     if (
@@ -277,12 +285,17 @@ export class EventEncoder {
       l.nonBlockCount === c.nonBlockCount &&
       l.preemptCount === c.preemptCount &&
       l.preemptDisableIp === c.preemptDisableIp &&
-      this.globals.cached(c.globals) === l.globals &&
-      this.locks.cached(c.locks) === l.locks &&
-      this.stack.cached(c.stack) === l.stack &&
-      this.task.cached(c.task) === l.task
+      // a part's cache may have moved on since (a return's globals): the versions must match
+      this.globals.hit(c.globals) &&
+      this.globals.version === l.globals &&
+      this.locks.hit(c.locks) &&
+      this.locks.version === l.locks &&
+      this.stack.hit(c.stack) &&
+      this.stack.version === l.stack &&
+      this.task.hit(c.task) &&
+      this.task.version === l.task
     ) {
-      w.bytes(l.encoded);
+      this.context.writeTo(w);
       return;
     }
     const start = w.pos;
@@ -319,8 +332,8 @@ export class EventEncoder {
       nonBlockCount: c.nonBlockCount,
       preemptCount: c.preemptCount,
       preemptDisableIp: c.preemptDisableIp,
-      encoded: w.copy(start),
     };
+    this.context.take(w, start);
   }
 
   // Members in code-point order. Optional members before the first required one end with a
@@ -332,7 +345,7 @@ export class EventEncoder {
     this.before('"args":', p.args);
     this.armed(p.armed);
     w.ascii('"ctx":');
-    this.context(p.ctx);
+    this.writeContext(p.ctx);
     w.ascii(',"fn":');
     w.quoted(p.fn);
     w.ascii(',"from":');
@@ -350,7 +363,7 @@ export class EventEncoder {
     this.before('"args":', p.args);
     this.armed(p.armed);
     w.ascii('"ctx":');
-    this.context(p.ctx);
+    this.writeContext(p.ctx);
     w.ascii(',"fn":');
     w.quoted(p.fn);
     this.log(p.log);
