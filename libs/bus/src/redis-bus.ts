@@ -1,8 +1,9 @@
 /**
  * BullMQ on Redis: the queues of one prefix, sending persisted outboxes, the per-run state the
- * workers keep in Redis, and a worker wrapper that moves malformed jobs to the dead-letter queue.
+ * workers keep in Redis, and the handling of a served job that moves malformed messages to the
+ * dead-letter queue.
  */
-import { Queue, Worker, type Job, MetricsTime } from 'bullmq';
+import { Queue, Worker, type Job, MetricsTime, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   DEAD_LETTER_QUEUE,
@@ -24,6 +25,45 @@ export interface WorkerSettings {
   log: BusLogger;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+}
+
+/** A queue's message handler: the job's name and data (the job itself for its id). */
+export type JobHandler = (name: string, data: unknown, job: Job) => Promise<void>;
+
+/** The BullMQ settings of every mnsim worker, whoever creates it (Bus.serve or @nestjs/bullmq). */
+export function workerOptions(
+  settings: Omit<WorkerSettings, 'log'>,
+): Omit<WorkerOptions, 'connection'> {
+  return {
+    concurrency: settings.concurrency,
+    // a killed worker's jobs are taken over once their lock expires: keep that short
+    lockDuration: settings.lockDurationMs ?? 10_000,
+    stalledInterval: settings.stalledIntervalMs ?? 5_000,
+    maxStalledCount: 1000,
+    // per-queue completed/failed counts for the API's /metrics (Queue.getMetrics)
+    metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+  };
+}
+
+/** A worker's `failed` event: a retry to come is info, anything else an error. */
+export function logJobFailed(
+  log: BusLogger,
+  queueName: string,
+  job: Job | undefined,
+  err: Error,
+): void {
+  log(err instanceof RetryLaterError ? 'info' : 'error', 'job failed', {
+    queue: queueName,
+    jobId: job?.id,
+    name: job?.name,
+    attempt: job?.attemptsMade,
+    reason: err.message,
+  });
+}
+
+/** A worker's `error` event (its connection, mostly). */
+export function logWorkerError(log: BusLogger, queueName: string, err: Error): void {
+  log('error', 'worker error', { queue: queueName, reason: err.message });
 }
 
 export const DEFAULT_JOB_OPTIONS = {
@@ -88,67 +128,53 @@ export class Bus {
   }
 
   /**
-   * Serves a queue. `handle` gets the job's name and data; a MalformedMessageError moves the job
-   * to the dead-letter queue with the reason (one log line) and the worker keeps serving; a
-   * RunStateGoneError (the run is closed, or Redis lost it) drops the message with one log line;
-   * any other error fails the attempt and BullMQ retries it.
+   * Serves a queue on a BullMQ Worker of this bus (the in-process clusters of the tests; the
+   * worker apps serve theirs through @nestjs/bullmq, with the same `processJob`, options and logs).
    */
-  serve(
-    queueName: string,
-    handle: (name: string, data: unknown, job: Job) => Promise<void>,
-    opts: WorkerSettings,
-  ): Worker {
+  serve(queueName: string, handle: JobHandler, opts: WorkerSettings): Worker {
     const worker = new Worker(
       queueName,
-      async (job: Job) => {
-        try {
-          await handle(job.name, job.data, job);
-        } catch (err) {
-          if (err instanceof RunStateGoneError) {
-            opts.log('warn', 'message for a run whose state is gone dropped', {
-              queue: queueName,
-              jobId: job.id,
-              name: job.name,
-              runId: err.runId,
-            });
-            return;
-          }
-          if (!(err instanceof MalformedMessageError)) throw err;
-          await this.deadLetter(queueName, job, err.message);
-          opts.log('warn', 'malformed message moved to the dead-letter queue', {
-            queue: queueName,
-            jobId: job.id,
-            name: job.name,
-            reason: err.message,
-          });
-        }
-      },
+      (job: Job) => this.processJob(queueName, job, handle, opts.log),
       {
         connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
         prefix: this.opts.prefix,
-        concurrency: opts.concurrency,
-        // a killed worker's jobs are taken over once their lock expires: keep that short
-        lockDuration: opts.lockDurationMs ?? 10_000,
-        stalledInterval: opts.stalledIntervalMs ?? 5_000,
-        maxStalledCount: 1000,
-        // per-queue completed/failed counts for the API's /metrics (Queue.getMetrics)
-        metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+        ...workerOptions(opts),
       },
     );
-    worker.on('failed', (job, err) => {
-      opts.log(err instanceof RetryLaterError ? 'info' : 'error', 'job failed', {
-        queue: queueName,
-        jobId: job?.id,
-        name: job?.name,
-        attempt: job?.attemptsMade,
-        reason: err.message,
-      });
-    });
-    worker.on('error', (err) =>
-      opts.log('error', 'worker error', { queue: queueName, reason: err.message }),
-    );
+    worker.on('failed', (job, err) => logJobFailed(opts.log, queueName, job, err));
+    worker.on('error', (err) => logWorkerError(opts.log, queueName, err));
     this.workers.push(worker);
     return worker;
+  }
+
+  /**
+   * One job of a served queue. `handle` gets the job's name and data; a MalformedMessageError
+   * moves the job to the dead-letter queue with the reason (one log line) and the worker keeps
+   * serving; a RunStateGoneError (the run is closed, or Redis lost it) drops the message with one
+   * log line; any other error fails the attempt and BullMQ retries it.
+   */
+  async processJob(queueName: string, job: Job, handle: JobHandler, log: BusLogger): Promise<void> {
+    try {
+      await handle(job.name, job.data, job);
+    } catch (err) {
+      if (err instanceof RunStateGoneError) {
+        log('warn', 'message for a run whose state is gone dropped', {
+          queue: queueName,
+          jobId: job.id,
+          name: job.name,
+          runId: err.runId,
+        });
+        return;
+      }
+      if (!(err instanceof MalformedMessageError)) throw err;
+      await this.deadLetter(queueName, job, err.message);
+      log('warn', 'malformed message moved to the dead-letter queue', {
+        queue: queueName,
+        jobId: job.id,
+        name: job.name,
+        reason: err.message,
+      });
+    }
   }
 
   private async deadLetter(queueName: string, job: Job, reason: string): Promise<void> {
