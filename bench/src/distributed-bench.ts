@@ -159,7 +159,10 @@ async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
   }
 }
 
-/** Starts one worker process; resolves once it logs that it serves its queues. */
+/** How long a worker may take to say it serves its queues before the benchmark gives up. */
+const WORKER_START_MS = 60_000;
+
+/** Starts one worker process; resolves once it logs (Nest's JSON logger) that it serves. */
 function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(DIST, 'dist/apps', app, 'src/main.js')], {
     env,
@@ -167,9 +170,16 @@ function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess>
   });
   let output = '';
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(`${app} did not start within ${WORKER_START_MS} ms: ${output.slice(-2000)}`),
+      );
+    }, WORKER_START_MS);
     const onData = (d: Buffer): void => {
       if (output.length < 100_000) output += d.toString();
-      if (output.includes('"msg":"serving"')) {
+      if (output.includes('"message":"serving"')) {
+        clearTimeout(timer);
         output = '';
         resolve(child);
       }
