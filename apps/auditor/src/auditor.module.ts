@@ -1,14 +1,26 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { AuditorProcessor } from './auditor.processor.js';
+import { BullModule } from '@nestjs/bullmq';
+import { AUDITOR_QUEUE, BusModule, type ClusterConfig } from '@mnsim/bus';
+import { openStore } from '@mnsim/store';
+import { AUDIT_STORE, auditorProcessor } from './auditor.processor.js';
 
 @Module({})
 export class AuditorModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: AuditorModule,
-      imports: [BusModule.forRoot(config, 'auditor')],
-      providers: [AuditorProcessor],
+      imports: [
+        BusModule.forRoot(config, 'auditor'),
+        BullModule.registerQueue({ name: AUDITOR_QUEUE }),
+      ],
+      providers: [
+        {
+          provide: AUDIT_STORE,
+          useFactory: () =>
+            openStore({ url: config.MNSIM_DATABASE_URL, schema: config.MNSIM_DATABASE_SCHEMA }),
+        },
+        auditorProcessor(config),
+      ],
     };
   }
 }

@@ -1,40 +1,44 @@
 /** The auditor worker: event batches into the store (Postgres), runs closed with their logHash. */
+import { Inject, type OnApplicationShutdown, type Type } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
-import {
+  AUDITOR_QUEUE,
   AuditorProcessor as Auditor,
   BUS_LOGGER,
   BusProvider,
-  CLUSTER_CONFIG,
+  QueueProcessor,
   type BusLogger,
   type ClusterConfig,
+  workerOptionsOf,
 } from '@mnsim/bus';
-import { openStore, type Store } from '@mnsim/store';
+import type { Store } from '@mnsim/store';
 
-@Injectable()
-export class AuditorProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
-  private store: Store | null = null;
+/** The auditor's store, opened before the worker starts. */
+export const AUDIT_STORE = Symbol('AUDIT_STORE');
 
-  constructor(
-    @Inject(BusProvider) private readonly busProvider: BusProvider,
-    @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
-    @Inject(BUS_LOGGER) private readonly log: BusLogger,
-  ) {}
+/** The processor of the `auditor` queue, built once the config (its worker options) is loaded. */
+export function auditorProcessor(config: ClusterConfig): Type<QueueProcessor> {
+  @Processor(AUDITOR_QUEUE, workerOptionsOf(config))
+  class AuditorProcessor extends QueueProcessor implements OnApplicationShutdown {
+    private readonly auditor: Auditor;
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.store = await openStore({
-      url: this.config.MNSIM_DATABASE_URL,
-      schema: this.config.MNSIM_DATABASE_SCHEMA,
-    });
-    new Auditor(this.busProvider.bus, this.store, this.log).start(this.busProvider.settings);
-    this.log('info', 'serving', { queue: 'auditor', prefix: this.config.MNSIM_QUEUE_PREFIX });
+    constructor(
+      @Inject(BusProvider) busProvider: BusProvider,
+      @Inject(BUS_LOGGER) log: BusLogger,
+      @Inject(AUDIT_STORE) private readonly store: Store,
+    ) {
+      super(busProvider, log);
+      this.auditor = new Auditor(busProvider.bus, store, log);
+    }
+
+    protected handle(name: string, data: unknown): Promise<void> {
+      return this.auditor.handle(name, data);
+    }
+
+    /** After beforeApplicationShutdown: the worker is closed, no job uses the store any more. */
+    async onApplicationShutdown(): Promise<void> {
+      await this.store.close();
+    }
   }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.store?.close();
-  }
+  return AuditorProcessor;
 }

@@ -1,14 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { KvmProcessor } from './kvm.processor.js';
+import { BullModule } from '@nestjs/bullmq';
+import { BusModule, type ClusterConfig, kvmQueue } from '@mnsim/bus';
+import { kvmArchOf, kvmProcessor } from './kvm.processor.js';
 
 @Module({})
 export class KvmModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: KvmModule,
-      imports: [BusModule.forRoot(config, 'kvm')],
-      providers: [KvmProcessor],
+      imports: [
+        BusModule.forRoot(config, 'kvm'),
+        BullModule.registerQueue({ name: kvmQueue(kvmArchOf(config)) }),
+      ],
+      providers: [kvmProcessor(config)],
     };
   }
 }

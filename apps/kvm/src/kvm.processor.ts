@@ -1,11 +1,22 @@
 /** The kvm worker: the KVM of one architecture (KVM_ARCH), its queue only. */
-import { Injectable } from '@nestjs/common';
-import { ComponentWorker } from '@mnsim/bus';
-import type { Address } from '@mnsim/kernel';
+import type { Type } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
+import { ComponentQueueProcessor, type ClusterConfig, kvmQueue, workerOptionsOf } from '@mnsim/bus';
+import type { Address, Arch } from '@mnsim/kernel';
 
-@Injectable()
-export class KvmProcessor extends ComponentWorker {
-  protected addresses(): Address[] {
-    return [`kvm:${this.config.KVM_ARCH ?? 'arm64'}`];
+/** The architecture this process serves; the config was validated with KVM_ARCH required. */
+export function kvmArchOf(config: ClusterConfig): Arch {
+  return config.KVM_ARCH ?? 'arm64';
+}
+
+/** The processor of the KVM_ARCH queue: its name, like its worker options, is known at start. */
+export function kvmProcessor(config: ClusterConfig): Type<ComponentQueueProcessor> {
+  const arch = kvmArchOf(config);
+  @Processor(kvmQueue(arch), workerOptionsOf(config))
+  class KvmProcessor extends ComponentQueueProcessor {
+    protected address(): Address {
+      return `kvm:${arch}`;
+    }
   }
+  return KvmProcessor;
 }

@@ -1,14 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { MmuNotifierProcessor } from './mmu-notifier.processor.js';
+import { BullModule } from '@nestjs/bullmq';
+import { BusModule, COMPONENT_QUEUES, type ClusterConfig } from '@mnsim/bus';
+import { mmuNotifierProcessor } from './mmu-notifier.processor.js';
 
 @Module({})
 export class MmuNotifierModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: MmuNotifierModule,
-      imports: [BusModule.forRoot(config, 'mmu-notifier')],
-      providers: [MmuNotifierProcessor],
+      imports: [
+        BusModule.forRoot(config, 'mmu-notifier'),
+        BullModule.registerQueue({ name: COMPONENT_QUEUES.mm }),
+      ],
+      providers: [mmuNotifierProcessor(config)],
     };
   }
 }

@@ -1,14 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { OomKillerProcessor } from './oom-killer.processor.js';
+import { BullModule } from '@nestjs/bullmq';
+import { BusModule, COMPONENT_QUEUES, type ClusterConfig } from '@mnsim/bus';
+import { oomKillerProcessor } from './oom-killer.processor.js';
 
 @Module({})
 export class OomKillerModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: OomKillerModule,
-      imports: [BusModule.forRoot(config, 'oom-killer')],
-      providers: [OomKillerProcessor],
+      imports: [
+        BusModule.forRoot(config, 'oom-killer'),
+        BullModule.registerQueue({ name: COMPONENT_QUEUES.oom }),
+      ],
+      providers: [oomKillerProcessor(config)],
     };
   }
 }

@@ -1,33 +1,26 @@
 /**
  * The orchestrator: drives each run's stimuli in virtual time (RunScheduler), one chain per run in
- * flight, and serves the stateless `task` component (a process's own context).
+ * flight. The app also serves the stateless `task` component (task.processor.ts).
  */
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Type } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import {
-  BUS_LOGGER,
-  BusProvider,
-  CLUSTER_CONFIG,
-  ComponentProcessor,
+  ORCHESTRATOR_QUEUE,
   OrchestratorProcessor as Orchestrator,
-  type BusLogger,
+  QueueProcessor,
   type ClusterConfig,
+  workerOptionsOf,
 } from '@mnsim/bus';
 
-@Injectable()
-export class OrchestratorProcessor implements OnApplicationBootstrap {
-  constructor(
-    @Inject(BusProvider) private readonly busProvider: BusProvider,
-    @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
-    @Inject(BUS_LOGGER) private readonly log: BusLogger,
-  ) {}
+/** The processor of the `orchestrator` queue, built once the config (its worker options) is loaded. */
+export function orchestratorProcessor(config: ClusterConfig): Type<QueueProcessor> {
+  @Processor(ORCHESTRATOR_QUEUE, workerOptionsOf(config))
+  class OrchestratorProcessor extends QueueProcessor {
+    private readonly orchestrator = new Orchestrator(this.busProvider.bus, this.log);
 
-  onApplicationBootstrap(): void {
-    const { bus, settings } = this.busProvider;
-    new Orchestrator(bus, this.log).start(settings);
-    new ComponentProcessor(bus, ['task'], this.log).start(settings);
-    this.log('info', 'serving', {
-      queues: ['orchestrator', 'task'],
-      prefix: this.config.MNSIM_QUEUE_PREFIX,
-    });
+    protected handle(name: string, data: unknown): Promise<void> {
+      return this.orchestrator.handle(name, data);
+    }
   }
+  return OrchestratorProcessor;
 }

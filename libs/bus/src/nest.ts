@@ -1,19 +1,24 @@
 /**
- * The Nest side of the bus, shared by the worker apps: the validated cluster config and one Bus
- * (closed with the application), as injectable providers.
+ * The Nest side of the bus, shared by the worker apps: the validated cluster config, one Bus
+ * (sending, run state; closed with the application), BullMQ through @nestjs/bullmq on the
+ * cluster's Redis and prefix, and the base class of every queue processor.
  */
 import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
   Inject,
   Injectable,
   Module,
-  type DynamicModule,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
+import { BullModule, OnWorkerEvent, WorkerHost } from '@nestjs/bullmq';
+import type { Job, WorkerOptions } from 'bullmq';
 import type { Address } from '@mnsim/kernel';
 import { ComponentProcessor } from './component-processor.js';
 import type { ClusterConfig } from './config.js';
-import { Bus, type WorkerSettings } from './redis-bus.js';
+import { Bus, logJobFailed, logWorkerError, workerOptions } from './redis-bus.js';
 import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
 
 export const CLUSTER_CONFIG = Symbol('CLUSTER_CONFIG');
@@ -27,55 +32,141 @@ export class BusProvider implements OnApplicationShutdown {
     this.bus = new Bus({ redisUrl: config.MNSIM_REDIS_URL, prefix: config.MNSIM_QUEUE_PREFIX });
   }
 
-  /** The worker settings every processor uses. */
-  get settings(): Omit<WorkerSettings, 'log'> {
-    return {
-      concurrency: this.config.MNSIM_CONCURRENCY,
-      lockDurationMs: this.config.MNSIM_LOCK_DURATION_MS,
-      stalledIntervalMs: this.config.MNSIM_STALLED_INTERVAL_MS,
-    };
-  }
-
   async onApplicationShutdown(): Promise<void> {
     await this.bus.close();
   }
 }
 
+/**
+ * The BullMQ worker options of every processor of a worker app, from the validated config: for
+ * `@Processor(queue, workerOptionsOf(config))` in a class built once the config is loaded.
+ */
+export function workerOptionsOf(config: ClusterConfig): Omit<WorkerOptions, 'connection'> {
+  return workerOptions({
+    concurrency: config.MNSIM_CONCURRENCY,
+    lockDurationMs: config.MNSIM_LOCK_DURATION_MS,
+    stalledIntervalMs: config.MNSIM_STALLED_INTERVAL_MS,
+  });
+}
+
+/**
+ * A queue of a worker app, served by the Worker @nestjs/bullmq creates for it: `process()` runs
+ * the bus's job handling (dead-letter queue, dropped runs) around the subclass's `handle`, and the
+ * worker's failures are logged as Bus.serve logs them. Subclasses add `@Processor(queue, options)`.
+ */
+export abstract class QueueProcessor extends WorkerHost implements BeforeApplicationShutdown {
+  constructor(
+    @Inject(BusProvider) protected readonly busProvider: BusProvider,
+    @Inject(BUS_LOGGER) protected readonly log: BusLogger,
+  ) {
+    super();
+  }
+
+  protected abstract handle(name: string, data: unknown, job: Job): Promise<void>;
+
+  process(job: Job): Promise<void> {
+    return this.busProvider.bus.processJob(
+      this.worker.name,
+      job,
+      (name, data, j) => this.handle(name, data, j),
+      this.log,
+    );
+  }
+
+  @OnWorkerEvent('failed')
+  onFailed(job: Job | undefined, err: Error): void {
+    logJobFailed(this.log, this.worker.name, job, err);
+  }
+
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    logWorkerError(this.log, this.worker.name, err);
+  }
+
+  /**
+   * Jobs in flight finish before the bus and the store close (onApplicationShutdown);
+   * @nestjs/bullmq's own close of the worker afterwards is a no-op.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
+  }
+}
+
+/**
+ * A component queue (mm, oom, task, kvm:<arch>) served with the shared ComponentProcessor
+ * (libs/bus -> libs/kernel): each app says only which address it serves.
+ */
+export abstract class ComponentQueueProcessor extends QueueProcessor {
+  private readonly served: Address = this.address();
+  private readonly component = new ComponentProcessor(
+    this.busProvider.bus,
+    [this.served],
+    this.log,
+  );
+
+  /** Called once, while the processor is constructed. */
+  protected abstract address(): Address;
+
+  protected handle(name: string, data: unknown): Promise<void> {
+    return this.component.handle(this.served, name, data);
+  }
+}
+
+/** Logs "serving" once the Worker of every queue processor of the app is connected. */
+@Injectable()
+class ServingLog implements OnApplicationBootstrap {
+  constructor(
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
+    @Inject(BUS_LOGGER) private readonly log: BusLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const processors = this.discovery
+      .getProviders()
+      .map((wrapper) => wrapper.instance as unknown)
+      .filter((p): p is QueueProcessor => p instanceof QueueProcessor);
+    await Promise.all(processors.map((p) => p.worker.waitUntilReady()));
+    this.log('info', 'serving', {
+      queues: processors.map((p) => p.worker.name),
+      prefix: this.config.MNSIM_QUEUE_PREFIX,
+    });
+  }
+}
+
 @Module({})
 export class BusModule {
+  /**
+   * The bus of a worker app. Each queue it serves: `BullModule.registerQueue({ name })` in the
+   * app's module (that is also what makes @nestjs/bullmq create the Workers of its processors) and
+   * a QueueProcessor subclass decorated with `@Processor(name, workerOptionsOf(config))`.
+   */
   static forRoot(config: ClusterConfig, service: string): DynamicModule {
     const log: BusLogger = busLoggerOf(workerLogger(service));
     return {
       module: BusModule,
       global: true,
+      imports: [
+        DiscoveryModule,
+        BullModule.forRoot({
+          // each Worker opens its own connections with these (bullmq closes them with it)
+          connection: {
+            url: config.MNSIM_REDIS_URL,
+            maxRetriesPerRequest: null,
+            // ioredis's default, as on the Bus's own connection: reconnect within 2 s of Redis
+            // coming back
+            retryStrategy: (times: number) => Math.min(times * 50, 2000),
+          },
+          prefix: config.MNSIM_QUEUE_PREFIX,
+        }),
+      ],
       providers: [
         { provide: CLUSTER_CONFIG, useValue: config },
         { provide: BUS_LOGGER, useValue: log },
         BusProvider,
+        ServingLog,
       ],
       exports: [CLUSTER_CONFIG, BUS_LOGGER, BusProvider],
     };
-  }
-}
-
-/**
- * A worker serving component queues with the shared ComponentProcessor (libs/bus -> libs/kernel):
- * each app says only which addresses it serves.
- */
-export abstract class ComponentWorker implements OnApplicationBootstrap {
-  constructor(
-    @Inject(BusProvider) protected readonly busProvider: BusProvider,
-    @Inject(CLUSTER_CONFIG) protected readonly config: ClusterConfig,
-    @Inject(BUS_LOGGER) protected readonly log: BusLogger,
-  ) {}
-
-  protected abstract addresses(): Address[];
-
-  onApplicationBootstrap(): void {
-    const addresses = this.addresses();
-    new ComponentProcessor(this.busProvider.bus, addresses, this.log).start(
-      this.busProvider.settings,
-    );
-    this.log('info', 'serving', { addresses, prefix: this.config.MNSIM_QUEUE_PREFIX });
   }
 }
