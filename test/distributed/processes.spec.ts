@@ -36,6 +36,22 @@ describe('distributed runs on real worker processes', () => {
     await expectEmbedded(env, results);
   }, 120_000);
 
+  it("the worker processes keep BullMQ's per-queue counts that /metrics reports", async () => {
+    const replicated = [
+      ORCHESTRATOR_QUEUE,
+      AUDITOR_QUEUE,
+      COMPONENT_QUEUES.task,
+      COMPONENT_QUEUES.mm,
+      COMPONENT_QUEUES.oom,
+      kvmQueue('arm64'),
+    ];
+    for (const name of replicated) {
+      const q = env.bus.queue(name);
+      expect(await q.getWorkersCount(), name).toBeGreaterThanOrEqual(2);
+      expect((await q.getMetrics('completed', 0, 0)).meta.count, name).toBeGreaterThan(0);
+    }
+  });
+
   it('SIGKILL each kind of worker mid-campaign, restart it: nothing lost, nothing doubled', async () => {
     const cases = campaign(2);
     const pending = runAll(env, cases);
