@@ -322,6 +322,42 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       );
     });
 
+    it('appends arriving together are committed as a group; a faulty one fails alone', async () => {
+      const ids = ['g0', 'g1', 'g2', 'g3'];
+      for (const runId of ids) await store.createRun({ ...run, runId, seed: 1 });
+      const good = ids.flatMap((runId) =>
+        [0, 1, 2].map((k) =>
+          store.appendEvents(runId, [event(runId, 2 * k), event(runId, 2 * k + 1)], []),
+        ),
+      );
+      const bad = event('g2', 7);
+      (bad.event as { type: string }).type = 'bogus';
+      const faulty = store.appendEvents('g2', [event('g2', 6), bad], []);
+      const settled = await Promise.allSettled([...good, faulty]);
+      expect(settled.slice(0, -1).map((r) => r.status)).toEqual(good.map(() => 'fulfilled'));
+      expect(settled.at(-1)?.status).toBe('rejected');
+      for (const runId of ids) {
+        const seqs = (await store.readEvents(runId, { limit: 100 })).map((e) => e.seq);
+        expect(seqs, runId).toEqual([0, 1, 2, 3, 4, 5]);
+      }
+    });
+
+    it('close() commits the appends it has accepted', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const pending = Array.from({ length: 10 }, (_, seq) =>
+        store.appendEvents(run.runId, [event(run.runId, seq)], []),
+      );
+      await store.close();
+      await Promise.all(pending);
+      const again = await openStore(db.options);
+      try {
+        const seqs = (await again.readEvents(run.runId, { limit: 100 })).map((e) => e.seq);
+        expect(seqs).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      } finally {
+        await again.close();
+      }
+    });
+
     it('reads after a seq and iterates across page boundaries in seq order', async () => {
       await store.createRun({ ...run, seed: 1 });
       // appended out of order, in two batches
