@@ -26,139 +26,100 @@ import type { CanonicalEvent } from './log.js';
 import type { EventType } from './types.js';
 
 /**
- * The call stack: its encoding is reused while the frames are the same; a changed stack is
- * written again, from the frames' cached quoted bytes.
+ * One part of the execution context (call stack, held locks, task, kernel globals): its
+ * encoding is reused while the part equals the one encoded last. Equality is checked field by
+ * field against a copy, never trusted by identity: the context is live and mutated between
+ * events. Within a chain consecutive contexts differ in a frame or a lock at most.
  */
-class StackCache {
-  private frames: string[] = [];
+class PartCache<T> {
+  private last: T | null = null;
   private readonly slot = new EncodingSlot();
 
+  constructor(
+    private readonly equal: (a: T, b: T) => boolean,
+    private readonly copy: (part: T) => T,
+    private readonly encode: (w: CanonicalWriter, part: T) => void,
+  ) {}
+
+  /** changes whenever the cached encoding does */
   get version(): number {
     return this.slot.version;
   }
 
-  /** Whether `stack` is the one encoded last. */
-  hit(stack: readonly string[]): boolean {
-    const known = this.frames;
-    if (known.length !== stack.length || this.slot.empty) return false;
-    for (let i = 0; i < stack.length; i++) if (known[i] !== stack[i]) return false;
-    return true;
+  /** Whether `part` is the one encoded last. */
+  hit(part: T): boolean {
+    return this.last !== null && this.equal(part, this.last);
   }
 
-  /** Writes the stack; returns the version of its encoding. */
-  write(w: CanonicalWriter, stack: readonly string[]): number {
-    if (this.hit(stack)) {
+  write(w: CanonicalWriter, part: T): void {
+    if (this.hit(part)) {
       this.slot.writeTo(w);
-      return this.slot.version;
+      return;
     }
     const start = w.pos;
-    w.value(stack);
-    this.frames = stack.slice();
+    this.encode(w, part);
+    this.last = this.copy(part);
     this.slot.take(w, start);
-    return this.slot.version;
   }
 }
 
-class LocksCache {
-  private last: HeldLock[] = [];
-  private readonly slot = new EncodingSlot();
+function stackCache(): PartCache<readonly string[]> {
+  return new PartCache(
+    (a, b) => a.length === b.length && a.every((f, i) => f === b[i]),
+    (stack) => stack.slice(),
+    (w, stack) => w.value(stack),
+  );
+}
 
-  get version(): number {
-    return this.slot.version;
-  }
+function locksCache(): PartCache<readonly HeldLock[]> {
+  return new PartCache(
+    (a, b) => a.length === b.length && a.every((l, i) => l.at === b[i].at && l.name === b[i].name),
+    (locks) => locks.map((l) => ({ at: l.at, name: l.name })),
+    (w, locks) => {
+      w.byte(0x5b);
+      for (let i = 0; i < locks.length; i++) {
+        w.ascii(i === 0 ? '{"at":' : ',{"at":');
+        w.quoted(locks[i].at);
+        w.ascii(',"name":');
+        w.quoted(locks[i].name);
+        w.byte(0x7d);
+      }
+      w.byte(0x5d);
+    },
+  );
+}
 
-  hit(locks: readonly HeldLock[]): boolean {
-    const last = this.last;
-    if (locks.length !== last.length || this.slot.empty) return false;
-    for (let i = 0; i < locks.length; i++) {
-      if (locks[i].at !== last[i].at || locks[i].name !== last[i].name) return false;
-    }
-    return true;
-  }
-
-  write(w: CanonicalWriter, locks: readonly HeldLock[]): number {
-    if (this.hit(locks)) {
-      this.slot.writeTo(w);
-      return this.slot.version;
-    }
-    const start = w.pos;
-    w.byte(0x5b);
-    for (let i = 0; i < locks.length; i++) {
-      w.ascii(i === 0 ? '{"at":' : ',{"at":');
-      w.quoted(locks[i].at);
-      w.ascii(',"name":');
-      w.quoted(locks[i].name);
+function taskCache(): PartCache<TaskRef> {
+  return new PartCache(
+    (a, b) => a.pid === b.pid && a.comm === b.comm && a.kthread === b.kthread,
+    (t) => ({ comm: t.comm, kthread: t.kthread, pid: t.pid }),
+    (w, t) => {
+      w.ascii('{"comm":');
+      w.string(t.comm);
+      w.ascii(',"kthread":');
+      w.boolean(t.kthread);
+      w.ascii(',"pid":');
+      w.number(t.pid);
       w.byte(0x7d);
-    }
-    w.byte(0x5d);
-    this.last = locks.map((l) => ({ at: l.at, name: l.name }));
-    this.slot.take(w, start);
-    return this.slot.version;
-  }
+    },
+  );
 }
 
-class TaskCache {
-  private last: TaskRef = { comm: '', kthread: false, pid: Number.NaN };
-  private readonly slot = new EncodingSlot();
-
-  get version(): number {
-    return this.slot.version;
-  }
-
-  hit(t: TaskRef): boolean {
-    const l = this.last;
-    return t.pid === l.pid && t.comm === l.comm && t.kthread === l.kthread;
-  }
-
-  write(w: CanonicalWriter, t: TaskRef): number {
-    if (this.hit(t)) {
-      this.slot.writeTo(w);
-      return this.slot.version;
-    }
-    const start = w.pos;
-    w.ascii('{"comm":');
-    w.string(t.comm);
-    w.ascii(',"kthread":');
-    w.boolean(t.kthread);
-    w.ascii(',"pid":');
-    w.number(t.pid);
-    w.byte(0x7d);
-    this.last = { comm: t.comm, kthread: t.kthread, pid: t.pid };
-    this.slot.take(w, start);
-    return this.slot.version;
-  }
-}
-
-class GlobalsCache {
-  private last: KernelGlobals = { panicked: false, prevJiffy: Number.NaN, taintWarn: false };
-  private readonly slot = new EncodingSlot();
-
-  get version(): number {
-    return this.slot.version;
-  }
-
-  hit(g: KernelGlobals): boolean {
-    const l = this.last;
-    return g.prevJiffy === l.prevJiffy && g.panicked === l.panicked && g.taintWarn === l.taintWarn;
-  }
-
-  write(w: CanonicalWriter, g: KernelGlobals): number {
-    if (this.hit(g)) {
-      this.slot.writeTo(w);
-      return this.slot.version;
-    }
-    const start = w.pos;
-    w.ascii('{"panicked":');
-    w.boolean(g.panicked);
-    w.ascii(',"prevJiffy":');
-    w.number(g.prevJiffy);
-    w.ascii(',"taintWarn":');
-    w.boolean(g.taintWarn);
-    w.byte(0x7d);
-    this.last = { panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn };
-    this.slot.take(w, start);
-    return this.slot.version;
-  }
+function globalsCache(): PartCache<KernelGlobals> {
+  return new PartCache(
+    (a, b) =>
+      a.prevJiffy === b.prevJiffy && a.panicked === b.panicked && a.taintWarn === b.taintWarn,
+    (g) => ({ panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn }),
+    (w, g) => {
+      w.ascii('{"panicked":');
+      w.boolean(g.panicked);
+      w.ascii(',"prevJiffy":');
+      w.number(g.prevJiffy);
+      w.ascii(',"taintWarn":');
+      w.boolean(g.taintWarn);
+      w.byte(0x7d);
+    },
+  );
 }
 
 /**
@@ -196,10 +157,10 @@ allKeys<ReturnPayload>()(['armed', 'fn', 'from', 'globals', 'log', 'ret', 'to', 
 /** Encodes the events of one run or many into a writer; its caches only ever save work. */
 export class EventEncoder {
   readonly writer = new CanonicalWriter();
-  private readonly stack = new StackCache();
-  private readonly locks = new LocksCache();
-  private readonly task = new TaskCache();
-  private readonly globals = new GlobalsCache();
+  private readonly stack = stackCache();
+  private readonly locks = locksCache();
+  private readonly task = taskCache();
+  private readonly globals = globalsCache();
   /** the previous context: the versions of its parts' encodings, its scalars, its encoding */
   private readonly context = new EncodingSlot();
   private last: {
@@ -302,13 +263,13 @@ export class EventEncoder {
     w.ascii('{"cpu":');
     w.number(c.cpu);
     w.ascii(',"globals":');
-    const globals = this.globals.write(w, c.globals);
+    this.globals.write(w, c.globals);
     w.ascii(',"irqsDisabled":');
     w.boolean(c.irqsDisabled);
     w.ascii(',"jiffies":');
     w.number(c.jiffies);
     w.ascii(',"locks":');
-    const locks = this.locks.write(w, c.locks);
+    this.locks.write(w, c.locks);
     w.ascii(',"nonBlockCount":');
     w.number(c.nonBlockCount);
     w.ascii(',"preemptCount":');
@@ -317,15 +278,15 @@ export class EventEncoder {
     if (c.preemptDisableIp === null) w.ascii('null');
     else w.quoted(c.preemptDisableIp);
     w.ascii(',"stack":');
-    const stack = this.stack.write(w, c.stack);
+    this.stack.write(w, c.stack);
     w.ascii(',"task":');
-    const task = this.task.write(w, c.task);
+    this.task.write(w, c.task);
     w.byte(0x7d);
     this.last = {
-      globals,
-      locks,
-      stack,
-      task,
+      globals: this.globals.version,
+      locks: this.locks.version,
+      stack: this.stack.version,
+      task: this.task.version,
       cpu: c.cpu,
       jiffies: c.jiffies,
       irqsDisabled: c.irqsDisabled,
