@@ -1,8 +1,11 @@
 /** The kvm worker: the KVM of one architecture (KVM_ARCH), its queue only. */
 import type { Type } from '@nestjs/common';
-import { Processor } from '@nestjs/bullmq';
-import { ComponentQueueProcessor, type ClusterConfig, kvmQueue, workerOptionsOf } from '@mnsim/bus';
-import type { Address, Arch } from '@mnsim/kernel';
+import {
+  type ClusterConfig,
+  type ComponentQueueProcessor,
+  componentQueueProcessor,
+} from '@mnsim/bus';
+import type { Arch } from '@mnsim/kernel';
 
 /** The architecture this process serves; the config was validated with KVM_ARCH required. */
 export function kvmArchOf(config: ClusterConfig): Arch {
@@ -11,12 +14,5 @@ export function kvmArchOf(config: ClusterConfig): Arch {
 
 /** The processor of the KVM_ARCH queue: its name, like its worker options, is known at start. */
 export function kvmProcessor(config: ClusterConfig): Type<ComponentQueueProcessor> {
-  const arch = kvmArchOf(config);
-  @Processor(kvmQueue(arch), workerOptionsOf(config))
-  class KvmProcessor extends ComponentQueueProcessor {
-    protected address(): Address {
-      return `kvm:${arch}`;
-    }
-  }
-  return KvmProcessor;
+  return componentQueueProcessor(`kvm:${kvmArchOf(config)}`, config);
 }

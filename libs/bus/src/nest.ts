@@ -4,6 +4,7 @@
  * cluster's Redis and prefix, and the base class of every queue processor.
  */
 import {
+  type Type,
   type BeforeApplicationShutdown,
   type DynamicModule,
   Inject,
@@ -13,10 +14,11 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
-import { BullModule, OnWorkerEvent, WorkerHost } from '@nestjs/bullmq';
+import { BullModule, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, WorkerOptions } from 'bullmq';
 import type { Address } from '@mnsim/kernel';
 import { ComponentProcessor } from './component-processor.js';
+import { queueOf } from './messages.js';
 import type { ClusterConfig } from './config.js';
 import { Bus, logJobFailed, logWorkerError, workerOptions } from './redis-bus.js';
 import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
@@ -110,6 +112,26 @@ export abstract class ComponentQueueProcessor extends QueueProcessor {
   protected handle(name: string, data: unknown): Promise<void> {
     return this.component.handle(this.served, name, data);
   }
+}
+
+/**
+ * The processor of one component address's queue. @Processor takes the queue name and worker
+ * options when the class is declared, and both are known only once the config is loaded (kvm's
+ * queue is KVM_ARCH's), so each app has its class declared here, at start.
+ */
+export function componentQueueProcessor(
+  address: Address,
+  config: ClusterConfig,
+): Type<ComponentQueueProcessor> {
+  @Processor(queueOf(address), workerOptionsOf(config))
+  class Served extends ComponentQueueProcessor {
+    protected address(): Address {
+      return address;
+    }
+  }
+  // a name that says which queue, for Nest's messages
+  Object.defineProperty(Served, 'name', { value: `ComponentQueueProcessor(${address})` });
+  return Served;
 }
 
 /** Logs "serving" once the Worker of every queue processor of the app is connected. */
