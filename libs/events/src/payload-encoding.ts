@@ -215,13 +215,17 @@ export class EventEncoder {
 
   private writePayload<T extends EventType>(type: T, payload: PayloadMap[T]): void {
     switch (type) {
-      case 'call':
-        this.call(payload as CallPayload);
+      case 'call': {
+        const call = payload as CallPayload;
+        this.invocation(call, { from: call.from });
         return;
+      }
       case 'step':
-      case 'timer':
-        this.stimulus(payload as StimulusPayload);
+      case 'timer': {
+        const stimulus = payload as StimulusPayload;
+        this.invocation(stimulus, { step: stimulus.step });
         return;
+      }
       case 'return':
         this.return(payload as ReturnPayload);
         return;
@@ -300,7 +304,14 @@ export class EventEncoder {
   // Members in code-point order. Optional members before the first required one end with a
   // comma, those after it start with one.
 
-  private call(p: CallPayload): void {
+  /**
+   * A call or a stimulus (step, timer): the same members, but a call names its caller (`from`,
+   * before `log`) and a stimulus its scenario step (`step`, after `log`).
+   */
+  private invocation(
+    p: CallPayload | StimulusPayload,
+    own: { from: CallPayload['from'] } | { step: StimulusPayload['step'] },
+  ): void {
     const w = this.writer;
     w.byte(0x7b);
     this.before('"args":', p.args);
@@ -309,28 +320,16 @@ export class EventEncoder {
     this.writeContext(p.ctx);
     w.ascii(',"fn":');
     w.quoted(p.fn);
-    w.ascii(',"from":');
-    w.quoted(p.from);
+    if ('from' in own) {
+      w.ascii(',"from":');
+      w.quoted(own.from);
+    }
     this.log(p.log);
-    w.ascii(',"to":');
-    w.quoted(p.to);
-    this.trace(p.trace);
-    w.byte(0x7d);
-  }
-
-  private stimulus(p: StimulusPayload): void {
-    const w = this.writer;
-    w.byte(0x7b);
-    this.before('"args":', p.args);
-    this.armed(p.armed);
-    w.ascii('"ctx":');
-    this.writeContext(p.ctx);
-    w.ascii(',"fn":');
-    w.quoted(p.fn);
-    this.log(p.log);
-    w.ascii(',"step":');
-    if (p.step === null) w.ascii('null');
-    else w.number(p.step);
+    if ('step' in own) {
+      w.ascii(',"step":');
+      if (own.step === null) w.ascii('null');
+      else w.number(own.step);
+    }
     w.ascii(',"to":');
     w.quoted(p.to);
     this.trace(p.trace);
