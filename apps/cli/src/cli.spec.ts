@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -361,4 +362,37 @@ describe('mnsim run --distributed without a cluster', () => {
       await dropPrefix(prefix);
     }
   });
+
+  it.each([
+    ['run', 'oom-reap-arm64', '--distributed', '--json'],
+    ['fuzz', '--runs', '2', '--distributed', '--json'],
+  ])(
+    'with Redis unreachable, mnsim %s refuses within seconds with one line, no stack',
+    async (...args) => {
+      const saved = { ...process.env };
+      // a port nothing listens on: bind one, note it, close it
+      const port = await new Promise<number>((resolve) => {
+        const srv = createServer().listen(0, '127.0.0.1', () => {
+          const p = (srv.address() as { port: number }).port;
+          srv.close(() => resolve(p));
+        });
+      });
+      process.env.MNSIM_REDIS_URL = `redis://127.0.0.1:${port}`;
+      try {
+        const t0 = Date.now();
+        const r = await mnsim(...args);
+        expect(Date.now() - t0).toBeLessThan(20_000); // not forever
+        expect(r.code).toBe(3);
+        expect(r.out).toBe('');
+        expect(r.err).toMatch(
+          new RegExp(
+            `^mnsim: cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\)`,
+          ),
+        );
+        expect(r.err.trim().split('\n')).toHaveLength(1);
+      } finally {
+        process.env = saved;
+      }
+    },
+  );
 });

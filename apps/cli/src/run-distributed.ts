@@ -4,6 +4,7 @@
  * like an embedded run's (runJson / runHuman).
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import type { Violation } from '@mnsim/events';
 import { kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
@@ -51,6 +52,36 @@ export interface DistributedRun {
   panicked: boolean;
 }
 
+/** How long `mnsim run --distributed` waits for Redis to answer before it gives up. */
+export const REDIS_PROBE_MS = 3000;
+
+/**
+ * Redis must answer before anything is submitted: otherwise every connection of the bus would
+ * retry forever (workers need that, a command does not) and the command would hang. One probe
+ * connection, no retries, a bounded wait, and a one-line reason.
+ */
+export async function assertRedisReachable(redisUrl: string): Promise<void> {
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: REDIS_PROBE_MS,
+  });
+  let lastError: Error | null = null;
+  probe.on('error', (err: Error) => (lastError = err));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    const reason = (lastError ?? (err as Error)).message;
+    throw new InfrastructureError(
+      `cannot reach Redis at ${redisUrl} (${reason}): start it, or set MNSIM_REDIS_URL`,
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
 /**
  * Every queue a run of this arch needs must have a worker, or the run could only time out:
  * say so at once, naming the queue.
@@ -78,6 +109,7 @@ export async function runDistributed(
   source: string | null,
   opts: RunDistributedOptions,
 ): Promise<DistributedRun> {
+  await assertRedisReachable(opts.redisUrl);
   const bus = new Bus({ redisUrl: opts.redisUrl, prefix: opts.prefix ?? 'mnsim' });
   let store: Store | null = null;
   try {

@@ -11,7 +11,11 @@ import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { Bus } from '@mnsim/bus';
 import { EXIT_FAILED, EXIT_OK, InfrastructureError } from '../errors.js';
-import { assertClusterServes, runDistributedWith } from '../run-distributed.js';
+import {
+  assertClusterServes,
+  assertRedisReachable,
+  runDistributedWith,
+} from '../run-distributed.js';
 import { CLUSTER_DEFAULTS } from './run.js';
 import { runEmbedded } from '../run-embedded.js';
 
@@ -98,12 +102,13 @@ async function windowed<T>(
 
 export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise<number> {
   const distributed = opts.distributed === true || config.redisUrl !== null;
+  const redisUrl = config.redisUrl ?? CLUSTER_DEFAULTS.redisUrl;
+  if (distributed) await assertRedisReachable(redisUrl);
   const store = await openStore(
     distributed
       ? { url: config.store.url ?? CLUSTER_DEFAULTS.databaseUrl, schema: config.store.schema }
       : config.store,
   );
-  const redisUrl = config.redisUrl ?? CLUSTER_DEFAULTS.redisUrl;
   const bus = distributed ? new Bus({ redisUrl, prefix: config.queuePrefix ?? 'mnsim' }) : null;
   const checked = new Set<string>();
   const bar = progress(opts.runs, opts.json === true);
