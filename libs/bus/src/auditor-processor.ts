@@ -99,14 +99,19 @@ export class AuditorProcessor {
         `run ${msg.runId}: ${stored} of ${msg.events} events stored so far`,
       );
     }
-    const completed = msg.status === 'completed';
+    // More events than the run emitted can only be events that are not the run's (a worker
+    // going on from state that is not the run's): never vouch for them with a hash.
+    const extra = msg.status === 'completed' && stored > msg.events;
+    const completed = msg.status === 'completed' && !extra;
     const outcome = {
       runId: msg.runId,
-      status: msg.status,
+      status: completed ? ('completed' as const) : ('failed' as const),
       events: stored,
       logHash: completed ? hasher.digest() : null,
       violations,
-      failureReason: msg.failureReason,
+      failureReason: extra
+        ? `the store holds ${stored} events of run ${msg.runId}, but the run emitted ${msg.events}`
+        : msg.failureReason,
     };
     await this.store.finishRun(msg.runId, outcome);
     await this.runs.close(outcome);
