@@ -30,8 +30,15 @@ export const BUS_LOGGER = Symbol('BUS_LOGGER');
 export class BusProvider implements OnApplicationShutdown {
   readonly bus: Bus;
 
-  constructor(@Inject(CLUSTER_CONFIG) readonly config: ClusterConfig) {
-    this.bus = new Bus({ redisUrl: config.MNSIM_REDIS_URL, prefix: config.MNSIM_QUEUE_PREFIX });
+  constructor(
+    @Inject(CLUSTER_CONFIG) readonly config: ClusterConfig,
+    @Inject(BUS_LOGGER) log: BusLogger,
+  ) {
+    this.bus = new Bus({
+      redisUrl: config.MNSIM_REDIS_URL,
+      prefix: config.MNSIM_QUEUE_PREFIX,
+      onConnectionError: (err) => log('error', 'Redis connection error', { reason: err.message }),
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

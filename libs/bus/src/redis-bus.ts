@@ -18,7 +18,15 @@ export interface BusOptions {
   redisUrl: string;
   /** BullMQ key prefix and the prefix of every key mnsim keeps; one per cluster (or per test) */
   prefix: string;
+  /**
+   * Told of a connection error of the bus's own connection and queues (they retry on their own);
+   * at most once per distinct message in CONNECTION_ERROR_QUIET_MS. Default: one line on stderr.
+   */
+  onConnectionError?: (err: Error) => void;
 }
+
+/** A connection error repeats with every retry: the same message is reported again after this. */
+export const CONNECTION_ERROR_QUIET_MS = 10_000;
 
 export interface WorkerSettings {
   concurrency: number;
@@ -78,8 +86,21 @@ export class Bus {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
 
+  private readonly errorsReported = new Map<string, number>();
+
   constructor(readonly opts: BusOptions) {
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    // without a listener ioredis prints every retry's error with its stack
+    this.redis.on('error', (err: Error) => this.connectionError(err));
+  }
+
+  private connectionError(err: Error): void {
+    const now = Date.now();
+    const last = this.errorsReported.get(err.message);
+    if (last !== undefined && now - last < CONNECTION_ERROR_QUIET_MS) return;
+    this.errorsReported.set(err.message, now);
+    if (this.opts.onConnectionError) this.opts.onConnectionError(err);
+    else process.stderr.write(`mnsim: Redis at ${this.opts.redisUrl}: ${err.message} (retrying)\n`);
   }
 
   key(...parts: string[]): string {
@@ -94,6 +115,7 @@ export class Bus {
         prefix: this.opts.prefix,
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       });
+      q.on('error', (err: Error) => this.connectionError(err));
       this.queues.set(name, q);
     }
     return q;
