@@ -1,5 +1,5 @@
 /**
- * The fast way through a log file for verify-mode replay: its event lines read synchronously (so
+ * The fast way through a log file for verify-mode replay: its event lines compared synchronously (so
  * the synchronous simulate() can compare each event it emits with the recorded one as it goes,
  * without buffering either side), while a worker thread hashes the same lines on the other core.
  *
@@ -9,15 +9,11 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-/** The event lines of a log, one after another, read synchronously. */
+/** The event lines of a log, compared synchronously with the lines they should be. */
 export interface SyncLineSource {
-  /** The next event line without its "\n", or null after the last one. */
-  next(): string | null;
   /**
    * Feeds the event lines the log should hold (the first `length` bytes of `bytes`: UTF-8,
-   * without "\n"; copied, so the caller may reuse the memory), in order, instead of reading them
-   * with next();
-   * false as soon as a compared byte differs (the comparison runs in batches, so a difference
+   * without "\n"; copied, so the caller may reuse the memory), in order: false as soon as a compared byte differs (the comparison runs in batches, so a difference
    * may show a few lines late). The recorded bytes are compared as they are, never decoded.
    */
   expectLine(bytes: Buffer, length: number): boolean;
@@ -98,7 +94,8 @@ function hashLinesInWorker(file: string): Promise<LinesDigest> {
 /**
  * Opens `file` (an mnsim-log: a header line, then event lines) for a synchronous pass over its
  * event lines, and starts hashing them in a worker thread.
- * @param maxLineBytes a longer line ends the pass with an error
+ * @param maxLineBytes a longer header line ends the pass with an error (the event lines are
+ *   compared in batches whose size the expected lines set, never read whole)
  */
 export function openSyncLineSource(file: string, maxLineBytes: number): SyncLineSource {
   const digest = hashLinesInWorker(file);
@@ -110,44 +107,6 @@ export function openSyncLineSource(file: string, maxLineBytes: number): SyncLine
   let pos = 0;
   let end = 0;
   let eof = false;
-
-  /** Moves the unread bytes to the front and reads more; false at the end of the file. */
-  const fill = (): boolean => {
-    if (eof) return false;
-    if (pos > 0) {
-      buf.copyWithin(0, pos, end);
-      end -= pos;
-      pos = 0;
-    }
-    if (end === buf.length) {
-      if (buf.length >= maxLineBytes)
-        throw new SyncSourceError(`line longer than ${maxLineBytes} bytes`);
-      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxLineBytes));
-      buf.copy(bigger, 0, 0, end);
-      buf = bigger;
-    }
-    const n = readSync(fd, buf, end, buf.length - end, null);
-    if (n === 0) eof = true;
-    end += n;
-    return n > 0;
-  };
-
-  const line = (): string | null => {
-    for (;;) {
-      const nl = buf.indexOf(10, pos);
-      if (nl !== -1 && nl < end) {
-        const text = buf.toString('utf8', pos, nl);
-        pos = nl + 1;
-        return text;
-      }
-      if (!fill()) {
-        if (pos === end) return null;
-        const text = buf.toString('utf8', pos, end); // a last line without "\n"
-        pos = end;
-        return text;
-      }
-    }
-  };
 
   /** Reads until `n` bytes are buffered from `pos` or the file ends; how many are. */
   const ensure = (n: number): number => {
@@ -201,9 +160,27 @@ export function openSyncLineSource(file: string, maxLineBytes: number): SyncLine
     return same && ensure(1) === 0;
   };
 
-  line(); // the header, read and checked by LogFile.open
+  /** Skips the header line (LogFile.open has read and checked it). */
+  const skipHeader = (): void => {
+    for (;;) {
+      const nl = buf.indexOf(10, pos);
+      if (nl !== -1 && nl < end) {
+        pos = nl + 1;
+        return;
+      }
+      if (eof) {
+        pos = end; // a header without "\n": no events
+        return;
+      }
+      if (end - pos >= maxLineBytes) {
+        throw new SyncSourceError(`line longer than ${maxLineBytes} bytes`);
+      }
+      ensure(end - pos + BLOCK_BYTES);
+    }
+  };
+
+  skipHeader();
   return {
-    next: line,
     expectLine,
     expectEnd,
     digest,
