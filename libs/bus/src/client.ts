@@ -27,6 +27,10 @@ export interface WaitOptions {
    * start job) for this long: Redis restarted empty or was flushed; default 5 s
    */
   vanishedMs?: number;
+  /**
+   * how often progress and liveness are read; the outcome itself is announced (pub/sub) and
+   * taken at once. Default 250 ms
+   */
   pollMs?: number;
 }
 
@@ -43,6 +47,16 @@ async function within<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Pro
         timer = setTimeout(() => reject(onTimeout()), ms);
       }),
     ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits `ms`, or less if `early` settles first. */
+async function sleepUnless(ms: number, early: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([early, new Promise((r) => (timer = setTimeout(r, ms)))]);
   } finally {
     clearTimeout(timer);
   }
@@ -75,7 +89,31 @@ export class DistributedClient {
   async wait(runId: string, timeoutMs: number, opts: WaitOptions = {}): Promise<RunOutcome> {
     const stallMs = opts.stallMs ?? 2 * timeoutMs + 5_000;
     const vanishedMs = opts.vanishedMs ?? 5_000;
-    const pollMs = opts.pollMs ?? 50;
+    const pollMs = opts.pollMs ?? 250;
+    const watch = this.bus.watchRunClosed(runId);
+    try {
+      // subscribed before the first read: a close announced after that read is not missed
+      await within(watch.ready, stallMs, () => this.noAnswer(runId, stallMs));
+      return await this.waitPolling(runId, stallMs, vanishedMs, pollMs, watch.closed, opts);
+    } finally {
+      watch.cancel();
+    }
+  }
+
+  private noAnswer(runId: string, stallMs: number): RunStalledError {
+    return new RunStalledError(
+      `run ${runId}: Redis at ${this.bus.opts.redisUrl} did not answer for ${stallMs} ms (is it running?)`,
+    );
+  }
+
+  private async waitPolling(
+    runId: string,
+    stallMs: number,
+    vanishedMs: number,
+    pollMs: number,
+    closed: Promise<void>,
+    opts: WaitOptions,
+  ): Promise<RunOutcome> {
     const redisUrl = this.bus.opts.redisUrl;
     let last = -1;
     let lastMove = Date.now();
@@ -83,11 +121,7 @@ export class DistributedClient {
     let eventsSeen = 0;
     let goneSince: number | null = null;
     for (;;) {
-      const poll = await within(this.poll(runId), stallMs, () => {
-        return new RunStalledError(
-          `run ${runId}: Redis at ${redisUrl} did not answer for ${stallMs} ms (is it running?)`,
-        );
-      });
+      const poll = await within(this.poll(runId), stallMs, () => this.noAnswer(runId, stallMs));
       if (poll.outcome) return poll.outcome;
       const rec = poll.live ? poll.orchestrator : null;
       if (poll.live || poll.startPending) {
@@ -117,7 +151,7 @@ export class DistributedClient {
             : `no orchestrator picked up run ${runId} within ${stallMs} ms: is the cluster running (npm run cluster)?`,
         );
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleepUnless(pollMs, closed);
     }
   }
 

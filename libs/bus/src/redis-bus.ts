@@ -11,7 +11,7 @@ import {
   RetryLaterError,
   type OutboxJob,
 } from './messages.js';
-import { RunStateGoneError } from './run-state.js';
+import { RunStateGoneError, runClosedChannel } from './run-state.js';
 import type { BusLogger } from './logger.js';
 
 export interface BusOptions {
@@ -74,6 +74,15 @@ export function logWorkerError(log: BusLogger, queueName: string, err: Error): v
   log('error', 'worker error', { queue: queueName, reason: err.message });
 }
 
+/** A client's watch on one run: the auditor's announcement that it closed the run. */
+export interface RunClosedWatch {
+  /** settles once the subscription is in place: an announcement after that is not missed */
+  ready: Promise<void>;
+  /** resolves when the run is announced closed */
+  closed: Promise<void>;
+  cancel(): void;
+}
+
 export const DEFAULT_JOB_OPTIONS = {
   removeOnComplete: true,
   removeOnFail: { count: 1000 },
@@ -87,6 +96,11 @@ export class Bus {
   private readonly workers: Worker[] = [];
 
   private readonly errorsReported = new Map<string, number>();
+
+  /** One subscriber connection for every watched run, made on first use. */
+  private subscriber: Redis | null = null;
+  private subscribed: Promise<void> = Promise.resolve();
+  private readonly closeWatchers = new Map<string, Set<() => void>>();
 
   constructor(readonly opts: BusOptions) {
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -147,6 +161,40 @@ export class Bus {
         ),
       ),
     );
+  }
+
+  /**
+   * Watches for the auditor's announcement that `runId` is closed (RunStateRepository.close
+   * publishes it), so a waiting client learns the outcome at once without polling hard.
+   */
+  watchRunClosed(runId: string): RunClosedWatch {
+    if (!this.subscriber) {
+      const sub = this.redis.duplicate({ maxRetriesPerRequest: null });
+      sub.on('error', (err: Error) => this.connectionError(err));
+      sub.on('message', (_channel: string, closedRunId: string) => {
+        const watchers = this.closeWatchers.get(closedRunId);
+        this.closeWatchers.delete(closedRunId);
+        for (const notify of watchers ?? []) notify();
+      });
+      this.subscriber = sub;
+      this.subscribed = sub.subscribe(runClosedChannel(this.opts.prefix)).then(() => undefined);
+      // awaited by each watch's caller; never an unhandled rejection when none is waiting
+      this.subscribed.catch(() => undefined);
+    }
+    let notify!: () => void;
+    const closed = new Promise<void>((resolve) => (notify = resolve));
+    const watchers = this.closeWatchers.get(runId) ?? new Set<() => void>();
+    watchers.add(notify);
+    this.closeWatchers.set(runId, watchers);
+    return {
+      ready: this.subscribed,
+      closed,
+      cancel: () => {
+        const set = this.closeWatchers.get(runId);
+        set?.delete(notify);
+        if (set?.size === 0) this.closeWatchers.delete(runId);
+      },
+    };
   }
 
   /**
@@ -216,6 +264,7 @@ export class Bus {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.subscriber?.disconnect();
     this.redis.disconnect();
   }
 }

@@ -73,6 +73,11 @@ export interface RunOutcome {
 
 const RESULT_TTL_SECONDS = 24 * 3600;
 
+/** The channel on which the auditor announces every run it closes (the run id as message). */
+export function runClosedChannel(prefix: string): string {
+  return `${prefix}:closed`;
+}
+
 /**
  * The run's state is not in Redis (any more): closed, or Redis lost it. Whatever the message was
  * going to produce is dropped; the transport logs it and completes the job (redis-bus.ts).
@@ -201,7 +206,7 @@ export class RunStateRepository {
     return raw === null ? null : (JSON.parse(raw) as RunOutcome);
   }
 
-  /** Records the outcome and drops the run's working state. */
+  /** Records the outcome, drops the run's working state and announces it to waiting clients. */
   async close(outcome: RunOutcome): Promise<void> {
     const runId = outcome.runId;
     await this.redis
@@ -213,6 +218,7 @@ export class RunStateRepository {
         this.runKey(runId, 'h'),
         this.runKey(runId, 'orch'),
       )
+      .publish(runClosedChannel(this.prefix), runId)
       .exec();
     this.metaCache.delete(runId);
   }
