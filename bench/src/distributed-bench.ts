@@ -3,9 +3,9 @@
  * end to end (step in → violation recorded in Postgres) on real worker processes from dist/, with
  * 1 and with 2 replicas of every worker, in ranges (kvm_unmap_hva_range calls, counted by the
  * embedded engine for the same scenarios) per second of wall time from the first submit to the
- * last outcome. The job hops are counted exactly: every job added to any of the cluster's queues,
- * seen as BullMQ `added` events (the delayed per-stimulus timeout jobs are counted apart: they are
- * armed, not moved, within the campaign).
+ * last outcome. The job hops are counted exactly, after the campaign: every job the cluster's
+ * queues processed, from BullMQ's completed metrics (the delayed per-stimulus timeout jobs are
+ * counted apart: they are armed and removed, never run, within a healthy campaign).
  *
  * The ceiling, measured in the same run: a trivial processor on the same queues, one worker per
  * queue with the workers' concurrency, as many chains in flight as runs, each hop adding the next
@@ -19,7 +19,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ARCHES, type Scenario } from '@mnsim/kernel';
@@ -79,7 +79,7 @@ export interface DistributedBenchResult {
   ratio: number;
   runs: number;
   ranges: number;
-  /** job hops of one campaign (1 replica), counted from BullMQ `added` events */
+  /** job hops of one campaign (1 replica): the jobs its queues processed (BullMQ's metrics) */
   hops: number;
   hopsPerSec1: number;
   hopsPerSec2: number;
@@ -92,7 +92,7 @@ export interface DistributedBenchResult {
   hopsEstimate: number;
   /** hops per queue (1 replica) */
   hopsByQueue: Record<string, number>;
-  /** delayed per-stimulus timeout jobs armed (not in hops) */
+  /** delayed per-stimulus timeout jobs armed, one per stimulus (not in hops: removed unrun) */
   timeoutJobs: number;
 }
 
@@ -108,7 +108,6 @@ interface Case {
 interface CampaignResult {
   secs: number;
   hops: number;
-  timeoutJobs: number;
   byQueue: Record<string, number>;
 }
 
@@ -207,38 +206,15 @@ function stopWorkers(children: ChildProcess[]): Promise<unknown> {
   );
 }
 
-/** Counts the jobs added to every queue of a prefix (BullMQ's `added` events). */
-async function countAdded(
-  redisUrl: string,
-  prefix: string,
-): Promise<{
-  byQueue: Record<string, number>;
-  timeouts: () => number;
-  close: () => Promise<void>;
-}> {
-  const byQueue: Record<string, number> = Object.fromEntries(QUEUES.map((q) => [q, 0]));
-  let timeouts = 0;
-  const listeners = QUEUES.map((q) => {
-    const qe = new QueueEvents(q, {
-      connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
-      prefix,
-      // a fresh prefix: read its event streams from their start, so no early job is missed
-      lastEventId: '0-0',
-    });
-    qe.on('added', ({ name }) => {
-      if (name === 'timeout') timeouts++;
-      else byQueue[q]++;
-    });
-    return qe;
-  });
-  await Promise.all(listeners.map((l) => l.waitUntilReady()));
-  return {
-    byQueue,
-    timeouts: () => timeouts,
-    close: async () => {
-      await Promise.all(listeners.map((l) => l.close()));
-    },
-  };
+/**
+ * The jobs every queue of a prefix processed: BullMQ's completed count, which every mnsim worker
+ * keeps (the API's /metrics reads it). Read after the campaign, so counting adds no load to it.
+ */
+async function countProcessed(bus: Bus): Promise<Record<string, number>> {
+  const counts = await Promise.all(
+    QUEUES.map(async (q) => [q, (await bus.queue(q).getMetrics('completed', 0, 0)).meta.count]),
+  );
+  return Object.fromEntries(counts) as Record<string, number>;
 }
 
 async function runCampaign(
@@ -260,7 +236,6 @@ async function runCampaign(
   const store = await openStore({ url: o.databaseUrl, schema });
   const bus = new Bus({ redisUrl: o.redisUrl, prefix });
   const children: ChildProcess[] = [];
-  let counter: Awaited<ReturnType<typeof countAdded>> | null = null;
   try {
     const specs = SERVICES.flatMap((s) => Array.from({ length: replicas }, () => s));
     o.log(`  starting ${specs.length} worker processes…`);
@@ -274,7 +249,6 @@ async function runCampaign(
         else throw r.reason;
       }
     }
-    counter = await countAdded(o.redisUrl, prefix);
     const client = new DistributedClient(bus);
     const ids = cases.map((_, i) => `bench-${tag}-${i}`);
     // the runs' rows exist before the clock starts, as `mnsim run --distributed` creates them
@@ -296,7 +270,7 @@ async function runCampaign(
       cases.map(async (c, i) => {
         const opts = { kernel: c.scenario.kernel, seed: c.scenario.seed, timeoutMs: o.timeoutMs };
         await client.submit(ids[i], c.scenario, opts);
-        return client.wait(ids[i], o.timeoutMs, { pollMs: 20 });
+        return client.wait(ids[i], o.timeoutMs);
       }),
     );
     const secs = seconds(t0);
@@ -309,13 +283,12 @@ async function runCampaign(
       const row = await store.getRun(ids[i]);
       if (row?.events !== cases[i].events) throw new Error(`${label}: ${row?.events} events`);
     }
-    // the last jobs (finish) are added before the outcome: wait for their `added` events to arrive
+    // the auditor's finish job completes just after it announces the outcome
     await new Promise((r) => setTimeout(r, 500));
-    const byQueue = { ...counter.byQueue };
+    const byQueue = await countProcessed(bus);
     const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
-    return { secs, hops, timeoutJobs: counter.timeouts(), byQueue };
+    return { secs, hops, byQueue };
   } finally {
-    await counter?.close();
     await stopWorkers(children);
     await bus.close();
     await store.close();
@@ -357,7 +330,10 @@ async function bullmqCeiling(
       { ...DEFAULT_JOB_OPTIONS, jobId: `c${chain}-${k}` },
     );
   };
+  const workerConnections: Redis[] = [];
   const workers = queues.map((name) => {
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    workerConnections.push(connection);
     const w = new Worker(
       name,
       async (job) => {
@@ -366,7 +342,7 @@ async function bullmqCeiling(
         if (++processed >= hops) finished();
       },
       {
-        connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+        connection,
         prefix,
         concurrency,
         lockDuration: 10_000,
@@ -386,6 +362,7 @@ async function bullmqCeiling(
   } finally {
     await Promise.all(workers.map((w) => w.close()));
     await Promise.all(qs.map((q) => q.close()));
+    for (const c of workerConnections) c.disconnect();
     conn.disconnect();
     await dropPrefix(redisUrl, prefix);
   }
@@ -443,6 +420,6 @@ export async function benchDistributed(
     events,
     hopsEstimate,
     hopsByQueue: one.byQueue,
-    timeoutJobs: one.timeoutJobs,
+    timeoutJobs: cases.reduce((n, c) => n + c.stimuli, 0),
   };
 }
