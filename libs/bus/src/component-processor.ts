@@ -92,7 +92,13 @@ export class ComponentProcessor {
       this.log('warn', 'message for a closed or unknown run dropped', { runId, handlerId, msgKey });
       return;
     }
-    const cont = await this.runs.continuation(runId, handlerId);
+    // an invoke starts its component from the component's last state: read both at once
+    const wanted = invoke && componentOf(invoke.to) !== 'task' ? componentOf(invoke.to) : null;
+    const { continuation: cont, component: record } = await this.runs.handlerState(
+      runId,
+      handlerId,
+      wanted,
+    );
     if (cont) {
       if (cont.lastMsg === msgKey) {
         await this.bus.send(cont.outbox); // redelivered: the same outputs again, nothing else
@@ -113,8 +119,7 @@ export class ComponentProcessor {
     let snapshot: unknown = null;
     if (cont) snapshot = cont.snapshot ?? null;
     else if (component !== 'task') {
-      const rec = await this.runs.component(runId, component);
-      snapshot = rec ? rec.state : initialStates(meta.scenario.host.arch)[component];
+      snapshot = record ? record.state : initialStates(meta.scenario.host.arch)[component];
     }
     const replies = [...(cont?.replies ?? []), ...(reply ? [reply] : [])];
 

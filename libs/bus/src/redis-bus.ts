@@ -3,7 +3,15 @@
  * workers keep in Redis, and the handling of a served job that moves malformed messages to the
  * dead-letter queue.
  */
-import { Queue, Worker, type Job, MetricsTime, type WorkerOptions } from 'bullmq';
+import {
+  FlowProducer,
+  Queue,
+  Worker,
+  type FlowJob,
+  type Job,
+  MetricsTime,
+  type WorkerOptions,
+} from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   DEAD_LETTER_QUEUE,
@@ -94,6 +102,8 @@ export class Bus {
   readonly redis: Redis;
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
+  /** adds an outbox's jobs, whatever their queues, in one MULTI: one write per hop */
+  private readonly producer: FlowProducer;
 
   private readonly errorsReported = new Map<string, number>();
 
@@ -106,6 +116,8 @@ export class Bus {
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
     // without a listener ioredis prints every retry's error with its stack
     this.redis.on('error', (err: Error) => this.connectionError(err));
+    this.producer = new FlowProducer({ connection: this.redis, prefix: opts.prefix });
+    this.producer.on('error', (err: Error) => this.connectionError(err));
   }
 
   private connectionError(err: Error): void {
@@ -135,32 +147,24 @@ export class Bus {
     return q;
   }
 
-  /** Adds every job of an outbox; job ids make a re-sent outbox a no-op while the jobs exist. */
+  /**
+   * Adds every job of an outbox in one transaction (a flow of leaf jobs: plain jobs of their
+   * queues); job ids make a re-sent outbox a no-op while the jobs exist.
+   */
   async send(outbox: readonly OutboxJob[]): Promise<void> {
-    const byQueue = new Map<string, OutboxJob[]>();
-    for (const j of outbox) {
-      const list = byQueue.get(j.queue) ?? [];
-      list.push(j);
-      byQueue.set(j.queue, list);
-    }
-    await Promise.all(
-      [...byQueue].map(([name, jobs]) =>
-        this.queue(name).addBulk(
-          jobs.map((j) => ({
-            name: j.name,
-            data: j.data,
-            opts: {
-              ...DEFAULT_JOB_OPTIONS,
-              jobId: j.jobId,
-              ...(j.delay ? { delay: j.delay } : {}),
-              ...(j.attempts
-                ? { attempts: j.attempts, backoff: { type: 'fixed', delay: 200 } }
-                : {}),
-            },
-          })),
-        ),
-      ),
-    );
+    if (outbox.length === 0) return;
+    const jobs: FlowJob[] = outbox.map((j) => ({
+      name: j.name,
+      queueName: j.queue,
+      data: j.data,
+      opts: {
+        ...DEFAULT_JOB_OPTIONS,
+        jobId: j.jobId,
+        ...(j.delay ? { delay: j.delay } : {}),
+        ...(j.attempts ? { attempts: j.attempts, backoff: { type: 'fixed', delay: 200 } } : {}),
+      },
+    }));
+    await this.producer.addBulk(jobs);
   }
 
   /**
@@ -264,6 +268,7 @@ export class Bus {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.producer.close();
     this.subscriber?.disconnect();
     this.redis.disconnect();
   }

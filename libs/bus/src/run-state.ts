@@ -90,17 +90,46 @@ export class RunStateGoneError extends Error {
   }
 }
 
-/** KEYS: the scenario key, then the hash; ARGV: field, value, … : HSET them if the run is live. */
-const HSET_IF_LIVE = `
+/**
+ * The scripts of the run state, defined on the connection (ioredis sends them by SHA, EVALSHA,
+ * loading them once). Writes go through the *_IF_LIVE ones.
+ */
+const SCRIPTS = {
+  /** KEYS: the scenario key, then the hashes; ARGV: hash index, field, value, …: HSET if live. */
+  mnsimHsetIfLive: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 for i = 1, #ARGV, 3 do redis.call('hset', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]) end
-return 1`;
-
-/** KEYS: the scenario key, the key; ARGV: the value: SET it if the run is live. */
-const SET_IF_LIVE = `
+return 1`,
+  /** KEYS: the scenario key, the key; ARGV: the value: SET it if the run is live. */
+  mnsimSetIfLive: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('set', KEYS[2], ARGV[1])
-return 1`;
+return 1`,
+  /**
+   * KEYS: the handlers hash, the components hash; ARGV: handler id, component ('' for none):
+   * a handler's continuation and its component's state, in one round trip.
+   */
+  mnsimHandlerState: `
+local cont = redis.call('hget', KEYS[1], ARGV[1])
+local component = false
+if ARGV[2] ~= '' then component = redis.call('hget', KEYS[2], ARGV[2]) end
+return {cont, component}`,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptRedis = Redis & Record<ScriptName, (...args: string[]) => Promise<unknown>>;
+
+/** Defines the scripts on a connection once (every repository on it shares them). */
+function withScripts(redis: Redis): ScriptRedis {
+  const r = redis as ScriptRedis;
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (typeof r[name as ScriptName] !== 'function') {
+      // each script's keys come first; the count is given per call
+      redis.defineCommand(name, { lua });
+    }
+  }
+  return r;
+}
 
 /** What a waiting client needs, read at once: the outcome, whether the run is live, its record. */
 export interface RunLiveness {
@@ -111,11 +140,14 @@ export interface RunLiveness {
 
 export class RunStateRepository {
   private readonly metaCache = new Map<string, RunMeta>();
+  private readonly redis: ScriptRedis;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.redis = withScripts(redis);
+  }
 
   private runKey(runId: string, part: string): string {
     return `${this.prefix}:run:${runId}:${part}`;
@@ -144,14 +176,26 @@ export class RunStateRepository {
     return meta;
   }
 
-  async component(runId: string, component: string): Promise<ComponentRecord | null> {
-    const raw = await this.redis.hget(this.runKey(runId, 'c'), component);
-    return raw === null ? null : (JSON.parse(raw) as ComponentRecord);
-  }
-
-  async continuation(runId: string, handlerId: string): Promise<Continuation | null> {
-    const raw = await this.redis.hget(this.runKey(runId, 'h'), handlerId);
-    return raw === null ? null : (JSON.parse(raw) as Continuation);
+  /**
+   * A handler's continuation and, when `component` is given, that component's state after the
+   * last handler that returned: what a component worker reads for each message, in one read.
+   */
+  async handlerState(
+    runId: string,
+    handlerId: string,
+    component: string | null,
+  ): Promise<{ continuation: Continuation | null; component: ComponentRecord | null }> {
+    const keys = [this.runKey(runId, 'h'), this.runKey(runId, 'c')];
+    const [cont, rec] = (await this.redis.mnsimHandlerState(
+      String(keys.length),
+      ...keys,
+      handlerId,
+      component ?? '',
+    )) as [string | null, string | null];
+    return {
+      continuation: cont === null ? null : (JSON.parse(cont) as Continuation),
+      component: rec === null ? null : (JSON.parse(rec) as ComponentRecord),
+    };
   }
 
   /**
@@ -167,7 +211,7 @@ export class RunStateRepository {
     const args = ['2', handlerId, JSON.stringify(cont)];
     if (component) args.push('3', component.name, JSON.stringify(component.record));
     const keys = [this.runKey(runId, 'scenario'), this.runKey(runId, 'h'), this.runKey(runId, 'c')];
-    const ok = await this.redis.eval(HSET_IF_LIVE, keys.length, ...keys, ...args);
+    const ok = await this.redis.mnsimHsetIfLive(String(keys.length), ...keys, ...args);
     if (ok !== 1) throw new RunStateGoneError(runId);
   }
 
@@ -179,7 +223,7 @@ export class RunStateRepository {
   /** @throws RunStateGoneError when the run is not live */
   async saveOrchestrator(runId: string, rec: OrchestratorRecord): Promise<void> {
     const keys = [this.runKey(runId, 'scenario'), this.runKey(runId, 'orch')];
-    const ok = await this.redis.eval(SET_IF_LIVE, keys.length, ...keys, JSON.stringify(rec));
+    const ok = await this.redis.mnsimSetIfLive(String(keys.length), ...keys, JSON.stringify(rec));
     if (ok !== 1) throw new RunStateGoneError(runId);
   }
 
