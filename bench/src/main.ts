@@ -4,8 +4,8 @@
  * every event written through the store's SQLite sink, and the raw better-sqlite3 insert rate of
  * the same rows into the same table measured in the same process, so the ratio is like for like.
  * replay: verify mode from a JSONL log of over 1M events; query: the API on a 1M-violation Postgres
- * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling
- * (--only distributed). A part not run is null.
+ * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling.
+ * `--only` runs a subset; a part not run is null.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -28,8 +28,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
   },
 });
-// --only embedded,replay,query: run a subset (the whole set takes several minutes)
-const parts = new Set((values.only ?? 'embedded,replay,query').split(','));
+// --only embedded,distributed,replay,query: run a subset (the whole set takes several minutes)
+const parts = new Set((values.only ?? 'embedded,distributed,replay,query').split(','));
 const queryUrl = process.env.MNSIM_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const runs = Number(values.runs);
 const steps = Number(values.steps);
