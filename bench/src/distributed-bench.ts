@@ -26,6 +26,7 @@ import { ARCHES, type Scenario } from '@mnsim/kernel';
 import { simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
+import { chainDoneChannel } from './trivial-worker.js';
 import {
   AUDITOR_QUEUE,
   Bus,
@@ -84,6 +85,10 @@ export interface DistributedBenchResult {
   hopsPerSec1: number;
   hopsPerSec2: number;
   ratio2: number;
+  /** the same trivial chains served by one process per mnsim app (bench/src/trivial-worker.ts) */
+  bullmqCeilingClusterLayoutPerSec: number;
+  /** hopsPerSec1 / bullmqCeilingClusterLayoutPerSec: the same process layout in both */
+  ratioClusterLayout: number;
   secs1: number;
   secs2: number;
   ceilingSecs: number;
@@ -161,9 +166,19 @@ async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
 /** How long a worker may take to say it serves its queues before the benchmark gives up. */
 const WORKER_START_MS = 60_000;
 
-/** Starts one worker process; resolves once it logs (Nest's JSON logger) that it serves. */
+/** Starts one worker app; resolves once it logs (Nest's JSON logger) that it serves. */
 function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(DIST, 'dist/apps', app, 'src/main.js')], {
+  return startProcess(join(DIST, 'dist/apps', app, 'src/main.js'), app, env, '"message":"serving"');
+}
+
+/** Starts a node script; resolves once its output holds `ready`. */
+function startProcess(
+  script: string,
+  app: string,
+  env: NodeJS.ProcessEnv,
+  ready: string,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -177,7 +192,7 @@ function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess>
     }, WORKER_START_MS);
     const onData = (d: Buffer): void => {
       if (output.length < 100_000) output += d.toString();
-      if (output.includes('"message":"serving"')) {
+      if (output.includes(ready)) {
         clearTimeout(timer);
         output = '';
         resolve(child);
@@ -368,6 +383,89 @@ async function bullmqCeiling(
   }
 }
 
+/** The queues each mnsim worker app serves: the ceiling in the cluster's layout mirrors it. */
+const APP_QUEUES: Record<string, string[]> = {
+  orchestrator: [ORCHESTRATOR_QUEUE, COMPONENT_QUEUES.task],
+  auditor: [AUDITOR_QUEUE],
+  'mmu-notifier': [COMPONENT_QUEUES.mm],
+  'oom-killer': [COMPONENT_QUEUES.oom],
+  ...Object.fromEntries(ARCHES.map((arch) => [`kvm-${arch}`, [kvmQueue(arch)]])),
+};
+
+/**
+ * The same trivial chains as bullmqCeiling, served in the cluster's process layout: one process
+ * per mnsim app (1 replica), each serving that app's queues (bench/src/trivial-worker.ts). Set
+ * beside the in-process ceiling, it tells the cost of the layout (processes, context switches on
+ * shared cores) from the cost of what the mnsim workers do per hop.
+ */
+async function bullmqCeilingClusterLayout(
+  redisUrl: string,
+  hops: number,
+  chains: number,
+  concurrency: number,
+): Promise<number> {
+  const prefix = `mnsimbench-ceilp_${randomBytes(4).toString('hex')}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    MNSIM_REDIS_URL: redisUrl,
+    MNSIM_QUEUE_PREFIX: prefix,
+    MNSIM_CONCURRENCY: String(concurrency),
+    BENCH_QUEUES: QUEUES.join(','),
+    BENCH_HOPS: String(hops),
+    BENCH_CHAINS: String(chains),
+  };
+  const script = join(DIST, 'dist/bench/src/trivial-worker.js');
+  const bus = new Bus({ redisUrl, prefix });
+  const subscriber = new Redis(redisUrl);
+  const children: ChildProcess[] = [];
+  try {
+    const apps = Object.entries(APP_QUEUES);
+    for (let i = 0; i < apps.length; i += 4) {
+      const started = await Promise.allSettled(
+        apps
+          .slice(i, i + 4)
+          .map(([app, queues]) =>
+            startProcess(script, app, { ...env, BENCH_SERVE: queues.join(',') }, 'serving'),
+          ),
+      );
+      for (const r of started) {
+        if (r.status === 'fulfilled') children.push(r.value);
+        else throw r.reason;
+      }
+    }
+    let finished = 0;
+    const allDone = new Promise<void>((resolve) => {
+      subscriber.on('message', () => {
+        if (++finished === chains) resolve();
+      });
+    });
+    await subscriber.subscribe(chainDoneChannel(prefix));
+    const t0 = process.hrtime.bigint();
+    await bus.send(
+      Array.from({ length: chains }, (_, chain) => ({
+        queue: QUEUES[chain % QUEUES.length],
+        name: 'hop',
+        jobId: `c${chain}-0`,
+        data: { chain, k: 0 },
+      })),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`ceiling: ${finished} of ${chains} chains done in 120 s`)),
+        120_000,
+      );
+    });
+    await Promise.race([allDone, timeout]).finally(() => clearTimeout(timer));
+    return seconds(t0);
+  } finally {
+    await stopWorkers(children);
+    subscriber.disconnect();
+    await bus.close();
+    await dropPrefix(redisUrl, prefix);
+  }
+}
+
 export async function benchDistributed(
   opts: DistributedBenchOptions = {},
 ): Promise<DistributedBenchResult> {
@@ -401,6 +499,9 @@ export async function benchDistributed(
   o.log(`raw BullMQ: ${one.hops} hops over ${QUEUES.length} queues, trivial processor…`);
   const ceilingSecs = await bullmqCeiling(o.redisUrl, QUEUES, one.hops, o.runs, o.concurrency);
   const ceiling = one.hops / ceilingSecs;
+  o.log(`raw BullMQ in the cluster's process layout: ${one.hops} hops, trivial processor…`);
+  const layoutSecs = await bullmqCeilingClusterLayout(o.redisUrl, one.hops, o.runs, o.concurrency);
+  const layoutCeiling = one.hops / layoutSecs;
   const hopsPerSec1 = one.hops / one.secs;
   const hopsPerSec2 = two.hops / two.secs;
   return {
@@ -414,6 +515,8 @@ export async function benchDistributed(
     hopsPerSec1: Math.round(hopsPerSec1),
     hopsPerSec2: Math.round(hopsPerSec2),
     ratio2: Number((hopsPerSec2 / ceiling).toFixed(3)),
+    bullmqCeilingClusterLayoutPerSec: Math.round(layoutCeiling),
+    ratioClusterLayout: Number((hopsPerSec1 / layoutCeiling).toFixed(3)),
     secs1: Number(one.secs.toFixed(2)),
     secs2: Number(two.secs.toFixed(2)),
     ceilingSecs: Number(ceilingSecs.toFixed(2)),
