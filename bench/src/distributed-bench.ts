@@ -204,6 +204,22 @@ function startProcess(
   });
 }
 
+/**
+ * Runs `starts` a few at a time (Nest and TypeORM take a moment each on two cores). Every process
+ * that started is in `children`, for the caller to stop, even when another failed to start.
+ */
+async function startInBatches(
+  starts: Array<() => Promise<ChildProcess>>,
+  children: ChildProcess[],
+): Promise<void> {
+  for (let i = 0; i < starts.length; i += 4) {
+    const started = await Promise.allSettled(starts.slice(i, i + 4).map((start) => start()));
+    for (const r of started) if (r.status === 'fulfilled') children.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
 function stopWorkers(children: ChildProcess[]): Promise<unknown> {
   return Promise.all(
     children.map(
@@ -254,16 +270,10 @@ async function runCampaign(
   try {
     const specs = SERVICES.flatMap((s) => Array.from({ length: replicas }, () => s));
     o.log(`  starting ${specs.length} worker processes…`);
-    // a few at a time: Nest and TypeORM take a moment each on two cores
-    for (let i = 0; i < specs.length; i += 4) {
-      const started = await Promise.allSettled(
-        specs.slice(i, i + 4).map((s) => startWorker(s.app, { ...env, ...s.env })),
-      );
-      for (const r of started) {
-        if (r.status === 'fulfilled') children.push(r.value);
-        else throw r.reason;
-      }
-    }
+    await startInBatches(
+      specs.map((s) => () => startWorker(s.app, { ...env, ...s.env })),
+      children,
+    );
     const client = new DistributedClient(bus);
     const ids = cases.map((_, i) => `bench-${tag}-${i}`);
     // the runs' rows exist before the clock starts, as `mnsim run --distributed` creates them
@@ -419,20 +429,14 @@ async function bullmqCeilingClusterLayout(
   const subscriber = new Redis(redisUrl);
   const children: ChildProcess[] = [];
   try {
-    const apps = Object.entries(APP_QUEUES);
-    for (let i = 0; i < apps.length; i += 4) {
-      const started = await Promise.allSettled(
-        apps
-          .slice(i, i + 4)
-          .map(([app, queues]) =>
+    await startInBatches(
+      Object.entries(APP_QUEUES).map(
+        ([app, queues]) =>
+          () =>
             startProcess(script, app, { ...env, BENCH_SERVE: queues.join(',') }, 'serving'),
-          ),
-      );
-      for (const r of started) {
-        if (r.status === 'fulfilled') children.push(r.value);
-        else throw r.reason;
-      }
-    }
+      ),
+      children,
+    );
     let finished = 0;
     const allDone = new Promise<void>((resolve) => {
       subscriber.on('message', () => {
