@@ -93,7 +93,8 @@ export class ComponentProcessor {
       return;
     }
     // an invoke starts its component from the component's last state: read both at once
-    const wanted = invoke && componentOf(invoke.to) !== 'task' ? componentOf(invoke.to) : null;
+    const invoked = invoke ? componentOf(invoke.to) : null;
+    const wanted = invoked === 'task' ? null : invoked;
     const { continuation: cont, component: record } = await this.runs.handlerState(
       runId,
       handlerId,
