@@ -3,16 +3,8 @@
  * the run id), not from its next poll: campaigns of many runs wait without polling Redis hard.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveScenario } from '@mnsim/scenarios';
-import {
-  DistributedClient,
-  JOB,
-  OrchestratorProcessor,
-  RunStateRepository,
-  type RunOutcome,
-  type StartMessage,
-} from '@mnsim/bus';
-import { type Env, quietLog, testEnv } from './harness.js';
+import { DistributedClient, RunStateRepository, type RunOutcome } from '@mnsim/bus';
+import { type Env, startRunByHand, testEnv } from './harness.js';
 
 describe('a waiting client', () => {
   let env: Env;
@@ -22,18 +14,6 @@ describe('a waiting client', () => {
   afterAll(async () => {
     await env?.cleanup();
   });
-
-  async function start(runId: string): Promise<void> {
-    const { scenario } = resolveScenario('oom-reap-arm64');
-    const msg: StartMessage = {
-      runId,
-      kernel: '5.8',
-      seed: 1,
-      scenario: scenario as unknown as StartMessage['scenario'],
-      timeoutMs: 10_000,
-    };
-    await new OrchestratorProcessor(env.bus, quietLog).handle(JOB.start, msg);
-  }
 
   function outcome(runId: string): RunOutcome {
     return {
@@ -48,7 +28,7 @@ describe('a waiting client', () => {
 
   it('gets the outcome as soon as the auditor closes the run, long before its next poll', async () => {
     const runIds = ['announced-1', 'announced-2'];
-    for (const id of runIds) await start(id);
+    for (const id of runIds) await startRunByHand(env, id);
     const client = new DistributedClient(env.bus);
     // one poll at the start, the next a minute later: only the announcement can end these waits
     const waits = runIds.map((id) => client.wait(id, 60_000, { pollMs: 60_000 }));
@@ -63,7 +43,7 @@ describe('a waiting client', () => {
   });
 
   it('a run closed before the wait began is answered by the first read', async () => {
-    await start('closed-before');
+    await startRunByHand(env, 'closed-before');
     await new RunStateRepository(env.bus.redis, env.prefix).close(outcome('closed-before'));
     const client = new DistributedClient(env.bus);
     await expect(client.wait('closed-before', 60_000, { pollMs: 60_000 })).resolves.toEqual(

@@ -10,9 +10,12 @@ import {
   AuditorProcessor,
   Bus,
   ComponentProcessor,
+  JOB,
   OrchestratorProcessor,
   type BusLogger,
+  type StartMessage,
 } from '@mnsim/bus';
+import { resolveScenario } from '@mnsim/scenarios';
 import { openStore, type Store } from '@mnsim/store';
 
 export const REDIS_URL = process.env.MNSIM_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -53,6 +56,22 @@ export async function testEnv(name: string, redisUrl = REDIS_URL): Promise<Env> 
       await c.end();
     },
   };
+}
+
+/**
+ * Starts run `runId` (oom-reap-arm64 on 5.8) as the orchestrator does on its start message, with
+ * no worker running: its state is in Redis and its first invoke waits in its queue.
+ */
+export async function startRunByHand(env: Env, runId: string): Promise<void> {
+  const { scenario } = resolveScenario('oom-reap-arm64');
+  const start: StartMessage = {
+    runId,
+    kernel: '5.8',
+    seed: 1,
+    scenario: scenario as unknown as StartMessage['scenario'],
+    timeoutMs: 10_000,
+  };
+  await new OrchestratorProcessor(env.bus, quietLog).handle(JOB.start, start);
 }
 
 export async function dropPrefix(prefix: string, redisUrl = REDIS_URL): Promise<void> {

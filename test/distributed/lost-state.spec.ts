@@ -14,15 +14,13 @@ import {
   DistributedClient,
   JOB,
   ORCHESTRATOR_QUEUE,
-  OrchestratorProcessor,
   RunStateGoneError,
   RunStateRepository,
   type InvokeMessage,
-  type StartMessage,
   jobId,
   kvmQueue,
 } from '@mnsim/bus';
-import { type Env, quietLog, testEnv } from './harness.js';
+import { type Env, quietLog, startRunByHand, testEnv } from './harness.js';
 
 describe('a run whose state Redis lost', () => {
   let env: Env;
@@ -39,15 +37,7 @@ describe('a run whose state Redis lost', () => {
 
   /** Starts a run by hand (no workers): the orchestrator's start, then the first invoke's job. */
   async function started(runId: string): Promise<InvokeMessage> {
-    const { scenario } = resolveScenario('oom-reap-arm64');
-    const start: StartMessage = {
-      runId,
-      kernel: '5.8',
-      seed: 1,
-      scenario: scenario as unknown as StartMessage['scenario'],
-      timeoutMs: 10_000,
-    };
-    await new OrchestratorProcessor(env.bus, quietLog).handle(JOB.start, start);
+    await startRunByHand(env, runId);
     for (const q of [...Object.values(COMPONENT_QUEUES), kvmQueue('arm64')]) {
       const jobs = (await env.bus.queue(q).getJobs(['waiting', 'wait'], 0, 100)) as Job[];
       const inv = jobs.find((j) => j.name === JOB.invoke && j.data.runId === runId);
