@@ -166,6 +166,12 @@ async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
 /** How long a worker may take to say it serves its queues before the benchmark gives up. */
 const WORKER_START_MS = 60_000;
 
+/**
+ * Extra node options for every process the benchmark starts, e.g. `--cpu-prof
+ * --cpu-prof-dir=DIR` to profile the workers (node refuses --cpu-prof in NODE_OPTIONS).
+ */
+const WORKER_NODE_ARGS = (process.env.MNSIM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** Starts one worker app; resolves once it logs (Nest's JSON logger) that it serves. */
 function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   return startProcess(join(DIST, 'dist/apps', app, 'src/main.js'), app, env, '"message":"serving"');
@@ -178,7 +184,7 @@ function startProcess(
   env: NodeJS.ProcessEnv,
   ready: string,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...WORKER_NODE_ARGS, script], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

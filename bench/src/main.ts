@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   if (parts.has('replay')) {
     log('replay, verify mode, from a JSONL log of over 1,000,000 events…');
     const r = await benchReplay();
-    result.replay = { eventsPerSec: Math.round(r.eventsPerSec), events: r.events };
+    result.replay = r;
   }
   if (parts.has('query')) {
     log(`queries on a Postgres history of 1,000,000 violations (${queryUrl})…`);

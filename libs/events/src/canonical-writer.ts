@@ -170,6 +170,9 @@ export class CanonicalWriter {
   }
 }
 
+/** Versions of EncodingSlot contents: never reused, so one names one encoding of one slot. */
+let nextSlotVersion = 1;
+
 /**
  * An encoding kept for reuse: its bytes in a buffer of its own, overwritten in place when it is
  * replaced (so a cache miss allocates nothing), and a version that changes with it.
@@ -177,7 +180,10 @@ export class CanonicalWriter {
 export class EncodingSlot {
   private bytes = Buffer.allocUnsafe(256);
   private length = -1;
-  /** changes whenever the slot takes a new encoding: compare versions, not bytes */
+  /**
+   * changes whenever the slot takes a new encoding, to a value no slot has had: compare versions,
+   * not bytes (0: empty)
+   */
   version = 0;
 
   get empty(): boolean {
@@ -190,7 +196,7 @@ export class EncodingSlot {
     if (n > this.bytes.length) this.bytes = Buffer.allocUnsafe(n * 2);
     w.buf.copy(this.bytes, 0, start, w.pos);
     this.length = n;
-    this.version++;
+    this.version = nextSlotVersion++;
   }
 
   writeTo(w: CanonicalWriter): void {

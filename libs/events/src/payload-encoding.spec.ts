@@ -124,6 +124,34 @@ describe('encodePayload', () => {
     check();
   });
 
+  it('contexts differing only in their stack, met in turn, each keep their own encoding', () => {
+    const enc = new EventEncoder();
+    const a = context({ stack: ['a'] });
+    const b = context({ stack: ['b'] });
+    for (const ctx of [a, b, a, b]) {
+      const p = call(ctx);
+      expect(enc.payload('call', p)).toBe(reference(p));
+    }
+  });
+
+  it('more distinct contexts than it keeps, cycled through twice, are each encoded right', () => {
+    const enc = new EventEncoder();
+    const contexts = Array.from({ length: 20 }, (_, i) =>
+      context({
+        stack: ['ret_from_fork', `frame${i % 11}`],
+        locks: i % 3 === 0 ? [] : [{ at: `f${i % 13}`, name: 'srcu' }],
+        task: { comm: `t${i % 9}`, kthread: i % 2 === 0, pid: i % 9 },
+        jiffies: i % 7,
+      }),
+    );
+    for (let round = 0; round < 2; round++) {
+      for (const ctx of contexts) {
+        const p = call(ctx);
+        expect(enc.payload('call', p)).toBe(reference(p));
+      }
+    }
+  });
+
   it('a return between two calls changing the globals does not bring back a stale context', () => {
     const enc = new EventEncoder();
     const ctx = context();

@@ -26,54 +26,98 @@ import type { CanonicalEvent } from './log.js';
 import type { EventType } from './types.js';
 
 /**
- * One part of the execution context (call stack, held locks, task, kernel globals): its
- * encoding is reused while the part equals the one encoded last. Equality is checked field by
- * field against a copy, never trusted by identity: the context is live and mutated between
- * events. Within a chain consecutive contexts differ in a frame or a lock at most.
+ * The encodings of the last few distinct values of one part of the execution context (call
+ * stack, held locks, task, kernel globals), reused while a part equals one of them. Equality is
+ * checked field by field against a copy, never trusted by identity: the context is live and
+ * mutated between events. A few entries rather than one because a notifier chain alternates
+ * between a handful of contexts (the range_start and range_end paths, the stimulus, the reaper).
  */
-class PartCache<T> {
-  private last: T | null = null;
-  private readonly slot = new EncodingSlot();
+class RecentParts<T> {
+  private readonly copies: (T | undefined)[];
+  private readonly slots: EncodingSlot[];
+  /** the entry a miss overwrites next (round robin) */
+  private victim = 0;
+  /** the entry found last: consecutive events mostly share their parts */
+  private recent = 0;
 
   constructor(
+    size: number,
     private readonly equal: (a: T, b: T) => boolean,
     private readonly copy: (part: T) => T,
     private readonly encode: (w: CanonicalWriter, part: T) => void,
-  ) {}
-
-  /** changes whenever the cached encoding does */
-  get version(): number {
-    return this.slot.version;
+  ) {
+    this.copies = new Array<T | undefined>(size).fill(undefined);
+    this.slots = Array.from({ length: size }, () => new EncodingSlot());
   }
 
-  /** Whether `part` is the one encoded last. */
-  hit(part: T): boolean {
-    return this.last !== null && this.equal(part, this.last);
+  /**
+   * The slot holding `part`'s encoding. On a miss the part is encoded past the writer's end, taken
+   * into the oldest entry, and the writer rewound: nothing is left written.
+   */
+  slotFor(w: CanonicalWriter, part: T): EncodingSlot {
+    const copies = this.copies;
+    const recent = copies[this.recent];
+    if (recent !== undefined && this.equal(part, recent)) return this.slots[this.recent];
+    for (let i = 0; i < copies.length; i++) {
+      const c = copies[i];
+      if (i !== this.recent && c !== undefined && this.equal(part, c)) {
+        this.recent = i;
+        return this.slots[i];
+      }
+    }
+    const i = this.victim;
+    this.recent = i;
+    this.victim = (i + 1) % copies.length;
+    const start = w.pos;
+    this.encode(w, part);
+    copies[i] = this.copy(part);
+    this.slots[i].take(w, start);
+    w.pos = start;
+    return this.slots[i];
   }
 
   write(w: CanonicalWriter, part: T): void {
-    if (this.hit(part)) {
-      this.slot.writeTo(w);
-      return;
-    }
-    const start = w.pos;
-    this.encode(w, part);
-    this.last = this.copy(part);
-    this.slot.take(w, start);
+    this.slotFor(w, part).writeTo(w);
   }
 }
 
-function stackCache(): PartCache<readonly string[]> {
-  return new PartCache(
-    (a, b) => a.length === b.length && a.every((f, i) => f === b[i]),
+/** How many distinct values of each context part, and whole contexts, are kept encoded. */
+const RECENT_PARTS = 8;
+
+function stackCache(): RecentParts<readonly string[]> {
+  return new RecentParts(
+    RECENT_PARTS,
+    (a, b) => {
+      if (a.length !== b.length) return false;
+      // the innermost frames differ first
+      for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
+      return true;
+    },
     (stack) => stack.slice(),
-    (w, stack) => w.value(stack),
+    (w, stack) => {
+      w.byte(0x5b);
+      for (let i = 0; i < stack.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        const f = stack[i];
+        // frame names recur: their bytes are cached (anything else is written as it is)
+        if (typeof f === 'string') w.quoted(f);
+        else w.value(f);
+      }
+      w.byte(0x5d);
+    },
   );
 }
 
-function locksCache(): PartCache<readonly HeldLock[]> {
-  return new PartCache(
-    (a, b) => a.length === b.length && a.every((l, i) => l.at === b[i].at && l.name === b[i].name),
+function locksCache(): RecentParts<readonly HeldLock[]> {
+  return new RecentParts(
+    RECENT_PARTS,
+    (a, b) => {
+      if (a.length !== b.length) return false;
+      for (let i = a.length - 1; i >= 0; i--) {
+        if (a[i].at !== b[i].at || a[i].name !== b[i].name) return false;
+      }
+      return true;
+    },
     (locks) => locks.map((l) => ({ at: l.at, name: l.name })),
     (w, locks) => {
       w.byte(0x5b);
@@ -89,8 +133,9 @@ function locksCache(): PartCache<readonly HeldLock[]> {
   );
 }
 
-function taskCache(): PartCache<TaskRef> {
-  return new PartCache(
+function taskCache(): RecentParts<TaskRef> {
+  return new RecentParts(
+    RECENT_PARTS,
     (a, b) => a.pid === b.pid && a.comm === b.comm && a.kthread === b.kthread,
     (t) => ({ comm: t.comm, kthread: t.kthread, pid: t.pid }),
     (w, t) => {
@@ -105,8 +150,9 @@ function taskCache(): PartCache<TaskRef> {
   );
 }
 
-function globalsCache(): PartCache<KernelGlobals> {
-  return new PartCache(
+function globalsCache(): RecentParts<KernelGlobals> {
+  return new RecentParts(
+    RECENT_PARTS,
     (a, b) =>
       a.prevJiffy === b.prevJiffy && a.panicked === b.panicked && a.taintWarn === b.taintWarn,
     (g) => ({ panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn }),
@@ -120,6 +166,21 @@ function globalsCache(): PartCache<KernelGlobals> {
       w.byte(0x7d);
     },
   );
+}
+
+/** An encoded context: its scalars, the versions of its parts' encodings, and its bytes. */
+interface EncodedContext {
+  cpu: number;
+  jiffies: number;
+  irqsDisabled: boolean;
+  nonBlockCount: number;
+  preemptCount: number;
+  preemptDisableIp: string | null;
+  globals: number;
+  locks: number;
+  stack: number;
+  task: number;
+  slot: EncodingSlot;
 }
 
 /**
@@ -161,20 +222,9 @@ export class EventEncoder {
   private readonly locks = locksCache();
   private readonly task = taskCache();
   private readonly globals = globalsCache();
-  /** the previous context: the versions of its parts' encodings, its scalars, its encoding */
-  private readonly context = new EncodingSlot();
-  private last: {
-    globals: number;
-    locks: number;
-    stack: number;
-    task: number;
-    cpu: number;
-    jiffies: number;
-    irqsDisabled: boolean;
-    nonBlockCount: number;
-    preemptCount: number;
-    preemptDisableIp: string | null;
-  } | null = null;
+  /** the last few contexts encoded (round robin) */
+  private readonly contexts: EncodedContext[] = [];
+  private contextVictim = 0;
 
   /** canonicalJson(payload), for a payload of the given event type. */
   payload<T extends EventType>(type: T, payload: PayloadMap[T]): string {
@@ -235,45 +285,47 @@ export class EventEncoder {
   }
 
   /**
-   * The sub-caches hand back the very same bytes while their part is unchanged, so a context
-   * equal to the previous one (a notifier chain calling every subscriber in turn) is one compare
-   * per field and one copy.
+   * A context is its parts' cached encodings (each looked up by value) and its scalars: a context
+   * equal to one of the last few encoded (a notifier chain calling every subscriber in turn, and
+   * going back and forth between its paths) is one compare per field and one copy. A part's
+   * encoding is identified by its slot's version, which no other encoding ever has.
    */
   private writeContext(c: ExecContext): void {
     const w = this.writer;
-    const l = this.last;
-    if (
-      l !== null &&
-      l.cpu === c.cpu &&
-      l.jiffies === c.jiffies &&
-      l.irqsDisabled === c.irqsDisabled &&
-      l.nonBlockCount === c.nonBlockCount &&
-      l.preemptCount === c.preemptCount &&
-      l.preemptDisableIp === c.preemptDisableIp &&
-      // a part's cache may have moved on since (a return's globals): the versions must match
-      this.globals.hit(c.globals) &&
-      this.globals.version === l.globals &&
-      this.locks.hit(c.locks) &&
-      this.locks.version === l.locks &&
-      this.stack.hit(c.stack) &&
-      this.stack.version === l.stack &&
-      this.task.hit(c.task) &&
-      this.task.version === l.task
-    ) {
-      this.context.writeTo(w);
-      return;
+    const globals = this.globals.slotFor(w, c.globals);
+    const locks = this.locks.slotFor(w, c.locks);
+    const stack = this.stack.slotFor(w, c.stack);
+    const task = this.task.slotFor(w, c.task);
+    const contexts = this.contexts;
+    for (let i = 0; i < contexts.length; i++) {
+      const e = contexts[i];
+      if (
+        e.stack === stack.version &&
+        e.jiffies === c.jiffies &&
+        e.locks === locks.version &&
+        e.preemptCount === c.preemptCount &&
+        e.nonBlockCount === c.nonBlockCount &&
+        e.cpu === c.cpu &&
+        e.task === task.version &&
+        e.globals === globals.version &&
+        e.irqsDisabled === c.irqsDisabled &&
+        e.preemptDisableIp === c.preemptDisableIp
+      ) {
+        e.slot.writeTo(w);
+        return;
+      }
     }
     const start = w.pos;
     w.ascii('{"cpu":');
     w.number(c.cpu);
     w.ascii(',"globals":');
-    this.globals.write(w, c.globals);
+    globals.writeTo(w);
     w.ascii(',"irqsDisabled":');
     w.boolean(c.irqsDisabled);
     w.ascii(',"jiffies":');
     w.number(c.jiffies);
     w.ascii(',"locks":');
-    this.locks.write(w, c.locks);
+    locks.writeTo(w);
     w.ascii(',"nonBlockCount":');
     w.number(c.nonBlockCount);
     w.ascii(',"preemptCount":');
@@ -282,23 +334,24 @@ export class EventEncoder {
     if (c.preemptDisableIp === null) w.ascii('null');
     else w.quoted(c.preemptDisableIp);
     w.ascii(',"stack":');
-    this.stack.write(w, c.stack);
+    stack.writeTo(w);
     w.ascii(',"task":');
-    this.task.write(w, c.task);
+    task.writeTo(w);
     w.byte(0x7d);
-    this.last = {
-      globals: this.globals.version,
-      locks: this.locks.version,
-      stack: this.stack.version,
-      task: this.task.version,
-      cpu: c.cpu,
-      jiffies: c.jiffies,
-      irqsDisabled: c.irqsDisabled,
-      nonBlockCount: c.nonBlockCount,
-      preemptCount: c.preemptCount,
-      preemptDisableIp: c.preemptDisableIp,
-    };
-    this.context.take(w, start);
+    let e: EncodedContext;
+    if (contexts.length < RECENT_PARTS) {
+      e = { ...scalarsOf(c), globals: 0, locks: 0, stack: 0, task: 0, slot: new EncodingSlot() };
+      contexts.push(e);
+    } else {
+      e = contexts[this.contextVictim];
+      this.contextVictim = (this.contextVictim + 1) % RECENT_PARTS;
+      Object.assign(e, scalarsOf(c));
+    }
+    e.globals = globals.version;
+    e.locks = locks.version;
+    e.stack = stack.version;
+    e.task = task.version;
+    e.slot.take(w, start);
   }
 
   // Members in code-point order. Optional members before the first required one end with a
@@ -403,6 +456,17 @@ export class EventEncoder {
     }
     w.byte(0x5d);
   }
+}
+
+function scalarsOf(c: ExecContext) {
+  return {
+    cpu: c.cpu,
+    jiffies: c.jiffies,
+    irqsDisabled: c.irqsDisabled,
+    nonBlockCount: c.nonBlockCount,
+    preemptCount: c.preemptCount,
+    preemptDisableIp: c.preemptDisableIp,
+  };
 }
 
 const shared = new EventEncoder();
