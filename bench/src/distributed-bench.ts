@@ -4,8 +4,8 @@
  * 1 and with 2 replicas of every worker, in ranges (kvm_unmap_hva_range calls, counted by the
  * embedded engine for the same scenarios) per second of wall time from the first submit to the
  * last outcome. The job hops are counted exactly, after the campaign: every job the cluster's
- * queues processed, from BullMQ's completed metrics (the delayed per-stimulus timeout jobs are
- * counted apart: they are armed and removed, never run, within a healthy campaign).
+ * queues processed, from BullMQ's completed metrics (a healthy campaign has no timeout jobs: the
+ * orchestrators sweep chain deadlines instead).
  *
  * The ceiling, measured in the same run: a trivial processor on the same queues, one worker per
  * queue with the workers' concurrency, as many chains in flight as runs, each hop adding the next
@@ -97,8 +97,6 @@ export interface DistributedBenchResult {
   hopsEstimate: number;
   /** hops per queue (1 replica) */
   hopsByQueue: Record<string, number>;
-  /** delayed per-stimulus timeout jobs armed, one per stimulus (not in hops: removed unrun) */
-  timeoutJobs: number;
 }
 
 interface Case {
@@ -533,6 +531,5 @@ export async function benchDistributed(
     events,
     hopsEstimate,
     hopsByQueue: one.byQueue,
-    timeoutJobs: cases.reduce((n, c) => n + c.stimuli, 0),
   };
 }

@@ -11,6 +11,7 @@ import { KERNEL_VARIANTS } from '@mnsim/kernel';
 import { LogFile, RecordedRun, importLogFile, replayLog, simulate } from '@mnsim/engine';
 import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
+import { ORCHESTRATOR_QUEUE } from '@mnsim/bus';
 import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
 import { exportCommand } from '../../apps/cli/src/commands/export.js';
 import { DATABASE_URL, type Env, inProcessCluster, testEnv } from './harness.js';
@@ -55,6 +56,14 @@ describe('distributed runs equal embedded runs', () => {
       expect(row?.violations, label).toBe(embedded.violations.length);
       recorded.push(run);
     }
+  });
+
+  it('leaves no chain deadline and no timeout job behind once its runs are done', async () => {
+    expect(recorded.length).toBeGreaterThan(0);
+    expect(await env.bus.redis.zcard(`${env.prefix}:chain-deadlines`)).toBe(0);
+    expect(await env.bus.redis.hlen(`${env.prefix}:chain-stimulus`)).toBe(0);
+    const counts = await env.bus.queue(ORCHESTRATOR_QUEUE).getJobCounts('delayed', 'wait');
+    expect(counts).toEqual({ delayed: 0, wait: 0 });
   });
 
   it('export from Postgres → import into a fresh store → replay matches, for every distributed run', async () => {

@@ -62,14 +62,14 @@ export async function testEnv(name: string, redisUrl = REDIS_URL): Promise<Env> 
  * Starts run `runId` (oom-reap-arm64 on 5.8) as the orchestrator does on its start message, with
  * no worker running: its state is in Redis and its first invoke waits in its queue.
  */
-export async function startRunByHand(env: Env, runId: string): Promise<void> {
+export async function startRunByHand(env: Env, runId: string, timeoutMs = 10_000): Promise<void> {
   const { scenario } = resolveScenario('oom-reap-arm64');
   const start: StartMessage = {
     runId,
     kernel: '5.8',
     seed: 1,
     scenario: scenario as unknown as StartMessage['scenario'],
-    timeoutMs: 10_000,
+    timeoutMs,
   };
   await new OrchestratorProcessor(env.bus, quietLog).handle(JOB.start, start);
 }

@@ -2,9 +2,10 @@
  * The orchestrator: drives each run's stimuli in virtual time (RunScheduler), one chain per run in
  * flight. The app also serves the stateless `task` component (task.processor.ts).
  */
-import type { Type } from '@nestjs/common';
+import type { OnApplicationBootstrap, Type } from '@nestjs/common';
 import { Processor } from '@nestjs/bullmq';
 import {
+  ChainWatchdog,
   ORCHESTRATOR_QUEUE,
   OrchestratorProcessor as Orchestrator,
   QueueProcessor,
@@ -15,8 +16,13 @@ import {
 /** The processor of the `orchestrator` queue, built once the config (its worker options) is loaded. */
 export function orchestratorProcessor(config: ClusterConfig): Type<QueueProcessor> {
   @Processor(ORCHESTRATOR_QUEUE, workerOptionsOf(config))
-  class OrchestratorProcessor extends QueueProcessor {
+  class OrchestratorProcessor extends QueueProcessor implements OnApplicationBootstrap {
     private readonly orchestrator = new Orchestrator(this.busProvider.bus, this.log);
+
+    /** The chain timeouts: swept until the bus closes at shutdown. */
+    onApplicationBootstrap(): void {
+      new ChainWatchdog(this.busProvider.bus, this.log).start();
+    }
 
     protected handle(name: string, data: unknown): Promise<void> {
       return this.orchestrator.handle(name, data);

@@ -8,6 +8,7 @@ export * from './logger.js';
 export * from './run-state.js';
 export * from './component-processor.js';
 export * from './orchestrator-processor.js';
+export * from './chain-watchdog.js';
 export * from './auditor-processor.js';
 export * from './client.js';
 export * from './config.js';

@@ -182,8 +182,6 @@ export interface OutboxJob {
   name: string;
   jobId: string;
   data: unknown;
-  /** delay in ms (the chain timeout) */
-  delay?: number;
   /** attempts with a fixed 200 ms backoff (the auditor's finish waits for batches in flight) */
   attempts?: number;
 }

@@ -1,9 +1,11 @@
 /**
  * The orchestrator's message handling: the kernel's RunScheduler decides what runs next, one
  * chain per run in flight. A stimulus is emitted here (its event, then an invoke to the target
- * component, plus a delayed timeout job); the chain's `done` brings back the return value, the
- * context's globals and the seq cursor, and the next stimulus goes out. After the last one the
- * run.end event and the auditor's `finish` close the run. Embedded twin: libs/engine simulate().
+ * component; the record's save sets the chain's deadline); the chain's `done` brings back the
+ * return value, the context's globals and the seq cursor, and the next stimulus goes out. After
+ * the last one the run.end event and the auditor's `finish` close the run. A chain past its
+ * deadline is claimed by an orchestrator's ChainWatchdog, which sends the `timeout` that fails
+ * the run. Embedded twin: libs/engine simulate().
  */
 import { type Scenario, type Stimulus, RunScheduler, makeContext, newGlobals } from '@mnsim/kernel';
 import { RUN_END_ID, RUN_START_ID, bootId, encodePayload, stepId } from '@mnsim/events';
@@ -27,6 +29,7 @@ import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
 import { eventsJob } from './component-processor.js';
+import { ChainWatchdog } from './chain-watchdog.js';
 
 export class OrchestratorProcessor {
   private readonly runs: RunStateRepository;
@@ -38,11 +41,13 @@ export class OrchestratorProcessor {
     this.runs = new RunStateRepository(bus.redis, bus.opts.prefix);
   }
 
+  /** Serves the orchestrator queue on this bus, and sweeps the chain deadlines until it closes. */
   start(settings: Omit<WorkerSettings, 'log'>): void {
     this.bus.serve(ORCHESTRATOR_QUEUE, (name, data) => this.handle(name, data), {
       ...settings,
       log: this.log,
     });
+    new ChainWatchdog(this.bus, this.log).start();
   }
 
   async handle(name: string, data: unknown): Promise<void> {
@@ -115,13 +120,7 @@ export class OrchestratorProcessor {
     rec.violations = msg.cursor.violations;
     scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
     rec.lastMsg = msgKey;
-    const timeoutJob = jobId(msg.runId, 'timeout', rec.current.id);
     await this.advance(msg.runId, meta, rec, scheduler, []);
-    // the chain is done: its timeout would be a no-op, drop it so it does not linger
-    await this.bus
-      .queue(ORCHESTRATOR_QUEUE)
-      .remove(timeoutJob)
-      .catch(() => undefined);
   }
 
   /** A chain that timed out (stimulusId) or a handler that threw (reason): the run fails. */
@@ -148,7 +147,10 @@ export class OrchestratorProcessor {
     this.log('warn', 'run failed', { runId, reason: rec.failureReason });
   }
 
-  /** Sends the next stimulus, or ends the run; persists the record, then sends its outbox. */
+  /**
+   * Sends the next stimulus, or ends the run; persists the record (and with it the deadline of
+   * the new chain, or none), then sends its outbox.
+   */
   private async advance(
     runId: string,
     meta: RunMeta,
@@ -170,30 +172,21 @@ export class OrchestratorProcessor {
         builder.stimulusPayload(stim.args, ctx, stim.fn, stim.step, stim.to),
       );
       rec.current = { id, stimulus: stim };
-      outbox.push(
-        {
-          queue: queueOf(stim.to),
-          name: JOB.invoke,
-          jobId: jobId(runId, 'invoke', id),
-          data: {
-            runId,
-            id,
-            to: stim.to,
-            fn: stim.fn,
-            args: stim.args,
-            ctx,
-            cursor: { seq: builder.seq, violations: rec.violations, armed: [] },
-            replyTo: { kind: 'orchestrator' },
-          },
+      outbox.push({
+        queue: queueOf(stim.to),
+        name: JOB.invoke,
+        jobId: jobId(runId, 'invoke', id),
+        data: {
+          runId,
+          id,
+          to: stim.to,
+          fn: stim.fn,
+          args: stim.args,
+          ctx,
+          cursor: { seq: builder.seq, violations: rec.violations, armed: [] },
+          replyTo: { kind: 'orchestrator' },
         },
-        {
-          queue: ORCHESTRATOR_QUEUE,
-          name: JOB.timeout,
-          jobId: jobId(runId, 'timeout', id),
-          data: { runId, stimulusId: id },
-          delay: rec.timeoutMs,
-        },
-      );
+      });
     } else {
       builder.emit('run.end', RUN_END_ID, null, scheduler.state.now, {
         events: builder.seq + 1,

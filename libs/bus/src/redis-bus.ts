@@ -111,6 +111,8 @@ export class Bus {
   private subscriber: Redis | null = null;
   private subscribed: Promise<void> = Promise.resolve();
   private readonly closeWatchers = new Map<string, Set<() => void>>();
+  /** what runs on this bus's connection and stops before it closes (the chain watchdog) */
+  private readonly beforeClose: Array<() => Promise<void>> = [];
 
   constructor(readonly opts: BusOptions) {
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -160,7 +162,6 @@ export class Bus {
       opts: {
         ...DEFAULT_JOB_OPTIONS,
         jobId: j.jobId,
-        ...(j.delay ? { delay: j.delay } : {}),
         ...(j.attempts ? { attempts: j.attempts, backoff: { type: 'fixed', delay: 200 } } : {}),
       },
     }));
@@ -265,7 +266,13 @@ export class Bus {
     );
   }
 
+  /** Runs `stop` first when the bus closes: for what uses its connection on its own time. */
+  onClose(stop: () => Promise<void>): void {
+    this.beforeClose.push(stop);
+  }
+
   async close(): Promise<void> {
+    await Promise.all(this.beforeClose.splice(0).map((stop) => stop()));
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.producer.close();

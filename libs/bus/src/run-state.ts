@@ -5,6 +5,9 @@
  *   <prefix>:run:<runId>:h          hash handler id -> Continuation
  *   <prefix>:run:<runId>:orch       the orchestrator's record of the run
  *   <prefix>:result:<runId>         the outcome, once the auditor has closed the run (kept a day)
+ *   <prefix>:chain-deadlines        sorted set runId -> when its chain in flight times out (ms,
+ *                                   Redis's clock), with <prefix>:chain-stimulus (hash runId ->
+ *                                   that chain's stimulus id): the orchestrators' watchdog
  * Each record is written with the id of the last message applied and the jobs that message
  * produced, before those jobs are sent: a redelivered message re-sends them and changes nothing.
  *
@@ -100,11 +103,49 @@ const SCRIPTS = {
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 for i = 1, #ARGV, 3 do redis.call('hset', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]) end
 return 1`,
-  /** KEYS: the scenario key, the key; ARGV: the value: SET it if the run is live. */
-  mnsimSetIfLive: `
+  /**
+   * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash;
+   * ARGV: the record, the run id, the stimulus in flight ('' for none), the chain timeout (ms):
+   * the orchestrator's record and its chain's deadline (on Redis's clock, so every orchestrator
+   * agrees), if the run is live.
+   */
+  mnsimSaveOrchestrator: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('set', KEYS[2], ARGV[1])
+if ARGV[3] == '' then
+  redis.call('zrem', KEYS[3], ARGV[2])
+  redis.call('hdel', KEYS[4], ARGV[2])
+else
+  local t = redis.call('time')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[2])
+  redis.call('hset', KEYS[4], ARGV[2], ARGV[3])
+end
 return 1`,
+  /**
+   * KEYS: the deadlines zset, the deadline stimulus hash; ARGV: the run key prefix, the retry
+   * delay (ms), the most to claim: the chains past their deadline, as run id, stimulus id, ….
+   * A claimed deadline moves on by the retry delay rather than going (the orchestrator that
+   * claimed it may die before it sends the timeout); the record's next save replaces it. A run
+   * that is no longer live loses its deadline.
+   */
+  mnsimClaimExpiredChains: `
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, runId in ipairs(due) do
+  local stimulus = redis.call('hget', KEYS[2], runId)
+  if stimulus and redis.call('exists', ARGV[1] .. runId .. ':scenario') == 1 then
+    redis.call('zadd', KEYS[1], now + tonumber(ARGV[2]), runId)
+    out[#out + 1] = runId
+    out[#out + 1] = stimulus
+  else
+    redis.call('zrem', KEYS[1], runId)
+    redis.call('hdel', KEYS[2], runId)
+  end
+end
+return out`,
   /**
    * KEYS: the handlers hash, the components hash; ARGV: handler id, component ('' for none):
    * a handler's continuation and its component's state, in one round trip.
@@ -221,10 +262,53 @@ export class RunStateRepository {
   }
 
   /** @throws RunStateGoneError when the run is not live */
+  /**
+   * The orchestrator's record, if the run is live; with it, the deadline of the chain in flight
+   * (now + rec.timeoutMs) while the run is running, or no deadline once it is not.
+   */
   async saveOrchestrator(runId: string, rec: OrchestratorRecord): Promise<void> {
-    const keys = [this.runKey(runId, 'scenario'), this.runKey(runId, 'orch')];
-    const ok = await this.redis.mnsimSetIfLive(String(keys.length), ...keys, JSON.stringify(rec));
+    const inFlight = rec.status === 'running' && rec.current ? rec.current.id : '';
+    const ok = await this.redis.mnsimSaveOrchestrator(
+      '4',
+      this.runKey(runId, 'scenario'),
+      this.runKey(runId, 'orch'),
+      this.chainDeadlinesKey(),
+      this.chainStimulusKey(),
+      JSON.stringify(rec),
+      runId,
+      inFlight,
+      String(rec.timeoutMs),
+    );
     if (ok !== 1) throw new RunStateGoneError(runId);
+  }
+
+  private chainDeadlinesKey(): string {
+    return `${this.prefix}:chain-deadlines`;
+  }
+
+  private chainStimulusKey(): string {
+    return `${this.prefix}:chain-stimulus`;
+  }
+
+  /**
+   * Claims up to `limit` chains past their deadline (each again after `retryMs` unless its run
+   * moves on or ends first); drops the deadlines of runs no longer live.
+   */
+  async claimExpiredChains(
+    retryMs: number,
+    limit: number,
+  ): Promise<Array<{ runId: string; stimulusId: string }>> {
+    const flat = (await this.redis.mnsimClaimExpiredChains(
+      '2',
+      this.chainDeadlinesKey(),
+      this.chainStimulusKey(),
+      `${this.prefix}:run:`,
+      String(retryMs),
+      String(limit),
+    )) as string[];
+    const out: Array<{ runId: string; stimulusId: string }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ runId: flat[i], stimulusId: flat[i + 1] });
+    return out;
   }
 
   /** The outcome, whether the run is live, and the orchestrator's record, in one transaction. */
