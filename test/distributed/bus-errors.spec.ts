@@ -1,10 +1,14 @@
 /**
  * A bus whose Redis is unreachable keeps retrying (workers must survive a Redis restart), and says
- * so once per distinct error and quiet period, not once per retry with a stack.
+ * so once per distinct error and quiet period, not once per retry with a stack. A bus that closes
+ * leaves no connection of its own open.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it, vi } from 'vitest';
 import { Bus } from '@mnsim/bus';
+import { REDIS_URL, dropPrefix } from './harness.js';
 
 function unusedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -34,5 +38,29 @@ describe('a bus whose Redis is unreachable', () => {
     } finally {
       await bus.close();
     }
+  });
+});
+
+describe('a bus that serves queues', () => {
+  it('closes the connections of the workers it serves when it closes', async () => {
+    const prefix = `mnsimt-serveclose-${randomBytes(4).toString('hex')}`;
+    const bus = new Bus({ redisUrl: REDIS_URL, prefix });
+    // the connection the bus makes for its worker (observed, not replaced)
+    const duplicate = vi.spyOn(bus.redis, 'duplicate');
+    const worker = bus.serve('orchestrator', () => Promise.resolve(), {
+      concurrency: 1,
+      log: () => undefined,
+    });
+    await worker.waitUntilReady();
+    const connection = duplicate.mock.results[0].value as Redis;
+    await connection.ping();
+    expect(connection.status).toBe('ready');
+    await bus.close();
+    // ioredis ends a connection asynchronously: give it a moment
+    for (let i = 0; i < 40 && connection.status !== 'end'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(connection.status).toBe('end');
+    await dropPrefix(prefix);
   });
 });

@@ -102,6 +102,7 @@ export class Bus {
   readonly redis: Redis;
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
+  private readonly workerConnections: Redis[] = [];
   /** adds an outbox's jobs, whatever their queues, in one MULTI: one write per hop */
   private readonly producer: FlowProducer;
 
@@ -207,11 +208,14 @@ export class Bus {
    * worker apps serve theirs through @nestjs/bullmq, with the same `processJob`, options and logs).
    */
   serve(queueName: string, handle: JobHandler, opts: WorkerSettings): Worker {
+    // a connection of its own (BullMQ does not close one it is given: close() does)
+    const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+    this.workerConnections.push(connection);
     const worker = new Worker(
       queueName,
       (job: Job) => this.processJob(queueName, job, handle, opts.log),
       {
-        connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
+        connection,
         prefix: this.opts.prefix,
         ...workerOptions(opts),
       },
@@ -274,6 +278,7 @@ export class Bus {
   async close(): Promise<void> {
     await Promise.all(this.beforeClose.splice(0).map((stop) => stop()));
     await Promise.all(this.workers.map((w) => w.close()));
+    for (const c of this.workerConnections.splice(0)) c.disconnect();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.producer.close();
     this.subscriber?.disconnect();
