@@ -1,13 +1,70 @@
-/** Real worker processes from dist/ (built by the test's beforeAll), one handle per replica. */
+/** Real worker processes from dist/ (built once for all the tests that need it), one handle per replica. */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ARCHES, type Arch } from '@mnsim/kernel';
 import { DATABASE_URL, REDIS_URL } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
+/** The build's inputs (tsconfig.build.json): sources but specs, and the configs. */
+const BUILD_SOURCES = ['apps', 'libs', 'bench'];
+const BUILD_CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
+/** A file every build writes last-ish (tsc, then tsc-alias): its mtime is the build's. */
+const BUILD_OUTPUT = join(ROOT, 'dist/apps/cli/src/main.js');
+const BUILD_LOCK = join(ROOT, 'dist.build-lock');
+const BUILD_LOCK_STALE_MS = 5 * 60_000;
+
+function newestSourceMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMs(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) {
+      newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** Whether dist/ was built after the last change to any of its sources. */
+function distIsFresh(): boolean {
+  let built: number;
+  try {
+    built = statSync(BUILD_OUTPUT).mtimeMs;
+  } catch {
+    return false;
+  }
+  const configs = BUILD_CONFIGS.map((f) => statSync(join(ROOT, f)).mtimeMs);
+  const sources = BUILD_SOURCES.map((d) => newestSourceMs(join(ROOT, d)));
+  return built > Math.max(...configs, ...sources);
+}
+
+/**
+ * Builds dist/ for the tests that run its processes, once for all of them: not at all when it is
+ * newer than its sources (npm ci builds it), and under a lock shared by vitest's worker processes,
+ * so that no test starts workers from a dist/ that another is rewriting.
+ */
 export function buildDist(): void {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  const deadline = Date.now() + BUILD_LOCK_STALE_MS;
+  for (;;) {
+    try {
+      mkdirSync(BUILD_LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // a lock older than any build is a crashed run's: take it over
+      const since = statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - since > BUILD_LOCK_STALE_MS) rmdirSync(BUILD_LOCK, { maxRetries: 0 });
+      if (Date.now() > deadline) throw new Error(`${BUILD_LOCK} held for too long`, { cause: err });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!distIsFresh()) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  } finally {
+    rmdirSync(BUILD_LOCK);
+  }
 }
 
 export interface ServiceSpec {
