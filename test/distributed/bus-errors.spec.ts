@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
-import { Bus } from '@mnsim/bus';
+import { Bus, ChainWatchdog } from '@mnsim/bus';
 import { REDIS_URL, dropPrefix } from './harness.js';
 
 function unusedPort(): Promise<number> {
@@ -38,6 +38,31 @@ describe('a bus whose Redis is unreachable', () => {
     } finally {
       await bus.close();
     }
+  });
+});
+
+describe('a chain watchdog whose Redis is unreachable', () => {
+  it('skips its ticks while a sweep waits, and lets its bus close promptly', async () => {
+    const port = await unusedPort();
+    const bus = new Bus({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      prefix: 'mnsimt-unreachable-wd',
+      onConnectionError: () => undefined,
+    });
+    const sweeps = vi.fn();
+    const watchdog = new ChainWatchdog(bus, () => undefined, { intervalMs: 20 });
+    const sweep = watchdog.sweep.bind(watchdog);
+    vi.spyOn(watchdog, 'sweep').mockImplementation(() => {
+      sweeps();
+      return sweep();
+    });
+    watchdog.start();
+    await new Promise((r) => setTimeout(r, 500));
+    // the first sweep waits for a connection: the 20 ms ticks after it do not start more
+    expect(sweeps).toHaveBeenCalledTimes(1);
+    const t = Date.now();
+    await bus.close();
+    expect(Date.now() - t).toBeLessThan(3000);
   });
 });
 

@@ -23,11 +23,14 @@ export interface ChainWatchdogOptions {
 /** Chains claimed per sweep at most; more wait for the next. */
 const CLAIM_LIMIT = 500;
 const WARN_QUIET_MS = 30_000;
+const STOP_WAIT_MS = 1_000;
 
 export class ChainWatchdog {
   private readonly runs: RunStateRepository;
   private timer: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> = Promise.resolve();
+  /** the sweep under way, if any */
+  private inFlight: Promise<number> | null = null;
+  private stopped = false;
   private readonly intervalMs: number;
   private readonly retryMs: number;
   /** when a failed sweep was last logged: one line per WARN_QUIET_MS while Redis is away */
@@ -46,19 +49,30 @@ export class ChainWatchdog {
   /** Sweeps every interval until the bus closes (or stop()). */
   start(): void {
     if (this.timer) return;
+    this.stopped = false;
     this.timer = setInterval(() => {
-      // one sweep at a time: a slow Redis does not pile them up
-      this.sweeping = this.sweeping.then(async () => {
-        await this.sweep();
+      // one sweep at a time: the ticks that come while one waits (Redis slow or away) are skipped
+      if (this.inFlight) return;
+      this.inFlight = this.sweep().finally(() => {
+        this.inFlight = null;
       });
     }, this.intervalMs);
     this.bus.onClose(() => this.stop());
   }
 
+  /**
+   * Stops sweeping. A sweep under way is waited for, but no longer than STOP_WAIT_MS: with Redis
+   * away its commands wait for a connection that the bus is about to close.
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.sweeping;
+    const inFlight = this.inFlight;
+    if (!inFlight) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([inFlight, new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Sends the timeout of every chain past its deadline; how many. Never throws (it logs). */
@@ -81,7 +95,7 @@ export class ChainWatchdog {
     } catch (err) {
       // Redis away: the deadlines stay, the next sweep claims them
       const now = Date.now();
-      if (now - this.lastWarned >= WARN_QUIET_MS) {
+      if (!this.stopped && now - this.lastWarned >= WARN_QUIET_MS) {
         this.lastWarned = now;
         this.log('warn', 'chain deadlines not swept (retrying)', {
           reason: err instanceof Error ? err.message : String(err),
