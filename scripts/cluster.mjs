@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `npm run cluster [-- --replicas N]`: every mnsim worker (kvm once per architecture) and the
-// orchestrator as child processes from dist/, in the foreground, against MNSIM_REDIS_URL and
-// MNSIM_DATABASE_URL (defaults redis://127.0.0.1:6379, postgres://postgres@127.0.0.1:5432/postgres).
-// SIGTERM or Ctrl-C stops them all. Build first: npm run build.
+// `npm run cluster [-- --replicas N]`: every mnsim worker (kvm once per architecture), the
+// orchestrator and the api as child processes from dist/, in the foreground, against
+// MNSIM_REDIS_URL and MNSIM_DATABASE_URL (defaults redis://127.0.0.1:6379,
+// postgres://postgres@127.0.0.1:5432/postgres). N replicas of each worker; one api (it listens on
+// MNSIM_API_HOST:MNSIM_API_PORT, default 127.0.0.1:8080). SIGTERM or Ctrl-C stops them all.
+// Build first: npm run build.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,7 +29,16 @@ for (let i = 0; i < args.length; i++) {
   } else usage(`unknown argument ${args[i]}`);
 }
 
+// The workers' defaults, given to the api too: without them it would serve an SQLite store and no
+// queue metrics (its defaults as `mnsim serve`), not the cluster's Postgres and Redis.
+const clusterUrls = {
+  MNSIM_REDIS_URL: process.env.MNSIM_REDIS_URL || 'redis://127.0.0.1:6379',
+  MNSIM_DATABASE_URL:
+    process.env.MNSIM_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+};
+
 const services = [
+  { name: 'api', app: 'api', env: clusterUrls, single: true },
   { name: 'orchestrator', app: 'orchestrator' },
   { name: 'auditor', app: 'auditor' },
   { name: 'mmu-notifier', app: 'mmu-notifier' },
@@ -43,8 +54,9 @@ for (const s of services) {
 const children = new Set();
 let stopping = false;
 for (const s of services) {
-  for (let r = 0; r < replicas; r++) {
-    const label = replicas > 1 ? `${s.name}#${r + 1}` : s.name;
+  const copies = s.single ? 1 : replicas;
+  for (let r = 0; r < copies; r++) {
+    const label = copies > 1 ? `${s.name}#${r + 1}` : s.name;
     const child = spawn(process.execPath, [join(root, 'dist/apps', s.app, 'src/main.js')], {
       env: { ...process.env, ...s.env },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -60,7 +72,7 @@ for (const s of services) {
   }
 }
 process.stderr.write(
-  `mnsim cluster: ${children.size} processes (${replicas} replica${replicas > 1 ? 's' : ''} each); Ctrl-C stops them\n`,
+  `mnsim cluster: ${children.size} processes (${replicas} replica${replicas > 1 ? 's' : ''} of each worker, one api); Ctrl-C stops them\n`,
 );
 
 function stop(code = 0) {
