@@ -32,8 +32,8 @@ import type { EventType } from './types.js';
  * mutated between events. A few entries rather than one because a notifier chain alternates
  * between a handful of contexts (the range_start and range_end paths, the stimulus, the reaper).
  */
-class RecentParts<T> {
-  private readonly copies: (T | undefined)[];
+class RecentParts<T, C = T> {
+  private readonly copies: (C | undefined)[];
   private readonly slots: EncodingSlot[];
   /** the entry a miss overwrites next (round robin) */
   private victim = 0;
@@ -42,11 +42,11 @@ class RecentParts<T> {
 
   constructor(
     size: number,
-    private readonly equal: (a: T, b: T) => boolean,
-    private readonly copy: (part: T) => T,
+    private readonly equal: (part: T, copy: C) => boolean,
+    private readonly copy: (part: T) => C,
     private readonly encode: (w: CanonicalWriter, part: T) => void,
   ) {
-    this.copies = new Array<T | undefined>(size).fill(undefined);
+    this.copies = new Array<C | undefined>(size).fill(undefined);
     this.slots = Array.from({ length: size }, () => new EncodingSlot());
   }
 
@@ -168,8 +168,17 @@ function globalsCache(): RecentParts<KernelGlobals> {
   );
 }
 
-/** An encoded context: its scalars, the versions of its parts' encodings, and its bytes. */
-interface EncodedContext {
+/** A context to encode: the live context, and its parts' encodings (looked up already). */
+interface ContextKey {
+  c: ExecContext;
+  globals: EncodingSlot;
+  locks: EncodingSlot;
+  stack: EncodingSlot;
+  task: EncodingSlot;
+}
+
+/** What identifies an encoded context: its scalars and the versions of its parts' encodings. */
+interface ContextCopy {
   cpu: number;
   jiffies: number;
   irqsDisabled: boolean;
@@ -180,7 +189,64 @@ interface EncodedContext {
   locks: number;
   stack: number;
   task: number;
-  slot: EncodingSlot;
+}
+
+/**
+ * Whole contexts: one equal to one of the last few encoded (a notifier chain calling every
+ * subscriber in turn, and going back and forth between its paths) is one compare per field and
+ * one copy. A part's encoding is named by its slot's version, which no other encoding ever has.
+ */
+function contextCache(): RecentParts<ContextKey, ContextCopy> {
+  return new RecentParts<ContextKey, ContextCopy>(
+    RECENT_PARTS,
+    (k, e) =>
+      e.stack === k.stack.version &&
+      e.jiffies === k.c.jiffies &&
+      e.locks === k.locks.version &&
+      e.preemptCount === k.c.preemptCount &&
+      e.nonBlockCount === k.c.nonBlockCount &&
+      e.cpu === k.c.cpu &&
+      e.task === k.task.version &&
+      e.globals === k.globals.version &&
+      e.irqsDisabled === k.c.irqsDisabled &&
+      e.preemptDisableIp === k.c.preemptDisableIp,
+    (k) => ({
+      cpu: k.c.cpu,
+      jiffies: k.c.jiffies,
+      irqsDisabled: k.c.irqsDisabled,
+      nonBlockCount: k.c.nonBlockCount,
+      preemptCount: k.c.preemptCount,
+      preemptDisableIp: k.c.preemptDisableIp,
+      globals: k.globals.version,
+      locks: k.locks.version,
+      stack: k.stack.version,
+      task: k.task.version,
+    }),
+    (w, { c, globals, locks, stack, task }) => {
+      w.ascii('{"cpu":');
+      w.number(c.cpu);
+      w.ascii(',"globals":');
+      globals.writeTo(w);
+      w.ascii(',"irqsDisabled":');
+      w.boolean(c.irqsDisabled);
+      w.ascii(',"jiffies":');
+      w.number(c.jiffies);
+      w.ascii(',"locks":');
+      locks.writeTo(w);
+      w.ascii(',"nonBlockCount":');
+      w.number(c.nonBlockCount);
+      w.ascii(',"preemptCount":');
+      w.number(c.preemptCount);
+      w.ascii(',"preemptDisableIp":');
+      if (c.preemptDisableIp === null) w.ascii('null');
+      else w.quoted(c.preemptDisableIp);
+      w.ascii(',"stack":');
+      stack.writeTo(w);
+      w.ascii(',"task":');
+      task.writeTo(w);
+      w.byte(0x7d);
+    },
+  );
 }
 
 /**
@@ -222,9 +288,7 @@ export class EventEncoder {
   private readonly locks = locksCache();
   private readonly task = taskCache();
   private readonly globals = globalsCache();
-  /** the last few contexts encoded (round robin) */
-  private readonly contexts: EncodedContext[] = [];
-  private contextVictim = 0;
+  private readonly contexts = contextCache();
 
   /** canonicalJson(payload), for a payload of the given event type. */
   payload<T extends EventType>(type: T, payload: PayloadMap[T]): string {
@@ -284,74 +348,16 @@ export class EventEncoder {
     }
   }
 
-  /**
-   * A context is its parts' cached encodings (each looked up by value) and its scalars: a context
-   * equal to one of the last few encoded (a notifier chain calling every subscriber in turn, and
-   * going back and forth between its paths) is one compare per field and one copy. A part's
-   * encoding is identified by its slot's version, which no other encoding ever has.
-   */
+  /** A context: its parts' cached encodings (each looked up by value), then the whole's. */
   private writeContext(c: ExecContext): void {
     const w = this.writer;
-    const globals = this.globals.slotFor(w, c.globals);
-    const locks = this.locks.slotFor(w, c.locks);
-    const stack = this.stack.slotFor(w, c.stack);
-    const task = this.task.slotFor(w, c.task);
-    const contexts = this.contexts;
-    for (let i = 0; i < contexts.length; i++) {
-      const e = contexts[i];
-      if (
-        e.stack === stack.version &&
-        e.jiffies === c.jiffies &&
-        e.locks === locks.version &&
-        e.preemptCount === c.preemptCount &&
-        e.nonBlockCount === c.nonBlockCount &&
-        e.cpu === c.cpu &&
-        e.task === task.version &&
-        e.globals === globals.version &&
-        e.irqsDisabled === c.irqsDisabled &&
-        e.preemptDisableIp === c.preemptDisableIp
-      ) {
-        e.slot.writeTo(w);
-        return;
-      }
-    }
-    const start = w.pos;
-    w.ascii('{"cpu":');
-    w.number(c.cpu);
-    w.ascii(',"globals":');
-    globals.writeTo(w);
-    w.ascii(',"irqsDisabled":');
-    w.boolean(c.irqsDisabled);
-    w.ascii(',"jiffies":');
-    w.number(c.jiffies);
-    w.ascii(',"locks":');
-    locks.writeTo(w);
-    w.ascii(',"nonBlockCount":');
-    w.number(c.nonBlockCount);
-    w.ascii(',"preemptCount":');
-    w.number(c.preemptCount);
-    w.ascii(',"preemptDisableIp":');
-    if (c.preemptDisableIp === null) w.ascii('null');
-    else w.quoted(c.preemptDisableIp);
-    w.ascii(',"stack":');
-    stack.writeTo(w);
-    w.ascii(',"task":');
-    task.writeTo(w);
-    w.byte(0x7d);
-    let e: EncodedContext;
-    if (contexts.length < RECENT_PARTS) {
-      e = { ...scalarsOf(c), globals: 0, locks: 0, stack: 0, task: 0, slot: new EncodingSlot() };
-      contexts.push(e);
-    } else {
-      e = contexts[this.contextVictim];
-      this.contextVictim = (this.contextVictim + 1) % RECENT_PARTS;
-      Object.assign(e, scalarsOf(c));
-    }
-    e.globals = globals.version;
-    e.locks = locks.version;
-    e.stack = stack.version;
-    e.task = task.version;
-    e.slot.take(w, start);
+    this.contexts.write(w, {
+      c,
+      globals: this.globals.slotFor(w, c.globals),
+      locks: this.locks.slotFor(w, c.locks),
+      stack: this.stack.slotFor(w, c.stack),
+      task: this.task.slotFor(w, c.task),
+    });
   }
 
   // Members in code-point order. Optional members before the first required one end with a
@@ -456,17 +462,6 @@ export class EventEncoder {
     }
     w.byte(0x5d);
   }
-}
-
-function scalarsOf(c: ExecContext) {
-  return {
-    cpu: c.cpu,
-    jiffies: c.jiffies,
-    irqsDisabled: c.irqsDisabled,
-    nonBlockCount: c.nonBlockCount,
-    preemptCount: c.preemptCount,
-    preemptDisableIp: c.preemptDisableIp,
-  };
 }
 
 const shared = new EventEncoder();
