@@ -93,6 +93,13 @@ export class RunStateGoneError extends Error {
   }
 }
 
+/** Lua, prefixed to the scripts that need it: Redis's clock in ms, which every orchestrator shares. */
+const LUA_NOW_MS = `
+local function nowMs()
+  local t = redis.call('time')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end`;
+
 /**
  * The scripts of the run state, defined on the connection (ioredis sends them by SHA, EVALSHA,
  * loading them once). Writes go through the *_IF_LIVE ones.
@@ -109,16 +116,14 @@ return 1`,
    * the orchestrator's record and its chain's deadline (on Redis's clock, so every orchestrator
    * agrees), if the run is live.
    */
-  mnsimSaveOrchestrator: `
+  mnsimSaveOrchestrator: `${LUA_NOW_MS}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('set', KEYS[2], ARGV[1])
 if ARGV[3] == '' then
   redis.call('zrem', KEYS[3], ARGV[2])
   redis.call('hdel', KEYS[4], ARGV[2])
 else
-  local t = redis.call('time')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[2])
+  redis.call('zadd', KEYS[3], nowMs() + tonumber(ARGV[4]), ARGV[2])
   redis.call('hset', KEYS[4], ARGV[2], ARGV[3])
 end
 return 1`,
@@ -129,9 +134,8 @@ return 1`,
    * claimed it may die before it sends the timeout); the record's next save replaces it. A run
    * that is no longer live loses its deadline.
    */
-  mnsimClaimExpiredChains: `
-local t = redis.call('time')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  mnsimClaimExpiredChains: `${LUA_NOW_MS}
+local now = nowMs()
 local due = redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, runId in ipairs(due) do
@@ -261,10 +265,10 @@ export class RunStateRepository {
     return raw === null ? null : (JSON.parse(raw) as OrchestratorRecord);
   }
 
-  /** @throws RunStateGoneError when the run is not live */
   /**
    * The orchestrator's record, if the run is live; with it, the deadline of the chain in flight
    * (now + rec.timeoutMs) while the run is running, or no deadline once it is not.
+   * @throws RunStateGoneError when the run is not live
    */
   async saveOrchestrator(runId: string, rec: OrchestratorRecord): Promise<void> {
     const inFlight = rec.status === 'running' && rec.current ? rec.current.id : '';
