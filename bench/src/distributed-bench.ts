@@ -10,8 +10,8 @@
  * The ceiling, measured in the same run: a trivial processor on the same queues, one worker per
  * queue with the workers' concurrency, as many chains in flight as runs, each hop adding the next
  * job (to the next queue) and returning, for the same number of hops; measured twice (between
- * the campaigns, after them) and the faster kept. ratio = campaign hops/s with
- * 1 replica (the same layout: one worker per queue) / ceiling hops/s.
+ * the campaigns, after them) and the faster kept. ratio = campaign hops/s with 1 replica (the
+ * same layout: one worker per queue) / ceiling hops/s.
  *
  * Needs `npm run build` (the workers run from dist/), Redis and Postgres. Leaves nothing behind: a
  * queue prefix and a Postgres schema of its own, removed at the end.
