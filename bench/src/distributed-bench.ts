@@ -307,6 +307,7 @@ async function runCampaign(
       }),
     );
     const secs = seconds(t0);
+    o.log(`  every run ended after ${secs.toFixed(2)} s; checking them against the embedded runs…`);
     // every run completed, equal to its embedded twin, its violations in Postgres
     for (let i = 0; i < cases.length; i++) {
       const out = outcomes[i];

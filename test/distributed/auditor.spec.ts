@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logHashOf } from '@mnsim/events';
-import { AuditorProcessor, JOB, type WireEvent } from '@mnsim/bus';
+import { AuditorProcessor, JOB, RunStateRepository, type WireEvent } from '@mnsim/bus';
 import { type Env, quietLog, testEnv } from './harness.js';
 
 function wire(seq: number): WireEvent {
@@ -39,9 +39,19 @@ describe('the auditor closing a run', () => {
     await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
     const events = Array.from({ length: stored }, (_, seq) => wire(seq));
     const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
-    await auditor.handle(JOB.events, { runId, meta, events });
+    // the events as a worker stages them, with a handler's record, while the run is live
+    const runs = new RunStateRepository(env.bus.redis, env.prefix);
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    await runs.saveHandler(
+      runId,
+      'h',
+      { status: 'returned', lastMsg: 'i', outbox: [] },
+      null,
+      events,
+    );
     await auditor.handle(JOB.finish, {
       runId,
+      meta,
       status: 'completed',
       events: emitted,
       violations: 0,
@@ -49,6 +59,25 @@ describe('the auditor closing a run', () => {
     });
     return { run: await env.store.getRun(runId), events };
   }
+
+  it('flushes the staged events to the store once, and deletes them from Redis', async () => {
+    const runId = 'flush';
+    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
+    const runs = new RunStateRepository(env.bus.redis, env.prefix);
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const cont = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
+    const events = [wire(0), wire(1), wire(2)];
+    // staged by two handlers, out of seq order
+    await runs.saveHandler(runId, 'b', cont, null, events.slice(2));
+    await runs.saveHandler(runId, 'a', cont, null, events.slice(0, 2));
+    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    await auditor.handle(JOB.flush, { runId, meta });
+    expect((await runs.stagedEvents(runId)).events).toEqual([]);
+    await auditor.handle(JOB.flush, { runId, meta }); // redelivered: nothing to do
+    const stored = [];
+    for await (const e of env.store.iterateEvents(runId, 10)) stored.push(e.seq);
+    expect(stored).toEqual([0, 1, 2]);
+  });
 
   it('completes a run with the hash of exactly its events', async () => {
     const { run, events } = await recorded('exact', 5, 5);

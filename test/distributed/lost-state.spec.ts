@@ -17,6 +17,7 @@ import {
   RunStateGoneError,
   RunStateRepository,
   type InvokeMessage,
+  type WireEvent,
   jobId,
   kvmQueue,
 } from '@mnsim/bus';
@@ -62,9 +63,17 @@ describe('a run whose state Redis lost', () => {
     expect(await runKeys(runId)).toEqual([]);
     expect(await auditor.getJobCountByTypes('waiting', 'wait', 'delayed')).toBe(batches);
 
-    // the orchestrator, the same: no record written into the emptied Redis
+    // the orchestrator, the same: neither its record nor its events written into the emptied Redis
     const runs = new RunStateRepository(env.bus.redis, env.prefix);
-    await expect(runs.saveOrchestrator(runId, {} as never)).rejects.toBeInstanceOf(
+    const event: WireEvent = {
+      id: 's0',
+      seq: 1,
+      type: 'step',
+      causationId: null,
+      jiffies: 0,
+      payload: '{}',
+    };
+    await expect(runs.saveOrchestrator(runId, {} as never, [event])).rejects.toBeInstanceOf(
       RunStateGoneError,
     );
     expect(await runKeys(runId)).toEqual([]);

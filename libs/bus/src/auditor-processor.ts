@@ -1,8 +1,9 @@
 /**
- * The auditor: appends every event batch to the event store and the violations among them to
- * the violations projection (idempotent by (run, seq) and (run, id) in the store), and closes a
- * run when the orchestrator says it ended: once every event is stored, the logHash is computed
- * from the stored canonical lines, so the hash vouches for what the store holds.
+ * The auditor: moves the events the workers staged in Redis to the event store, and the
+ * violations among them to the violations projection (idempotent by (run, seq) and (run, id) in
+ * the store), a chain at a time (`flush`); and closes a run when the orchestrator says it ended
+ * (`finish`): once every event is stored, the logHash is computed from the stored canonical
+ * lines, so the hash vouches for what the store holds.
  */
 import type { ViolationRecord } from '@mnsim/kernel';
 import { LogHasher, canonicalEventLineFromPayload, type Json } from '@mnsim/events';
@@ -11,9 +12,11 @@ import {
   AUDITOR_JOBS,
   AUDITOR_QUEUE,
   JOB,
-  type EventsMessage,
   type FinishMessage,
+  type FlushMessage,
   RetryLaterError,
+  type RunLabels,
+  type WireEvent,
   parseMessage,
 } from './messages.js';
 import type { Bus, WorkerSettings } from './redis-bus.js';
@@ -43,19 +46,30 @@ export class AuditorProcessor {
 
   async handle(name: string, data: unknown): Promise<void> {
     const msg = parseMessage(AUDITOR_JOBS, name, data);
-    if (name === JOB.events) await this.append(msg as EventsMessage);
+    if (name === JOB.flush) await this.flush(msg);
     else await this.finish(msg as FinishMessage);
   }
 
-  private async append(msg: EventsMessage): Promise<void> {
+  /**
+   * Moves the run's staged events to the store, then deletes them from Redis: a flush that dies
+   * in between is redelivered and appends them again, which the store ignores.
+   */
+  private async flush(msg: FlushMessage): Promise<void> {
+    const { events, fields } = await this.runs.stagedEvents(msg.runId);
+    if (events.length === 0) return;
+    await this.append(msg.runId, msg.meta, events);
+    await this.runs.unstage(msg.runId, fields);
+  }
+
+  private async append(runId: string, meta: RunLabels, staged: WireEvent[]): Promise<void> {
     const recordedAt = new Date().toISOString();
     const events: EventToAppend[] = [];
     const violations: ViolationToAppend[] = [];
-    for (const e of msg.events) {
+    for (const e of staged) {
       const payload = JSON.parse(e.payload) as Json;
       events.push({
         event: {
-          runId: msg.runId,
+          runId,
           id: e.id,
           seq: e.seq,
           type: e.type,
@@ -68,14 +82,15 @@ export class AuditorProcessor {
       });
       if (e.type === 'violation') {
         const v = (payload as unknown as { violation: ViolationRecord }).violation;
-        violations.push({ eventId: e.id, v: { ...v, seq: e.seq }, ...msg.meta, recordedAt });
+        violations.push({ eventId: e.id, v: { ...v, seq: e.seq }, ...meta, recordedAt });
       }
     }
-    await this.store.appendEvents(msg.runId, events, violations);
+    await this.store.appendEvents(runId, events, violations);
   }
 
   private async finish(msg: FinishMessage): Promise<void> {
-    // the last batches are usually being written right now: wait a little before retrying later
+    await this.flush(msg);
+    // a flush of the run may be writing right now: wait a little before retrying later
     for (let i = 0; i < 20; i++) {
       if (await this.close(msg, i === 19)) return;
       await new Promise((r) => setTimeout(r, 25));

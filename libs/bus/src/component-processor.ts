@@ -1,11 +1,11 @@
 /**
  * A component worker's message handling (mm, oom, kvm:<arch>, task): validate, load the handler's
- * continuation, re-execute the kernel handler (libs/kernel's dispatch, through `execute`), persist,
- * then send what it produced. Framework-free so the Nest apps and the tests share it.
+ * continuation, re-execute the kernel handler (libs/kernel's dispatch, through `execute`), persist
+ * (with the events it emitted, staged for the auditor), then send the message it produced.
+ * Framework-free so the Nest apps and the tests share it.
  */
 import { type Address, componentOf, initialStates, variantOf } from '@mnsim/kernel';
 import {
-  AUDITOR_QUEUE,
   COMPONENT_JOBS,
   JOB,
   ORCHESTRATOR_QUEUE,
@@ -13,32 +13,14 @@ import {
   MalformedMessageError,
   type OutboxJob,
   type ReplyMessage,
-  type WireEvent,
   jobId,
   parseMessage,
   queueOf,
 } from './messages.js';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
-import { type Continuation, type RunMeta, RunStateRepository } from './run-state.js';
+import { type Continuation, RunStateRepository } from './run-state.js';
 import { execute, type Execution, type RecordedReply } from './replay.js';
-
-/** The auditor batch of a handler's new events; its id is its first seq, unique in the run. */
-export function eventsJob(runId: string, meta: RunMeta, events: WireEvent[]): OutboxJob[] {
-  if (events.length === 0) return [];
-  return [
-    {
-      queue: AUDITOR_QUEUE,
-      name: JOB.events,
-      jobId: jobId(runId, 'ev', String(events[0].seq)),
-      data: {
-        runId,
-        meta: { scenario: meta.scenario.name, kernel: meta.kernel, arch: meta.scenario.host.arch },
-        events,
-      },
-    },
-  ];
-}
 
 function msgIndex(key: string): number {
   return key === 'i' ? -1 : Number(key.slice(1));
@@ -149,7 +131,7 @@ export class ComponentProcessor {
       return;
     }
 
-    const outbox = eventsJob(runId, meta, out.events);
+    const outbox: OutboxJob[] = [];
     let next: Continuation;
     if (out.kind === 'suspended') {
       const c = out.call;
@@ -209,6 +191,7 @@ export class ComponentProcessor {
       out.kind === 'returned' && component !== 'task'
         ? { name: component, record: { state: out.state, applied: handlerId } }
         : null,
+      out.events,
     );
     await this.bus.send(outbox);
   }

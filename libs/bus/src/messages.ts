@@ -4,8 +4,10 @@
  *
  * One chain is in flight per run. The orchestrator sends a stimulus as an `invoke` to the target
  * component; a component that calls another sends it an `invoke` and, when the callee returns, gets
- * a `reply`; the final return goes back to the orchestrator as `done`. Events go to the auditor in
- * `events` batches; `finish` closes the run there.
+ * a `reply`; the final return goes back to the orchestrator as `done`. Every handler stages the
+ * events it emitted in Redis with its state (run-state.ts); when a chain is done the orchestrator
+ * sends the auditor a `flush`, which moves the run's staged events to the event store in one
+ * batch, and `finish`, which flushes what is left and closes the run.
  */
 import { z } from 'zod';
 import { ARCHES, KERNEL_VARIANTS, type Address, type Arch } from '@mnsim/kernel';
@@ -36,7 +38,7 @@ export const JOB = {
   done: 'done',
   timeout: 'timeout',
   fail: 'fail',
-  events: 'events',
+  flush: 'flush',
   finish: 'finish',
 } as const;
 
@@ -130,24 +132,25 @@ export const timeoutSchema = z.object({ runId, stimulusId: eventId });
 
 export const failSchema = z.object({ runId, reason: z.string() });
 
-export const wireEventSchema = z.object({
-  id: eventId,
-  seq: count,
-  type: z.enum(['run.start', 'step', 'timer', 'call', 'return', 'violation', 'run.end']),
-  causationId: eventId.nullable(),
-  jiffies: z.number().int(),
+/** An event as the workers stage it for the auditor (run-state.ts). */
+export interface WireEvent {
+  id: string;
+  seq: number;
+  type: 'run.start' | 'step' | 'timer' | 'call' | 'return' | 'violation' | 'run.end';
+  causationId: string | null;
+  jiffies: number;
   /** the canonical JSON of the payload, as hashed */
-  payload: z.string(),
-});
+  payload: string;
+}
 
-export const eventsSchema = z.object({
-  runId,
-  meta: z.object({ scenario: z.string(), kernel: z.string(), arch: z.string() }),
-  events: z.array(wireEventSchema).min(1),
-});
+const runLabels = z.object({ scenario: z.string(), kernel: z.string(), arch: z.string() });
+
+/** The run's staged events (and the labels its violations are recorded with) to the store. */
+export const flushSchema = z.object({ runId, meta: runLabels });
 
 export const finishSchema = z.object({
   runId,
+  meta: runLabels,
   status: z.enum(['completed', 'failed']),
   events: count,
   violations: count,
@@ -160,8 +163,8 @@ export type StartMessage = z.infer<typeof startSchema>;
 export type DoneMessage = z.infer<typeof doneSchema>;
 export type TimeoutMessage = z.infer<typeof timeoutSchema>;
 export type FailMessage = z.infer<typeof failSchema>;
-export type WireEvent = z.infer<typeof wireEventSchema>;
-export type EventsMessage = z.infer<typeof eventsSchema>;
+export type FlushMessage = z.infer<typeof flushSchema>;
+export type RunLabels = z.infer<typeof runLabels>;
 export type FinishMessage = z.infer<typeof finishSchema>;
 export type Cursor = z.infer<typeof cursorSchema>;
 export type ReplyTo = z.infer<typeof replyTo>;
@@ -174,7 +177,7 @@ export const ORCHESTRATOR_JOBS = {
   [JOB.timeout]: timeoutSchema,
   [JOB.fail]: failSchema,
 } as const;
-export const AUDITOR_JOBS = { [JOB.events]: eventsSchema, [JOB.finish]: finishSchema } as const;
+export const AUDITOR_JOBS = { [JOB.flush]: flushSchema, [JOB.finish]: finishSchema } as const;
 
 /** A job to send: persisted before it is sent, so a redelivered message re-sends the same. */
 export interface OutboxJob {

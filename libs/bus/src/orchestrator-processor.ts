@@ -2,8 +2,9 @@
  * The orchestrator's message handling: the kernel's RunScheduler decides what runs next, one
  * chain per run in flight. A stimulus is emitted here (its event, then an invoke to the target
  * component; the record's save sets the chain's deadline); the chain's `done` brings back the
- * return value, the context's globals and the seq cursor, and the next stimulus goes out. After
- * the last one the run.end event and the auditor's `finish` close the run. A chain past its
+ * return value, the context's globals and the seq cursor, and the next stimulus goes out with the
+ * auditor's `flush` of the chain's events. After the last one the run.end event and the auditor's
+ * `finish` close the run. A chain past its
  * deadline is claimed by an orchestrator's ChainWatchdog, which sends the `timeout` that fails
  * the run. Embedded twin: libs/engine simulate().
  */
@@ -18,6 +19,7 @@ import {
   type DoneMessage,
   type FailMessage,
   type OutboxJob,
+  type RunLabels,
   type StartMessage,
   type TimeoutMessage,
   type WireEvent,
@@ -28,7 +30,6 @@ import {
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
-import { eventsJob } from './component-processor.js';
 import { ChainWatchdog } from './chain-watchdog.js';
 
 export class OrchestratorProcessor {
@@ -104,7 +105,7 @@ export class OrchestratorProcessor {
       timeoutMs: msg.timeoutMs,
       failureReason: null,
     };
-    await this.advance(msg.runId, meta, rec, scheduler, events);
+    await this.advance(msg.runId, meta, rec, scheduler, events, false);
   }
 
   private async onDone(msg: DoneMessage): Promise<void> {
@@ -120,7 +121,12 @@ export class OrchestratorProcessor {
     rec.violations = msg.cursor.violations;
     scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
     rec.lastMsg = msgKey;
-    await this.advance(msg.runId, meta, rec, scheduler, []);
+    await this.advance(msg.runId, meta, rec, scheduler, [], true);
+  }
+
+  /** The labels the auditor records the run's violations with. */
+  private labels(meta: RunMeta): RunLabels {
+    return { scenario: meta.scenario.name, kernel: meta.kernel, arch: meta.scenario.host.arch };
   }
 
   /** A chain that timed out (stimulusId) or a handler that threw (reason): the run fails. */
@@ -131,7 +137,8 @@ export class OrchestratorProcessor {
     reason: string | null,
   ): Promise<void> {
     const rec = await this.runs.orchestrator(runId);
-    if (!rec) return;
+    const meta = await this.runs.meta(runId);
+    if (!rec || !meta) return;
     if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
     if (rec.status !== 'running' || !rec.current) return;
     if (stimulusId !== null && rec.current.id !== stimulusId) return;
@@ -141,15 +148,17 @@ export class OrchestratorProcessor {
       reason ??
       `the chain of ${rec.current.id} (${s.fn} on ${s.to}) did not complete within ${rec.timeoutMs} ms: is a ${queueOf(s.to)} worker running?`;
     rec.lastMsg = msgKey;
-    rec.outbox = [this.finishJob(runId, rec)];
-    await this.runs.saveOrchestrator(runId, rec);
+    rec.outbox = [this.finishJob(runId, meta, rec)];
+    await this.runs.saveOrchestrator(runId, rec, []);
     await this.bus.send(rec.outbox);
     this.log('warn', 'run failed', { runId, reason: rec.failureReason });
   }
 
   /**
-   * Sends the next stimulus, or ends the run; persists the record (and with it the deadline of
-   * the new chain, or none), then sends its outbox.
+   * Sends the next stimulus, or ends the run; persists the record (and with it the events emitted
+   * here and the deadline of the new chain, or none), then sends its outbox: with the next
+   * stimulus after a chain, the auditor's flush of the events staged so far; after the last, the
+   * finish (which flushes them too).
    */
   private async advance(
     runId: string,
@@ -157,6 +166,7 @@ export class OrchestratorProcessor {
     rec: OrchestratorRecord,
     scheduler: RunScheduler,
     events: WireEvent[],
+    afterChain: boolean,
   ): Promise<void> {
     const builder = this.builder(events, rec.seq);
     const stim: Stimulus | null = scheduler.next();
@@ -198,20 +208,29 @@ export class OrchestratorProcessor {
     }
     rec.seq = builder.seq;
     rec.scheduler = scheduler.state;
-    outbox.unshift(...eventsJob(runId, meta, events));
-    if (!stim) outbox.push(this.finishJob(runId, rec));
+    if (!stim) outbox.push(this.finishJob(runId, meta, rec));
+    else if (afterChain) {
+      // the id is the seq the flush follows: one per chain, the same on a redelivery
+      outbox.push({
+        queue: AUDITOR_QUEUE,
+        name: JOB.flush,
+        jobId: jobId(runId, 'flush', String(rec.seq)),
+        data: { runId, meta: this.labels(meta) },
+      });
+    }
     rec.outbox = outbox;
-    await this.runs.saveOrchestrator(runId, rec);
+    await this.runs.saveOrchestrator(runId, rec, events);
     await this.bus.send(outbox);
   }
 
-  private finishJob(runId: string, rec: OrchestratorRecord): OutboxJob {
+  private finishJob(runId: string, meta: RunMeta, rec: OrchestratorRecord): OutboxJob {
     return {
       queue: AUDITOR_QUEUE,
       name: JOB.finish,
       jobId: jobId(runId, 'finish', rec.status),
       data: {
         runId,
+        meta: this.labels(meta),
         status: rec.status === 'completed' ? 'completed' : 'failed',
         events: rec.seq,
         violations: rec.violations,

@@ -4,6 +4,10 @@
  *   <prefix>:run:<runId>:c          hash component -> { state, applied }   (state after the last handler)
  *   <prefix>:run:<runId>:h          hash handler id -> Continuation
  *   <prefix>:run:<runId>:orch       the orchestrator's record of the run
+ *   <prefix>:run:<runId>:ev         hash seq -> event (WireEvent JSON): events staged for the
+ *                                   auditor, written with the record of the handler (or the
+ *                                   orchestrator step) that emitted them; the auditor moves them
+ *                                   to the event store a chain at a time and deletes them
  *   <prefix>:result:<runId>         the outcome, once the auditor has closed the run (kept a day)
  *   <prefix>:chain-deadlines        sorted set runId -> when its chain in flight times out (ms,
  *                                   Redis's clock), with <prefix>:chain-stimulus (hash runId ->
@@ -24,7 +28,7 @@ import type {
   SchedulerState,
   Stimulus,
 } from '@mnsim/kernel';
-import type { InvokeMessage, OutboxJob } from './messages.js';
+import type { InvokeMessage, OutboxJob, WireEvent } from './messages.js';
 import type { RecordedReply } from './replay.js';
 
 export interface RunMeta {
@@ -111,14 +115,15 @@ if redis.call('exists', KEYS[1]) == 0 then return 0 end
 for i = 1, #ARGV, 3 do redis.call('hset', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]) end
 return 1`,
   /**
-   * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash;
-   * ARGV: the record, the run id, the stimulus in flight ('' for none), the chain timeout (ms):
-   * the orchestrator's record and its chain's deadline (on Redis's clock, so every orchestrator
-   * agrees), if the run is live.
+   * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash, the
+   * staged events hash; ARGV: the record, the run id, the stimulus in flight ('' for none), the
+   * chain timeout (ms), then seq, event, …: the orchestrator's record, the events it emitted and
+   * its chain's deadline (on Redis's clock, so every orchestrator agrees), if the run is live.
    */
   mnsimSaveOrchestrator: `${LUA_NOW_MS}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('set', KEYS[2], ARGV[1])
+for i = 5, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
 if ARGV[3] == '' then
   redis.call('zrem', KEYS[3], ARGV[2])
   redis.call('hdel', KEYS[4], ARGV[2])
@@ -244,7 +249,8 @@ export class RunStateRepository {
   }
 
   /**
-   * Writes the continuation, and the component's new state when the handler returned, at once.
+   * Writes the continuation, the component's new state when the handler returned, and the
+   * events the handler emitted (staged for the auditor), at once.
    * @throws RunStateGoneError when the run is not live
    */
   async saveHandler(
@@ -252,10 +258,17 @@ export class RunStateRepository {
     handlerId: string,
     cont: Continuation,
     component: { name: string; record: ComponentRecord } | null,
+    events: readonly WireEvent[],
   ): Promise<void> {
     const args = ['2', handlerId, JSON.stringify(cont)];
     if (component) args.push('3', component.name, JSON.stringify(component.record));
-    const keys = [this.runKey(runId, 'scenario'), this.runKey(runId, 'h'), this.runKey(runId, 'c')];
+    for (const e of events) args.push('4', String(e.seq), JSON.stringify(e));
+    const keys = [
+      this.runKey(runId, 'scenario'),
+      this.runKey(runId, 'h'),
+      this.runKey(runId, 'c'),
+      this.runKey(runId, 'ev'),
+    ];
     const ok = await this.redis.mnsimHsetIfLive(String(keys.length), ...keys, ...args);
     if (ok !== 1) throw new RunStateGoneError(runId);
   }
@@ -266,24 +279,49 @@ export class RunStateRepository {
   }
 
   /**
-   * The orchestrator's record, if the run is live; with it, the deadline of the chain in flight
-   * (now + rec.timeoutMs) while the run is running, or no deadline once it is not.
+   * The orchestrator's record and the events it emitted (staged for the auditor), if the run is
+   * live; with them, the deadline of the chain in flight (now + rec.timeoutMs) while the run is
+   * running, or no deadline once it is not.
    * @throws RunStateGoneError when the run is not live
    */
-  async saveOrchestrator(runId: string, rec: OrchestratorRecord): Promise<void> {
+  async saveOrchestrator(
+    runId: string,
+    rec: OrchestratorRecord,
+    events: readonly WireEvent[],
+  ): Promise<void> {
     const inFlight = rec.status === 'running' && rec.current ? rec.current.id : '';
+    const staged = events.flatMap((e) => [String(e.seq), JSON.stringify(e)]);
     const ok = await this.redis.mnsimSaveOrchestrator(
-      '4',
+      '5',
       this.runKey(runId, 'scenario'),
       this.runKey(runId, 'orch'),
       this.chainDeadlinesKey(),
       this.chainStimulusKey(),
+      this.runKey(runId, 'ev'),
       JSON.stringify(rec),
       runId,
       inFlight,
       String(rec.timeoutMs),
+      ...staged,
     );
     if (ok !== 1) throw new RunStateGoneError(runId);
+  }
+
+  /**
+   * The events staged for the auditor so far, in seq order, with what `unstage` needs to delete
+   * exactly those (more may be staged meanwhile: they stay for the next read).
+   */
+  async stagedEvents(runId: string): Promise<{ events: WireEvent[]; fields: string[] }> {
+    const raw = await this.redis.hgetall(this.runKey(runId, 'ev'));
+    const fields = Object.keys(raw);
+    const events = fields.map((f) => JSON.parse(raw[f]) as WireEvent);
+    events.sort((a, b) => a.seq - b.seq);
+    return { events, fields };
+  }
+
+  /** Deletes staged events once they are in the event store. */
+  async unstage(runId: string, fields: readonly string[]): Promise<void> {
+    if (fields.length > 0) await this.redis.hdel(this.runKey(runId, 'ev'), ...fields);
   }
 
   private chainDeadlinesKey(): string {
@@ -349,6 +387,7 @@ export class RunStateRepository {
         this.runKey(runId, 'c'),
         this.runKey(runId, 'h'),
         this.runKey(runId, 'orch'),
+        this.runKey(runId, 'ev'),
       )
       .publish(runClosedChannel(this.prefix), runId)
       .exec();
