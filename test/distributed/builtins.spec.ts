@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KERNEL_VARIANTS } from '@mnsim/kernel';
 import { LogFile, RecordedRun, importLogFile, replayLog, simulate } from '@mnsim/engine';
-import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
+import { generateScenario, listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
-import { ORCHESTRATOR_QUEUE } from '@mnsim/bus';
+import { AUDITOR_QUEUE, FLUSH_EVENTS, ORCHESTRATOR_QUEUE } from '@mnsim/bus';
 import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
 import { exportCommand } from '../../apps/cli/src/commands/export.js';
 import { DATABASE_URL, type Env, inProcessCluster, testEnv } from './harness.js';
@@ -58,8 +58,26 @@ describe('distributed runs equal embedded runs', () => {
     }
   });
 
-  it('leaves no chain deadline and no timeout job behind once its runs are done', async () => {
+  it('flushes a long run to the store while it runs, FLUSH_EVENTS events at a time', async () => {
+    const { scenario } = generateScenario(7, 0, { mix: 'invalidations', steps: 200 });
+    const embedded = simulate(scenario);
+    expect(embedded.events).toBeGreaterThan(3 * FLUSH_EVENTS);
+    const auditor = env.bus.queue(AUDITOR_QUEUE);
+    const jobsBefore = (await auditor.getMetrics('completed', 0, 0)).meta.count;
+    const run = await runDistributedWith(env.store, env.bus, scenario, null, { timeoutMs: 20_000 });
+    expect(run.status).toBe('completed');
+    expect(run.logHash).toBe(embedded.logHash);
+    // the flushes (at least one per FLUSH_EVENTS events but the last) and the finish
+    const jobs = (await auditor.getMetrics('completed', 0, 0)).meta.count - jobsBefore;
+    expect(jobs).toBeGreaterThanOrEqual(Math.floor(embedded.events / FLUSH_EVENTS));
+    recorded.push(run);
+  });
+
+  it('leaves no run state, chain deadline or timeout job behind once its runs are done', async () => {
     expect(recorded.length).toBeGreaterThan(0);
+    // staged events included: every run:<id>:… key goes with its run
+    const [, runKeys] = await env.bus.redis.scan('0', 'MATCH', `${env.prefix}:run:*`, 'COUNT', 1e5);
+    expect(runKeys).toEqual([]);
     expect(await env.bus.redis.zcard(`${env.prefix}:chain-deadlines`)).toBe(0);
     expect(await env.bus.redis.hlen(`${env.prefix}:chain-stimulus`)).toBe(0);
     const counts = await env.bus.queue(ORCHESTRATOR_QUEUE).getJobCounts('delayed', 'wait');

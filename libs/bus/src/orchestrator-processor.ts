@@ -2,9 +2,9 @@
  * The orchestrator's message handling: the kernel's RunScheduler decides what runs next, one
  * chain per run in flight. A stimulus is emitted here (its event, then an invoke to the target
  * component; the record's save sets the chain's deadline); the chain's `done` brings back the
- * return value, the context's globals and the seq cursor, and the next stimulus goes out with the
- * auditor's `flush` of the chain's events. After the last one the run.end event and the auditor's
- * `finish` close the run. A chain past its
+ * return value, the context's globals and the seq cursor, and the next stimulus goes out, with
+ * the auditor's `flush` once FLUSH_EVENTS events are staged. After the last one the run.end event
+ * and the auditor's `finish` (which flushes the rest) close the run. A chain past its
  * deadline is claimed by an orchestrator's ChainWatchdog, which sends the `timeout` that fails
  * the run. Embedded twin: libs/engine simulate().
  */
@@ -31,6 +31,13 @@ import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
 import { ChainWatchdog } from './chain-watchdog.js';
+
+/**
+ * The auditor is sent a flush once this many events are staged: it stores them in one append
+ * (a few statements), and a short run's events go in with its finish alone. Staged events wait
+ * in Redis until then (about 700 bytes each).
+ */
+export const FLUSH_EVENTS = 256;
 
 export class OrchestratorProcessor {
   private readonly runs: RunStateRepository;
@@ -99,13 +106,14 @@ export class OrchestratorProcessor {
       scheduler: scheduler.state,
       globals: newGlobals(),
       seq: builder.seq,
+      flushedSeq: 0,
       violations: 0,
       boot: 0,
       current: null,
       timeoutMs: msg.timeoutMs,
       failureReason: null,
     };
-    await this.advance(msg.runId, meta, rec, scheduler, events, false);
+    await this.advance(msg.runId, meta, rec, scheduler, events);
   }
 
   private async onDone(msg: DoneMessage): Promise<void> {
@@ -121,7 +129,7 @@ export class OrchestratorProcessor {
     rec.violations = msg.cursor.violations;
     scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
     rec.lastMsg = msgKey;
-    await this.advance(msg.runId, meta, rec, scheduler, [], true);
+    await this.advance(msg.runId, meta, rec, scheduler, []);
   }
 
   /** The labels the auditor records the run's violations with. */
@@ -157,8 +165,7 @@ export class OrchestratorProcessor {
   /**
    * Sends the next stimulus, or ends the run; persists the record (and with it the events emitted
    * here and the deadline of the new chain, or none), then sends its outbox: with the next
-   * stimulus after a chain, the auditor's flush of the events staged so far; after the last, the
-   * finish (which flushes them too).
+   * stimulus, the auditor's flush when FLUSH_EVENTS are staged; after the last, the finish.
    */
   private async advance(
     runId: string,
@@ -166,7 +173,6 @@ export class OrchestratorProcessor {
     rec: OrchestratorRecord,
     scheduler: RunScheduler,
     events: WireEvent[],
-    afterChain: boolean,
   ): Promise<void> {
     const builder = this.builder(events, rec.seq);
     const stim: Stimulus | null = scheduler.next();
@@ -209,8 +215,9 @@ export class OrchestratorProcessor {
     rec.seq = builder.seq;
     rec.scheduler = scheduler.state;
     if (!stim) outbox.push(this.finishJob(runId, meta, rec));
-    else if (afterChain) {
-      // the id is the seq the flush follows: one per chain, the same on a redelivery
+    else if (rec.seq - rec.flushedSeq >= FLUSH_EVENTS) {
+      // the id is the seq the flush covers: unique in the run, the same on a redelivery
+      rec.flushedSeq = rec.seq;
       outbox.push({
         queue: AUDITOR_QUEUE,
         name: JOB.flush,

@@ -9,6 +9,7 @@ import {
   Worker,
   type FlowJob,
   type Job,
+  type JobsOptions,
   MetricsTime,
   type WorkerOptions,
 } from 'bullmq';
@@ -98,6 +99,15 @@ export const DEFAULT_JOB_OPTIONS = {
   backoff: { type: 'exponential', delay: 100 },
 } as const;
 
+/** BullMQ's options for an outbox job: its id, and its own attempts if it has them. */
+function jobOptions(j: OutboxJob): JobsOptions {
+  return {
+    ...DEFAULT_JOB_OPTIONS,
+    jobId: j.jobId,
+    ...(j.attempts ? { attempts: j.attempts, backoff: { type: 'fixed', delay: 200 } } : {}),
+  };
+}
+
 export class Bus {
   readonly redis: Redis;
   private readonly queues = new Map<string, Queue>();
@@ -152,19 +162,21 @@ export class Bus {
 
   /**
    * Adds every job of an outbox in one transaction (a flow of leaf jobs: plain jobs of their
-   * queues); job ids make a re-sent outbox a no-op while the jobs exist.
+   * queues); job ids make a re-sent outbox a no-op while the jobs exist. A single job, what most
+   * hops send, is added by its queue: one script, without the MULTI and EXEC around it.
    */
   async send(outbox: readonly OutboxJob[]): Promise<void> {
     if (outbox.length === 0) return;
+    if (outbox.length === 1) {
+      const [j] = outbox;
+      await this.queue(j.queue).add(j.name, j.data, jobOptions(j));
+      return;
+    }
     const jobs: FlowJob[] = outbox.map((j) => ({
       name: j.name,
       queueName: j.queue,
       data: j.data,
-      opts: {
-        ...DEFAULT_JOB_OPTIONS,
-        jobId: j.jobId,
-        ...(j.attempts ? { attempts: j.attempts, backoff: { type: 'fixed', delay: 200 } } : {}),
-      },
+      opts: jobOptions(j),
     }));
     await this.producer.addBulk(jobs);
   }

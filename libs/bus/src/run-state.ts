@@ -62,6 +62,8 @@ export interface OrchestratorRecord {
   scheduler: SchedulerState;
   globals: KernelGlobals;
   seq: number;
+  /** the seq below which the events are covered by a flush already sent to the auditor */
+  flushedSeq: number;
   violations: number;
   boot: number;
   current: { id: string; stimulus: Stimulus } | null;
