@@ -3,15 +3,18 @@
  * end to end (step in → violation recorded in Postgres) on real worker processes from dist/, with
  * 1 and with 2 replicas of every worker, in ranges (kvm_unmap_hva_range calls, counted by the
  * embedded engine for the same scenarios) per second of wall time from the first submit to the
- * last outcome. The job hops are counted exactly, after the campaign: every job the cluster's
- * queues processed, from BullMQ's completed metrics (a healthy campaign has no timeout jobs: the
- * orchestrators sweep chain deadlines instead).
+ * last outcome. The workers are warmed up first by the same campaign (`warmups` times, other run
+ * ids): a cluster serves for hours, and a worker just started runs its code cold (V8 compiles
+ * it as it goes). The job hops are counted exactly: every job the cluster's queues processed
+ * during the measured campaign, from BullMQ's completed metrics (a healthy campaign has no
+ * timeout jobs: the orchestrators sweep chain deadlines instead).
  *
  * The ceiling, measured in the same run: a trivial processor on the same queues, one worker per
  * queue with the workers' concurrency, as many chains in flight as runs, each hop adding the next
  * job (to the next queue) and returning, for the same number of hops; measured twice (between
  * the campaigns, after them) and the faster kept. ratio = campaign hops/s with 1 replica (the
- * same layout: one worker per queue) / ceiling hops/s.
+ * same layout: one worker per queue) / ceiling hops/s. The same trivial chains are also run in
+ * the cluster's process layout (warmed up the same way): ratioClusterLayout.
  *
  * Needs `npm run build` (the workers run from dist/), Redis and Postgres. Leaves nothing behind: a
  * queue prefix and a Postgres schema of its own, removed at the end.
@@ -27,7 +30,7 @@ import { ARCHES, type Scenario } from '@mnsim/kernel';
 import { simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
-import { chainDoneChannel } from './trivial-worker.js';
+import { chainDoneChannel, hopJobId } from './trivial-worker.js';
 import {
   AUDITOR_QUEUE,
   Bus,
@@ -70,6 +73,8 @@ export interface DistributedBenchOptions {
   databaseUrl?: string;
   /** a run that has not completed after this fails the benchmark; default 120 s */
   timeoutMs?: number;
+  /** campaigns (and trivial rounds) run to warm the processes up before the measured one; default 3 */
+  warmups?: number;
   log?: (msg: string) => void;
 }
 
@@ -91,10 +96,16 @@ export interface DistributedBenchResult {
   ratio2: number;
   /** the same trivial chains served by one process per mnsim app (bench/src/trivial-worker.ts) */
   bullmqCeilingClusterLayoutPerSec: number;
+  /** its measured rounds, after a warm-up round; the faster is bullmqCeilingClusterLayoutPerSec */
+  bullmqCeilingClusterLayoutRunsPerSec: number[];
   /** hopsPerSec1 / bullmqCeilingClusterLayoutPerSec: the same process layout in both */
   ratioClusterLayout: number;
+  /** the measured campaigns, each run on workers warmed up by the same campaign just before */
   secs1: number;
   secs2: number;
+  /** the warm-up campaigns, on workers just started */
+  coldSecs1: number;
+  coldSecs2: number;
   ceilingSecs: number;
   events: number;
   /** call×2 + stimuli×2 from simulate's events: the lower bound the protocol implies */
@@ -113,7 +124,10 @@ interface Case {
 }
 
 interface CampaignResult {
+  /** the measured campaign, on warm workers */
   secs: number;
+  /** the same campaign just before, on the workers as they started (not measured) */
+  coldSecs: number;
   hops: number;
   byQueue: Record<string, number>;
 }
@@ -283,45 +297,60 @@ async function runCampaign(
       children,
     );
     const client = new DistributedClient(bus);
-    const ids = cases.map((_, i) => `bench-${tag}-${i}`);
-    // the runs' rows exist before the clock starts, as `mnsim run --distributed` creates them
-    await Promise.all(
-      cases.map((c, i) =>
-        store.createRun({
-          runId: ids[i],
-          scenario: c.scenario.name,
-          kernel: c.scenario.kernel,
-          arch: c.scenario.host.arch,
-          seed: c.scenario.seed,
-          source: null,
+    /** Runs every case once (run ids `bench-<tag>-<round>-<i>`); its wall time from submit to end. */
+    const round = async (name: string): Promise<number> => {
+      const ids = cases.map((_, i) => `bench-${tag}-${name}-${i}`);
+      // the runs' rows exist before the clock starts, as `mnsim run --distributed` creates them
+      await Promise.all(
+        cases.map((c, i) =>
+          store.createRun({
+            runId: ids[i],
+            scenario: c.scenario.name,
+            kernel: c.scenario.kernel,
+            arch: c.scenario.host.arch,
+            seed: c.scenario.seed,
+            source: null,
+          }),
+        ),
+      );
+      o.log(`  ${name}: ${cases.length} runs in flight…`);
+      const t0 = process.hrtime.bigint();
+      const outcomes = await Promise.all(
+        cases.map(async (c, i) => {
+          const opts = { kernel: c.scenario.kernel, seed: c.scenario.seed, timeoutMs: o.timeoutMs };
+          await client.submit(ids[i], c.scenario, opts);
+          return client.wait(ids[i], o.timeoutMs);
         }),
-      ),
-    );
-    o.log(`  ${cases.length} runs in flight…`);
-    const t0 = process.hrtime.bigint();
-    const outcomes = await Promise.all(
-      cases.map(async (c, i) => {
-        const opts = { kernel: c.scenario.kernel, seed: c.scenario.seed, timeoutMs: o.timeoutMs };
-        await client.submit(ids[i], c.scenario, opts);
-        return client.wait(ids[i], o.timeoutMs);
-      }),
-    );
-    const secs = seconds(t0);
-    o.log(`  every run ended after ${secs.toFixed(2)} s; checking them against the embedded runs…`);
-    // every run completed, equal to its embedded twin, its violations in Postgres
-    for (let i = 0; i < cases.length; i++) {
-      const out = outcomes[i];
-      const label = `${cases[i].scenario.name} (${ids[i]})`;
-      if (out.status !== 'completed') throw new Error(`${label}: ${out.failureReason}`);
-      if (out.logHash !== cases[i].logHash) throw new Error(`${label}: logHash differs`);
-      const row = await store.getRun(ids[i]);
-      if (row?.events !== cases[i].events) throw new Error(`${label}: ${row?.events} events`);
-    }
-    // the auditor's finish job completes just after it announces the outcome
-    await new Promise((r) => setTimeout(r, 500));
-    const byQueue = await countProcessed(bus);
+      );
+      const secs = seconds(t0);
+      o.log(
+        `  every run ended after ${secs.toFixed(2)} s; checking them against the embedded runs…`,
+      );
+      // every run completed, equal to its embedded twin, its violations in Postgres
+      for (let i = 0; i < cases.length; i++) {
+        const out = outcomes[i];
+        const label = `${cases[i].scenario.name} (${ids[i]})`;
+        if (out.status !== 'completed') throw new Error(`${label}: ${out.failureReason}`);
+        if (out.logHash !== cases[i].logHash) throw new Error(`${label}: logHash differs`);
+        const row = await store.getRun(ids[i]);
+        if (row?.events !== cases[i].events) throw new Error(`${label}: ${row?.events} events`);
+      }
+      // the auditor's finish job completes just after it announces the outcome
+      await new Promise((r) => setTimeout(r, 500));
+      return secs;
+    };
+    // Workers that just started run their code cold (V8 compiles it as it goes: a quarter of
+    // their CPU in the first campaign, measured with perf); a cluster serves for hours. The same
+    // campaign runs once to warm them up, then once measured.
+    const coldSecs = await round('warm-up');
+    for (let w = 1; w < o.warmups; w++)
+      o.log(`  warm-up ${w + 1}: ${(await round(`warm-up${w}`)).toFixed(2)} s`);
+    const before = await countProcessed(bus);
+    const secs = await round('measured');
+    const after = await countProcessed(bus);
+    const byQueue = Object.fromEntries(QUEUES.map((q) => [q, after[q] - before[q]]));
     const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
-    return { secs, hops, byQueue };
+    return { secs, coldSecs, hops, byQueue };
   } finally {
     await stopWorkers(children);
     await bus.close();
@@ -415,14 +444,18 @@ const APP_QUEUES: Record<string, string[]> = {
  * The same trivial chains as bullmqCeiling, served in the cluster's process layout: one process
  * per mnsim app (1 replica), each serving that app's queues (bench/src/trivial-worker.ts). Set
  * beside the in-process ceiling, it tells the cost of the layout (processes, context switches on
- * shared cores) from the cost of what the mnsim workers do per hop.
+ * shared cores) from the cost of what the mnsim workers do per hop. Like the campaign, the
+ * chains run on the processes once to warm them up, then `rounds` times measured; the seconds of
+ * each measured round.
  */
 async function bullmqCeilingClusterLayout(
   redisUrl: string,
   hops: number,
   chains: number,
   concurrency: number,
-): Promise<number> {
+  warmups: number,
+  rounds: number,
+): Promise<number[]> {
   const prefix = `mnsimbench-ceilp_${randomBytes(4).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -446,31 +479,40 @@ async function bullmqCeilingClusterLayout(
       ),
       children,
     );
-    let finished = 0;
-    const allDone = new Promise<void>((resolve) => {
-      subscriber.on('message', () => {
-        if (++finished === chains) resolve();
-      });
+    const finished = new Map<number, number>();
+    let roundDone: ((round: number) => void) | null = null;
+    subscriber.on('message', (_channel: string, message: string) => {
+      const round = Number(message);
+      const n = (finished.get(round) ?? 0) + 1;
+      finished.set(round, n);
+      if (n === chains) roundDone?.(round);
     });
     await subscriber.subscribe(chainDoneChannel(prefix));
-    const t0 = process.hrtime.bigint();
-    await bus.send(
-      Array.from({ length: chains }, (_, chain) => ({
-        queue: QUEUES[chain % QUEUES.length],
-        name: 'hop',
-        jobId: `c${chain}-0`,
-        data: { chain, k: 0 },
-      })),
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`ceiling: ${finished} of ${chains} chains done in 120 s`)),
-        120_000,
+    const runRound = async (round: number): Promise<number> => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        roundDone = (r) => r === round && resolve();
+        timer = setTimeout(() => {
+          const n = finished.get(round) ?? 0;
+          reject(new Error(`ceiling: ${n} of ${chains} chains done in 120 s`));
+        }, 120_000);
+      });
+      const t0 = process.hrtime.bigint();
+      await bus.send(
+        Array.from({ length: chains }, (_, chain) => ({
+          queue: QUEUES[chain % QUEUES.length],
+          name: 'hop',
+          jobId: hopJobId(round, chain, 0),
+          data: { round, chain, k: 0 },
+        })),
       );
-    });
-    await Promise.race([allDone, timeout]).finally(() => clearTimeout(timer));
-    return seconds(t0);
+      await done.finally(() => clearTimeout(timer));
+      return seconds(t0);
+    };
+    for (let round = 0; round < warmups; round++) await runRound(round);
+    const secs: number[] = [];
+    for (let round = warmups; round < warmups + rounds; round++) secs.push(await runRound(round));
+    return secs;
   } finally {
     await stopWorkers(children);
     subscriber.disconnect();
@@ -490,6 +532,7 @@ export async function benchDistributed(
     redisUrl: 'redis://127.0.0.1:6379',
     databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
     timeoutMs: 120_000,
+    warmups: 3,
     log: () => {},
     ...opts,
   };
@@ -521,8 +564,15 @@ export async function benchDistributed(
   const ceilingSecs = Math.min(ceilingSecsA, ceilingSecsB);
   const ceiling = one.hops / ceilingSecs;
   o.log(`raw BullMQ in the cluster's process layout: ${one.hops} hops, trivial processor…`);
-  const layoutSecs = await bullmqCeilingClusterLayout(o.redisUrl, one.hops, o.runs, o.concurrency);
-  const layoutCeiling = one.hops / layoutSecs;
+  const layoutRuns = await bullmqCeilingClusterLayout(
+    o.redisUrl,
+    one.hops,
+    o.runs,
+    o.concurrency,
+    o.warmups,
+    2,
+  );
+  const layoutCeiling = one.hops / Math.min(...layoutRuns);
   const hopsPerSec1 = one.hops / one.secs;
   const hopsPerSec2 = two.hops / two.secs;
   return {
@@ -538,9 +588,12 @@ export async function benchDistributed(
     hopsPerSec2: Math.round(hopsPerSec2),
     ratio2: Number((hopsPerSec2 / ceiling).toFixed(3)),
     bullmqCeilingClusterLayoutPerSec: Math.round(layoutCeiling),
+    bullmqCeilingClusterLayoutRunsPerSec: layoutRuns.map((t) => Math.round(one.hops / t)),
     ratioClusterLayout: Number((hopsPerSec1 / layoutCeiling).toFixed(3)),
     secs1: Number(one.secs.toFixed(2)),
     secs2: Number(two.secs.toFixed(2)),
+    coldSecs1: Number(one.coldSecs.toFixed(2)),
+    coldSecs2: Number(two.coldSecs.toFixed(2)),
     ceilingSecs: Number(ceilingSecs.toFixed(2)),
     events,
     hopsEstimate,

@@ -3,7 +3,8 @@
  * cluster's process layout: it serves the queues the matching mnsim app serves, and each job
  * only adds its chain's next hop (to the next queue) and returns. Chains have fixed lengths, so
  * the processes need no shared counter: chain c of `chains` has hops/chains hops, the first
- * hops % chains chains one more.
+ * hops % chains chains one more. The benchmark sends the chains more than once (rounds: the
+ * first warms the processes up), so the round is part of each job.
  *
  * Env: MNSIM_REDIS_URL, MNSIM_QUEUE_PREFIX, MNSIM_CONCURRENCY, BENCH_SERVE (the queues served,
  * comma-separated), BENCH_QUEUES (every queue of the ring, in order), BENCH_HOPS, BENCH_CHAINS.
@@ -22,6 +23,11 @@ function env(name: string): string {
 /** The channel on which the last hop of each chain is announced. */
 export function chainDoneChannel(prefix: string): string {
   return `${prefix}:chain-done`;
+}
+
+/** The job id of hop `k` of a chain in a round. */
+export function hopJobId(round: number, chain: number, k: number): string {
+  return `r${round}-c${chain}-${k}`;
 }
 
 /** The hops of chain `chain` when `hops` are split over `chains`. */
@@ -47,16 +53,16 @@ async function main(): Promise<void> {
       return new Worker(
         name,
         async (job) => {
-          const { chain, k } = job.data as { chain: number; k: number };
+          const { round, chain, k } = job.data as { round: number; chain: number; k: number };
           if (k + 1 >= chainLength(chain, hops, chains)) {
-            // the chain's last hop: tell the benchmark (one message per chain)
-            await conn.publish(chainDoneChannel(prefix), String(chain));
+            // the chain's last hop: tell the benchmark (one message per chain, naming its round)
+            await conn.publish(chainDoneChannel(prefix), String(round));
             return;
           }
           await queues[(chain + k + 1) % ring.length].add(
             'hop',
-            { chain, k: k + 1 },
-            { ...DEFAULT_JOB_OPTIONS, jobId: `c${chain}-${k + 1}` },
+            { round, chain, k: k + 1 },
+            { ...DEFAULT_JOB_OPTIONS, jobId: hopJobId(round, chain, k + 1) },
           );
         },
         // the mnsim workers' options, metrics included (the benchmark counts hops with them)
