@@ -141,10 +141,12 @@ async function main(): Promise<void> {
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
   if (parts.has('distributed')) {
-    // its own campaign size (worker processes, Redis and Postgres): MNSIM_BENCH_DIST_RUNS/STEPS
+    // its own campaign size (worker processes, Redis and Postgres): MNSIM_BENCH_DIST_RUNS/STEPS,
+    // and the campaigns run before the measured one to warm the workers up: …_WARMUPS
     result.distributed = await benchDistributed({
       runs: Number(process.env.MNSIM_BENCH_DIST_RUNS ?? 30),
       steps: Number(process.env.MNSIM_BENCH_DIST_STEPS ?? 20),
+      warmups: Number(process.env.MNSIM_BENCH_DIST_WARMUPS ?? 8),
       seed,
       redisUrl: process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
       databaseUrl: queryUrl,
