@@ -142,11 +142,13 @@ async function main(): Promise<void> {
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
   if (parts.has('distributed')) {
     // its own campaign size (worker processes, Redis and Postgres): MNSIM_BENCH_DIST_RUNS/STEPS,
-    // and the campaigns run before the measured one to warm the workers up: …_WARMUPS
+    // the campaigns run before the measured one to warm the workers up (…_WARMUPS), and the
+    // workers' and the ceilings' concurrency (…_CONCURRENCY, the services' default 32)
     result.distributed = await benchDistributed({
       runs: Number(process.env.MNSIM_BENCH_DIST_RUNS ?? 30),
       steps: Number(process.env.MNSIM_BENCH_DIST_STEPS ?? 20),
       warmups: Number(process.env.MNSIM_BENCH_DIST_WARMUPS ?? 8),
+      concurrency: Number(process.env.MNSIM_BENCH_DIST_CONCURRENCY ?? 32),
       seed,
       redisUrl: process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
       databaseUrl: queryUrl,
