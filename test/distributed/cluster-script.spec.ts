@@ -56,6 +56,9 @@ describe('npm run cluster', () => {
       (await seen(/(\d+) processes \(2 replicas of each worker, one api\)/, 'summary'))[1],
     ).toBe(String(2 * WORKERS + 1));
     const url = (await seen(/listening on (http:\/\/[^\s]+)/, 'api'))[1];
+    // the api logs as the workers do: one JSON object a line
+    const listening = output.split('\n').find((line) => line.includes('listening on'));
+    expect(JSON.parse(listening ?? '')).toMatchObject({ level: 'log', context: 'api' });
     await seen(new RegExp(`("message":"serving"[^\\n]*\\n[^]*){${2 * WORKERS}}`), 'workers');
 
     // the api reads the cluster's Redis: every queue has its two workers

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import 'reflect-metadata';
-import type { LogLevel } from '@nestjs/common';
+import type { LogLevel, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -14,8 +14,11 @@ import { type ApiConfig, ApiConfigError, describeStore, isLoopback } from './con
 import { bearerAuth, bodyErrors } from './http-middleware.js';
 
 export interface CreateApiAppOptions {
-  /** Nest's own log levels; default errors and warnings only (no per-route start-up lines) */
-  logger?: LogLevel[] | false;
+  /**
+   * Nest's own log levels, or the logger itself; default Nest's text logger, errors and warnings
+   * only (no per-route start-up lines)
+   */
+  logger?: LogLevel[] | false | LoggerService;
 }
 
 /**
@@ -93,8 +96,9 @@ export interface RunningApi {
 export async function serve(
   config: ApiConfig,
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  opts: CreateApiAppOptions = {},
 ): Promise<RunningApi> {
-  const app = await createApiApp(config);
+  const app = await createApiApp(config, opts);
   const server = app.getHttpServer();
   try {
     // the server itself rather than app.listen(), which logs a failure to bind as a second line

@@ -1,10 +1,16 @@
 #!/usr/bin/env node
-/** The API as a process of its own (containers, `npm run cluster`): bootstrap only. */
+/**
+ * The API as a process of its own (containers, `npm run cluster`): bootstrap only. It logs as the
+ * workers do, one JSON object a line (Nest's messages and its own), for the same log shipper;
+ * `mnsim serve`, run by hand, keeps Nest's text lines.
+ */
+import { workerLogger } from '@mnsim/bus';
 import { serve } from './app.js';
 import { loadApiConfig } from './config.js';
 
 try {
-  await serve(loadApiConfig(process.env));
+  const logger = workerLogger('api');
+  await serve(loadApiConfig(process.env), (line) => logger.log(line), { logger });
 } catch (err) {
   const e = err as { message?: unknown; exitCode?: unknown; exitStatus?: unknown };
   process.stderr.write(`mnsim serve: ${String(e?.message ?? err)}\n`);
