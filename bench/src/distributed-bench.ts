@@ -99,7 +99,7 @@ export interface DistributedBenchResult {
   ratio2: number;
   /** the same trivial chains served by one process per mnsim app (bench/src/trivial-worker.ts) */
   bullmqCeilingClusterLayoutPerSec: number;
-  /** its measured rounds, after a warm-up round; the faster is bullmqCeilingClusterLayoutPerSec */
+  /** its measured rounds, after the warm-ups; the faster is bullmqCeilingClusterLayoutPerSec */
   bullmqCeilingClusterLayoutRunsPerSec: number[];
   /** hopsPerSec1 / bullmqCeilingClusterLayoutPerSec: the same process layout in both */
   ratioClusterLayout: number;
@@ -129,7 +129,7 @@ interface Case {
 interface CampaignResult {
   /** the measured campaign, on warm workers */
   secs: number;
-  /** the same campaign just before, on the workers as they started (not measured) */
+  /** the first warm-up campaign, on the workers as they started (not measured) */
   coldSecs: number;
   hops: number;
   byQueue: Record<string, number>;
@@ -450,8 +450,8 @@ const APP_QUEUES: Record<string, string[]> = {
  * per mnsim app (1 replica), each serving that app's queues (bench/src/trivial-worker.ts). Set
  * beside the in-process ceiling, it tells the cost of the layout (processes, context switches on
  * shared cores) from the cost of what the mnsim workers do per hop. Like the campaign, the
- * chains run on the processes once to warm them up, then `rounds` times measured; the seconds of
- * each measured round.
+ * chains run on the processes `warmups` times to warm them up, then `rounds` times measured; the
+ * seconds of each measured round.
  */
 async function bullmqCeilingClusterLayout(
   redisUrl: string,

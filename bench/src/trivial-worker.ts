@@ -4,7 +4,7 @@
  * only adds its chain's next hop (to the next queue) and returns. Chains have fixed lengths, so
  * the processes need no shared counter: chain c of `chains` has hops/chains hops, the first
  * hops % chains chains one more. The benchmark sends the chains more than once (rounds: the
- * first warms the processes up), so the round is part of each job.
+ * first ones warm the processes up), so the round is part of each job.
  *
  * Env: MNSIM_REDIS_URL, MNSIM_QUEUE_PREFIX, MNSIM_CONCURRENCY, BENCH_SERVE (the queues served,
  * comma-separated), BENCH_QUEUES (every queue of the ring, in order), BENCH_HOPS, BENCH_CHAINS.
