@@ -1,7 +1,7 @@
 /**
  * The auditor: moves the events the workers staged in Redis to the event store, and the
  * violations among them to the violations projection (idempotent by (run, seq) and (run, id) in
- * the store), a chain at a time (`flush`); and closes a run when the orchestrator says it ended
+ * the store), in batches (`flush`); and closes a run when the orchestrator says it ended
  * (`finish`): once every event is stored, the logHash is computed from the stored canonical
  * lines, so the hash vouches for what the store holds.
  */

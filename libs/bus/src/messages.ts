@@ -5,9 +5,9 @@
  * One chain is in flight per run. The orchestrator sends a stimulus as an `invoke` to the target
  * component; a component that calls another sends it an `invoke` and, when the callee returns, gets
  * a `reply`; the final return goes back to the orchestrator as `done`. Every handler stages the
- * events it emitted in Redis with its state (run-state.ts); when a chain is done the orchestrator
- * sends the auditor a `flush`, which moves the run's staged events to the event store in one
- * batch, and `finish`, which flushes what is left and closes the run.
+ * events it emitted in Redis with its state (run-state.ts); once FLUSH_EVENTS are staged the
+ * orchestrator sends the auditor a `flush`, which moves the run's staged events to the event
+ * store in one batch, and at the end `finish`, which flushes what is left and closes the run.
  */
 import { z } from 'zod';
 import { ARCHES, KERNEL_VARIANTS, type Address, type Arch } from '@mnsim/kernel';

@@ -7,7 +7,7 @@
  *   <prefix>:run:<runId>:ev         hash seq -> event (WireEvent JSON): events staged for the
  *                                   auditor, written with the record of the handler (or the
  *                                   orchestrator step) that emitted them; the auditor moves them
- *                                   to the event store a chain at a time and deletes them
+ *                                   to the event store in batches (flush, finish), deletes them
  *   <prefix>:result:<runId>         the outcome, once the auditor has closed the run (kept a day)
  *   <prefix>:chain-deadlines        sorted set runId -> when its chain in flight times out (ms,
  *                                   Redis's clock), with <prefix>:chain-stimulus (hash runId ->
