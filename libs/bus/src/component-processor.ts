@@ -3,7 +3,15 @@
  * continuation, re-execute the kernel handler (libs/kernel's dispatch, through `execute`), persist
  * (with the events it emitted, staged for the auditor), then send the message it produced.
  * Framework-free so the Nest apps and the tests share it.
+ *
+ * The worker keeps in memory the records it wrote (suspended continuations, component states):
+ * the reply to a call comes back to the queue that made it, so with one replica per queue the
+ * next message of a handler finds its continuation here and Redis is not read. The save is a
+ * compare-and-set on the versions the worker computed from: a copy that another worker (or
+ * another delivery of the message) made stale is found out at the save, which writes nothing,
+ * and the message is applied again from what Redis holds.
  */
+import { LRUCache } from 'lru-cache';
 import { type Address, componentOf, initialStates, variantOf } from '@mnsim/kernel';
 import {
   COMPONENT_JOBS,
@@ -19,8 +27,34 @@ import {
 } from './messages.js';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
-import { type Continuation, RunStateRepository } from './run-state.js';
+import {
+  type ComponentRecord,
+  type Continuation,
+  type RunMeta,
+  RunStateRepository,
+  type SaveVersions,
+  StaleStateError,
+} from './run-state.js';
 import { execute, type Execution, type RecordedReply } from './replay.js';
+
+/** Records of each kind a worker keeps in memory at most (the least recently used go first). */
+const CACHED_RECORDS = 4096;
+
+/** A save that found the records changed is retried from Redis this many times, then fails. */
+const STALE_RETRIES = 3;
+
+/** What a message of a handler is applied to: the records it read, and their versions. */
+interface HandlerBase {
+  /** from this worker's memory: it may be stale until its save succeeds */
+  cached: boolean;
+  /** the handler's continuation (null for its invoke) */
+  cont: Continuation | null;
+  /** the component's state when the handler started (null for the stateless task component) */
+  snapshot: unknown;
+  expected: SaveVersions;
+}
+
+const NO_VERSIONS: SaveVersions = { handler: '', component: null };
 
 function msgIndex(key: string): number {
   return key === 'i' ? -1 : Number(key.slice(1));
@@ -28,6 +62,10 @@ function msgIndex(key: string): number {
 
 export class ComponentProcessor {
   private readonly runs: RunStateRepository;
+  /** run id + handler id -> the suspended continuation this worker saved */
+  private readonly suspended = new LRUCache<string, Continuation>({ max: CACHED_RECORDS });
+  /** run id + component -> the component state this worker saved */
+  private readonly states = new LRUCache<string, ComponentRecord>({ max: CACHED_RECORDS });
 
   constructor(
     private readonly bus: Bus,
@@ -74,6 +112,77 @@ export class ComponentProcessor {
       this.log('warn', 'message for a closed or unknown run dropped', { runId, handlerId, msgKey });
       return;
     }
+    const cached = this.cachedBase(runId, handlerId, msgKey, invoke);
+    if (cached) {
+      try {
+        return await this.advance(meta, runId, handlerId, msgKey, reply, invoke, cached);
+      } catch (err) {
+        if (!(err instanceof StaleStateError)) throw err;
+        this.forget(runId, handlerId, invoke);
+      }
+    }
+    // from Redis; a save that finds the records changed meanwhile lost a race with another
+    // delivery of the message: read again, and the message is then found applied
+    for (let attempt = 1; ; attempt++) {
+      const base = await this.storedBase(meta, runId, handlerId, msgKey, invoke);
+      if (!base) return;
+      try {
+        return await this.advance(meta, runId, handlerId, msgKey, reply, invoke, base);
+      } catch (err) {
+        if (!(err instanceof StaleStateError) || attempt >= STALE_RETRIES) throw err;
+      }
+    }
+  }
+
+  /** The base this worker has in memory for the message, if it has it. */
+  private cachedBase(
+    runId: string,
+    handlerId: string,
+    msgKey: string,
+    invoke: InvokeMessage | null,
+  ): HandlerBase | null {
+    if (invoke) {
+      const component = componentOf(invoke.to);
+      // the stateless task component starts from nothing: only the handler's version is checked
+      if (component === 'task') {
+        return { cached: true, cont: null, snapshot: null, expected: NO_VERSIONS };
+      }
+      const record = this.states.get(`${runId}\n${component}`);
+      if (!record) return null;
+      return {
+        cached: true,
+        cont: null,
+        snapshot: record.state,
+        expected: { handler: '', component: { name: component, applied: record.applied } },
+      };
+    }
+    const cont = this.suspended.get(`${runId}\n${handlerId}`);
+    if (!cont || msgIndex(msgKey) !== msgIndex(cont.lastMsg) + 1) return null;
+    return {
+      cached: true,
+      cont,
+      snapshot: cont.snapshot ?? null,
+      expected: { handler: cont.lastMsg, component: null },
+    };
+  }
+
+  private forget(runId: string, handlerId: string, invoke: InvokeMessage | null): void {
+    this.suspended.delete(`${runId}\n${handlerId}`);
+    if (invoke) this.states.delete(`${runId}\n${componentOf(invoke.to)}`);
+  }
+
+  /**
+   * The base Redis holds for the message, or null once the message is dealt with: a redelivered
+   * one has its outputs sent again, a stale duplicate or a reply for an unknown handler is
+   * dropped.
+   */
+  private async storedBase(
+    meta: RunMeta,
+    runId: string,
+    handlerId: string,
+    msgKey: string,
+    invoke: InvokeMessage | null,
+  ): Promise<HandlerBase | null> {
     // an invoke starts its component from the component's last state: read both at once
     const invoked = invoke ? componentOf(invoke.to) : null;
     const wanted = invoked === 'task' ? null : invoked;
@@ -84,26 +193,50 @@ export class ComponentProcessor {
     );
     if (cont) {
       if (cont.lastMsg === msgKey) {
-        await this.bus.send(cont.outbox); // redelivered: the same outputs again, nothing else
-        return;
+        await this.bus.send(this.outboxOfStored(meta, runId, handlerId, cont)); // redelivered
+        return null;
       }
       const expected = msgIndex(cont.lastMsg) + 1;
       if (cont.status !== 'suspended' || msgIndex(msgKey) !== expected) {
         this.log('info', 'stale duplicate ignored', { runId, handlerId, msgKey });
-        return;
+        return null;
       }
-    } else if (!invoke) {
+      return {
+        cached: false,
+        cont,
+        snapshot: cont.snapshot ?? null,
+        expected: { handler: cont.lastMsg, component: null },
+      };
+    }
+    if (!invoke) {
       this.log('warn', 'reply for an unknown handler dropped', { runId, handlerId, msgKey });
-      return;
+      return null;
     }
+    if (wanted === null)
+      return { cached: false, cont: null, snapshot: null, expected: NO_VERSIONS };
+    return {
+      cached: false,
+      cont: null,
+      snapshot: record ? record.state : initialStates(meta.scenario.host.arch)[wanted],
+      expected: { handler: '', component: { name: wanted, applied: record?.applied ?? '' } },
+    };
+  }
 
+  /**
+   * Applies the message to its base: re-executes the handler, saves what it became (if the
+   * records are still those of the base), remembers it, then sends what it produced.
+   */
+  private async advance(
+    meta: RunMeta,
+    runId: string,
+    handlerId: string,
+    msgKey: string,
+    reply: RecordedReply | null,
+    invoke: InvokeMessage | null,
+    base: HandlerBase,
+  ): Promise<void> {
+    const { cont, snapshot } = base;
     const inv = invoke ?? (cont?.invoke as InvokeMessage);
-    const component = componentOf(inv.to);
-    let snapshot: unknown = null;
-    if (cont) snapshot = cont.snapshot ?? null;
-    else if (component !== 'task') {
-      snapshot = record ? record.state : initialStates(meta.scenario.host.arch)[component];
-    }
     const replies = [...(cont?.replies ?? []), ...(reply ? [reply] : [])];
 
     let out: Execution;
@@ -117,6 +250,8 @@ export class ComponentProcessor {
         emitted: cont?.emitted ?? 0,
       });
     } catch (err) {
+      // from a stale copy of the state the model may well throw: only Redis's state says
+      if (base.cached) throw new StaleStateError(runId, handlerId);
       // a model error: the run cannot go on; the orchestrator fails it with the reason
       const reason = `${inv.fn} on ${inv.to} threw: ${err instanceof Error ? err.message : String(err)}`;
       this.log('error', 'kernel handler failed', { runId, handlerId, reason });
@@ -131,68 +266,112 @@ export class ComponentProcessor {
       return;
     }
 
-    const outbox: OutboxJob[] = [];
-    let next: Continuation;
-    if (out.kind === 'suspended') {
-      const c = out.call;
-      outbox.push({
-        queue: queueOf(c.to),
-        name: JOB.invoke,
-        jobId: jobId(runId, 'invoke', c.id),
-        data: {
-          runId,
-          id: c.id,
-          to: c.to,
-          fn: c.fn,
-          args: c.args,
-          ctx: c.ctx,
-          cursor: out.cursor,
-          replyTo: { kind: 'component', address: inv.to, handlerId, index: c.index },
-        },
-      });
-      next = {
-        status: 'suspended',
-        lastMsg: msgKey,
-        outbox,
-        invoke: inv,
-        snapshot,
-        replies,
-        emitted: out.emitted,
-      };
-    } else {
-      if (inv.replyTo.kind === 'orchestrator') {
-        outbox.push({
-          queue: ORCHESTRATOR_QUEUE,
-          name: JOB.done,
-          jobId: jobId(runId, 'done', handlerId),
-          data: { runId, stimulusId: handlerId, ret: out.ret, ctx: out.ctx, cursor: out.cursor },
-        });
-      } else {
-        outbox.push({
-          queue: queueOf(inv.replyTo.address),
-          name: JOB.reply,
-          jobId: jobId(runId, 'reply', handlerId),
-          data: {
-            runId,
-            handlerId: inv.replyTo.handlerId,
-            index: inv.replyTo.index,
-            ret: out.ret,
-            ctx: out.ctx,
-            cursor: out.cursor,
-          },
-        });
-      }
-      next = { status: 'returned', lastMsg: msgKey, outbox };
-    }
+    const outbox = this.outboxOf(runId, handlerId, inv, out);
+    const component = componentOf(inv.to);
+    const next: Continuation =
+      out.kind === 'suspended'
+        ? {
+            status: 'suspended',
+            lastMsg: msgKey,
+            invoke: inv,
+            snapshot,
+            replies,
+            emitted: out.emitted,
+          }
+        : { status: 'returned', lastMsg: msgKey, outbox };
+    const record: ComponentRecord | null =
+      out.kind === 'returned' && component !== 'task'
+        ? { state: out.state, applied: handlerId }
+        : null;
     await this.runs.saveHandler(
       runId,
       handlerId,
       next,
-      out.kind === 'returned' && component !== 'task'
-        ? { name: component, record: { state: out.state, applied: handlerId } }
-        : null,
+      record ? { name: component, record } : null,
       out.events,
+      base.expected,
     );
+    const key = `${runId}\n${handlerId}`;
+    if (next.status === 'suspended') this.suspended.set(key, next);
+    else this.suspended.delete(key);
+    if (record) this.states.set(`${runId}\n${component}`, record);
     await this.bus.send(outbox);
+  }
+
+  /** What a handler's execution sends: its call, or its return to whoever invoked it. */
+  private outboxOf(
+    runId: string,
+    handlerId: string,
+    inv: InvokeMessage,
+    out: Execution,
+  ): OutboxJob[] {
+    if (out.kind === 'suspended') {
+      const c = out.call;
+      return [
+        {
+          queue: queueOf(c.to),
+          name: JOB.invoke,
+          jobId: jobId(runId, 'invoke', c.id),
+          data: {
+            runId,
+            id: c.id,
+            to: c.to,
+            fn: c.fn,
+            args: c.args,
+            ctx: c.ctx,
+            cursor: out.cursor,
+            replyTo: { kind: 'component', address: inv.to, handlerId, index: c.index },
+          },
+        },
+      ];
+    }
+    if (inv.replyTo.kind === 'orchestrator') {
+      return [
+        {
+          queue: ORCHESTRATOR_QUEUE,
+          name: JOB.done,
+          jobId: jobId(runId, 'done', handlerId),
+          data: { runId, stimulusId: handlerId, ret: out.ret, ctx: out.ctx, cursor: out.cursor },
+        },
+      ];
+    }
+    return [
+      {
+        queue: queueOf(inv.replyTo.address),
+        name: JOB.reply,
+        jobId: jobId(runId, 'reply', handlerId),
+        data: {
+          runId,
+          handlerId: inv.replyTo.handlerId,
+          index: inv.replyTo.index,
+          ret: out.ret,
+          ctx: out.ctx,
+          cursor: out.cursor,
+        },
+      },
+    ];
+  }
+
+  /**
+   * The jobs a stored continuation's last message produced: stored once the handler returned; a
+   * suspended handler is re-executed to the same call (deterministic; it emits nothing again).
+   */
+  private outboxOfStored(
+    meta: RunMeta,
+    runId: string,
+    handlerId: string,
+    cont: Continuation,
+  ): OutboxJob[] {
+    if (cont.outbox) return cont.outbox;
+    const inv = cont.invoke as InvokeMessage;
+    const out = execute({
+      scenario: meta.scenario,
+      variant: variantOf(meta.kernel),
+      invoke: inv,
+      snapshot: cont.snapshot ?? null,
+      replies: cont.replies ?? [],
+      emitted: cont.emitted ?? 0,
+    });
+    return this.outboxOf(runId, handlerId, inv, out);
   }
 }

@@ -2,7 +2,9 @@
  * What the workers keep per run in Redis, as JSON under the bus prefix:
  *   <prefix>:run:<runId>:scenario   the normalized scenario, variant and seed
  *   <prefix>:run:<runId>:c          hash component -> { state, applied }   (state after the last handler)
+ *   <prefix>:run:<runId>:cv         hash component -> applied: the version of its record in `c`
  *   <prefix>:run:<runId>:h          hash handler id -> Continuation
+ *   <prefix>:run:<runId>:hv         hash handler id -> lastMsg: the version of its continuation
  *   <prefix>:run:<runId>:orch       the orchestrator's record of the run
  *   <prefix>:run:<runId>:ev         hash seq -> event (WireEvent JSON): events staged for the
  *                                   auditor, written with the record of the handler (or the
@@ -13,7 +15,11 @@
  *                                   Redis's clock), with <prefix>:chain-stimulus (hash runId ->
  *                                   that chain's stimulus id): the orchestrators' watchdog
  * Each record is written with the id of the last message applied and the jobs that message
- * produced, before those jobs are sent: a redelivered message re-sends them and changes nothing.
+ * produced (a suspended handler's job is produced again by re-executing it), before those jobs
+ * are sent: a redelivered message re-sends them and changes nothing. A handler's save is a
+ * compare-and-set on the versions it was computed from (`hv`, and `cv` for the component state it
+ * started from), so a worker computing from its in-memory copy of a record never overwrites a
+ * newer one: it learns it is stale (StaleStateError) and reads the record.
  *
  * The scenario key marks a live run: written first at start, removed with the rest at close.
  * Records are written only while it exists (one script), so a worker never writes a run's state
@@ -47,7 +53,11 @@ export interface ComponentRecord {
 export interface Continuation {
   status: 'suspended' | 'returned';
   lastMsg: string;
-  outbox: OutboxJob[];
+  /**
+   * the jobs the last message produced, once the handler returned; a suspended handler's one job
+   * (its call) is not stored: re-executing it from the fields below produces it again
+   */
+  outbox?: OutboxJob[];
   /** while suspended: everything a re-execution needs */
   invoke?: InvokeMessage;
   snapshot?: unknown;
@@ -99,6 +109,31 @@ export class RunStateGoneError extends Error {
   }
 }
 
+/**
+ * A handler's save found a newer continuation (or component state) than the one it was computed
+ * from: another delivery of the message got there first, or the worker's in-memory copy was
+ * stale (ComponentProcessor also throws it when a handler run from that copy throws). Nothing
+ * was written; the caller reads the records and applies the message again.
+ */
+export class StaleStateError extends Error {
+  constructor(
+    readonly runId: string,
+    readonly handlerId: string,
+  ) {
+    super(`run ${runId}: the state of handler ${handlerId} changed since it was read`);
+  }
+}
+
+/**
+ * The versions a handler's save expects to replace: its continuation's lastMsg ('' for none yet)
+ * and, for a handler that started from a component state, that state's `applied` ('' for the
+ * initial state).
+ */
+export interface SaveVersions {
+  handler: string;
+  component: { name: string; applied: string } | null;
+}
+
 /** Lua, prefixed to the scripts that need it: Redis's clock in ms, which every orchestrator shares. */
 const LUA_NOW_MS = `
 local function nowMs()
@@ -108,13 +143,30 @@ end`;
 
 /**
  * The scripts of the run state, defined on the connection (ioredis sends them by SHA, EVALSHA,
- * loading them once). Writes go through the *_IF_LIVE ones.
+ * loading them once). Every write checks first that the run is live.
  */
 const SCRIPTS = {
-  /** KEYS: the scenario key, then the hashes; ARGV: hash index, field, value, …: HSET if live. */
-  mnsimHsetIfLive: `
+  /**
+   * KEYS: the scenario key, h, hv, c, cv, ev; ARGV: handler id, its expected version, its
+   * continuation, its new version (lastMsg), the component ('' for none), its expected version
+   * ('' for no check), its new record ('' for none), its new version, then seq, event, …: a
+   * handler's save, if the run is live (else 0) and the versions are the expected ones (else 2).
+   */
+  mnsimSaveHandler: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
-for i = 1, #ARGV, 3 do redis.call('hset', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]) end
+local id = ARGV[1]
+if (redis.call('hget', KEYS[3], id) or '') ~= ARGV[2] then return 2 end
+local component = ARGV[5]
+if ARGV[6] ~= '' and (redis.call('hget', KEYS[5], component) or '') ~= string.sub(ARGV[6], 2) then
+  return 2
+end
+redis.call('hset', KEYS[2], id, ARGV[3])
+redis.call('hset', KEYS[3], id, ARGV[4])
+if ARGV[7] ~= '' then
+  redis.call('hset', KEYS[4], component, ARGV[7])
+  redis.call('hset', KEYS[5], component, ARGV[8])
+end
+for i = 9, #ARGV, 2 do redis.call('hset', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return 1`,
   /**
    * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash, the
@@ -252,8 +304,10 @@ export class RunStateRepository {
 
   /**
    * Writes the continuation, the component's new state when the handler returned, and the
-   * events the handler emitted (staged for the auditor), at once.
+   * events the handler emitted (staged for the auditor), at once, if the stored versions are
+   * still `expected` (those the caller computed from).
    * @throws RunStateGoneError when the run is not live
+   * @throws StaleStateError when a version is not the expected one (nothing written)
    */
   async saveHandler(
     runId: string,
@@ -261,18 +315,33 @@ export class RunStateRepository {
     cont: Continuation,
     component: { name: string; record: ComponentRecord } | null,
     events: readonly WireEvent[],
+    expected: SaveVersions = { handler: '', component: null },
   ): Promise<void> {
-    const args = ['2', handlerId, JSON.stringify(cont)];
-    if (component) args.push('3', component.name, JSON.stringify(component.record));
-    for (const e of events) args.push('4', String(e.seq), JSON.stringify(e));
-    const keys = [
+    const name = component?.name ?? expected.component?.name ?? '';
+    const args = [
+      handlerId,
+      expected.handler,
+      JSON.stringify(cont),
+      cont.lastMsg,
+      name,
+      // '=' marks a check, so that '' (the initial state) can be expected
+      expected.component ? `=${expected.component.applied}` : '',
+      component ? JSON.stringify(component.record) : '',
+      component ? component.record.applied : '',
+    ];
+    for (const e of events) args.push(String(e.seq), JSON.stringify(e));
+    const ok = await this.redis.mnsimSaveHandler(
+      '6',
       this.runKey(runId, 'scenario'),
       this.runKey(runId, 'h'),
+      this.runKey(runId, 'hv'),
       this.runKey(runId, 'c'),
+      this.runKey(runId, 'cv'),
       this.runKey(runId, 'ev'),
-    ];
-    const ok = await this.redis.mnsimHsetIfLive(String(keys.length), ...keys, ...args);
-    if (ok !== 1) throw new RunStateGoneError(runId);
+      ...args,
+    );
+    if (ok === 0) throw new RunStateGoneError(runId);
+    if (ok === 2) throw new StaleStateError(runId, handlerId);
   }
 
   async orchestrator(runId: string): Promise<OrchestratorRecord | null> {
@@ -387,7 +456,9 @@ export class RunStateRepository {
       .del(
         this.runKey(runId, 'scenario'),
         this.runKey(runId, 'c'),
+        this.runKey(runId, 'cv'),
         this.runKey(runId, 'h'),
+        this.runKey(runId, 'hv'),
         this.runKey(runId, 'orch'),
         this.runKey(runId, 'ev'),
       )

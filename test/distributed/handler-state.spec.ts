@@ -1,0 +1,167 @@
+/**
+ * A handler's state on the real Redis: its save is a compare-and-set on the versions it was
+ * computed from, and a worker whose in-memory copy went stale (another replica applied the next
+ * message, or the same message came again) writes nothing of its own: it applies the message
+ * from what Redis holds, which re-sends the jobs already sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import type { Address } from '@mnsim/kernel';
+import {
+  COMPONENT_QUEUES,
+  ComponentProcessor,
+  JOB,
+  ORCHESTRATOR_QUEUE,
+  OrchestratorProcessor,
+  RunStateRepository,
+  StaleStateError,
+  type InvokeMessage,
+  type ReplyMessage,
+  kvmQueue,
+} from '@mnsim/bus';
+import { type Env, quietLog, startRunByHand, testEnv } from './harness.js';
+
+const QUEUES = [...Object.values(COMPONENT_QUEUES), kvmQueue('arm64')];
+
+describe("a handler's state", () => {
+  let env: Env;
+  let runs: RunStateRepository;
+  beforeAll(async () => {
+    env = await testEnv('handlerstate');
+    runs = new RunStateRepository(env.bus.redis, env.prefix);
+  });
+  afterAll(async () => {
+    await env?.cleanup();
+  });
+
+  /** Everything Redis holds of the run, and every job waiting on the component queues. */
+  async function snapshot(runId: string): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const key of (await env.bus.redis.keys(`${env.prefix}:run:${runId}:*`)).sort()) {
+      const type = await env.bus.redis.type(key);
+      out[key] = type === 'hash' ? await env.bus.redis.hgetall(key) : await env.bus.redis.get(key);
+    }
+    for (const q of QUEUES) {
+      const jobs = (await env.bus.queue(q).getJobs(['waiting', 'wait'], 0, 1000)) as Job[];
+      out[`jobs:${q}`] = jobs.map((j) => `${j.id} ${JSON.stringify(j.data)}`).sort();
+    }
+    return out;
+  }
+
+  /** The run's next message: one job of its chain waits at a time (flushes aside). */
+  async function nextJob(runId: string): Promise<Job> {
+    for (const q of [ORCHESTRATOR_QUEUE, ...QUEUES]) {
+      const jobs = (await env.bus.queue(q).getJobs(['waiting', 'wait'], 0, 1000)) as Job[];
+      const job = jobs.find((j) => j.data.runId === runId);
+      if (job) return job;
+    }
+    throw new Error(`no job of ${runId} waits`);
+  }
+
+  const addressOf = (queue: string): Address =>
+    (Object.entries(COMPONENT_QUEUES).find(([, q]) => q === queue)?.[0] as Address) ??
+    `kvm:${queue.slice('kvm-'.length)}`;
+
+  it('a save is written only over the versions it expects', async () => {
+    const runId = 'cas';
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const hv = `${env.prefix}:run:${runId}:hv`;
+    const h = `${env.prefix}:run:${runId}:h`;
+    const cont = (lastMsg: string) => ({ status: 'returned' as const, lastMsg, outbox: [] });
+    const record = (applied: string) => ({ name: 'mm', record: { state: { n: 1 }, applied } });
+
+    await runs.saveHandler(runId, 'a', cont('i'), record('a'), []);
+    expect(await env.bus.redis.hget(hv, 'a')).toBe('i');
+    expect(await env.bus.redis.hget(`${env.prefix}:run:${runId}:cv`, 'mm')).toBe('a');
+
+    // the handler already has a continuation: a save expecting none writes nothing
+    await expect(runs.saveHandler(runId, 'a', cont('r0'), null, [])).rejects.toBeInstanceOf(
+      StaleStateError,
+    );
+    expect(JSON.parse((await env.bus.redis.hget(h, 'a')) ?? '')).toEqual(cont('i'));
+    await runs.saveHandler(runId, 'a', cont('r0'), null, [], { handler: 'i', component: null });
+    expect(await env.bus.redis.hget(hv, 'a')).toBe('r0');
+
+    // a handler that started from a component state older than the stored one
+    const stale = { handler: '', component: { name: 'mm', applied: 'older' } };
+    await expect(runs.saveHandler(runId, 'b', cont('i'), null, [], stale)).rejects.toBeInstanceOf(
+      StaleStateError,
+    );
+    expect(await env.bus.redis.hget(h, 'b')).toBeNull();
+    // '' expects the initial state: there is a stored one
+    const initial = { handler: '', component: { name: 'mm', applied: '' } };
+    await expect(runs.saveHandler(runId, 'b', cont('i'), null, [], initial)).rejects.toBeInstanceOf(
+      StaleStateError,
+    );
+    await runs.saveHandler(runId, 'b', cont('i'), record('b'), [], {
+      handler: '',
+      component: { name: 'mm', applied: 'a' },
+    });
+    expect(await env.bus.redis.hget(`${env.prefix}:run:${runId}:cv`, 'mm')).toBe('b');
+  });
+
+  it('a message applied by another replica is not applied again from a stale copy', async () => {
+    const runId = 'replicas';
+    await startRunByHand(env, runId);
+    // replica a of every queue: it applies the run's messages until a handler suspends
+    const replicaA = new Map<string, ComponentProcessor>();
+    const a = (address: Address): ComponentProcessor => {
+      let p = replicaA.get(address);
+      if (!p) replicaA.set(address, (p = new ComponentProcessor(env.bus, [address], quietLog)));
+      return p;
+    };
+    const orchestrator = new OrchestratorProcessor(env.bus, quietLog);
+    let inv: InvokeMessage | null = null;
+    for (let steps = 0; !inv && steps < 100; steps++) {
+      const job = await nextJob(runId);
+      await job.remove();
+      if (job.queueName === ORCHESTRATOR_QUEUE) {
+        await orchestrator.handle(job.name, job.data);
+        continue;
+      }
+      const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
+      await a(to).handle(to, job.name, job.data);
+      const stored = await env.bus.redis.hget(`${env.prefix}:run:${runId}:h`, job.data.id ?? '');
+      if (job.name === JOB.invoke && stored && JSON.parse(stored).status === 'suspended') {
+        inv = job.data as InvokeMessage;
+        // only what re-executing the handler gives back: its call is not stored
+        expect(JSON.parse(stored).outbox).toBeUndefined();
+      }
+    }
+    if (!inv) throw new Error('no handler of the run suspended');
+    const afterInvoke = await snapshot(runId);
+    const b = new ComponentProcessor(env.bus, [inv.to], quietLog);
+
+    // the invoke again, on the other replica (from Redis) and on the same (from its memory):
+    // the call is sent again, rebuilt by re-executing the handler, and nothing else changes
+    const call = await nextJob(runId);
+    expect(call.name).toBe(JOB.invoke);
+    await call.remove();
+    await b.handle(inv.to, JOB.invoke, inv);
+    expect(await snapshot(runId)).toEqual(afterInvoke);
+    await a(inv.to).handle(inv.to, JOB.invoke, inv);
+    expect(await snapshot(runId)).toEqual(afterInvoke);
+
+    // the call runs until its reply comes back; replica b applies the reply, then a gets it
+    // again: a's copy (the handler suspended at its invoke) expects exactly this reply, but b
+    // made it stale
+    let reply: Job | null = null;
+    for (let steps = 0; !reply && steps < 100; steps++) {
+      const job = await nextJob(runId);
+      if (job.name === JOB.reply && job.data.handlerId === inv.id) {
+        reply = job;
+        break;
+      }
+      await job.remove();
+      const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
+      await a(to).handle(to, job.name, job.data);
+    }
+    if (!reply) throw new Error(`no reply to ${inv.id}`);
+    await reply.remove();
+    await b.handle(inv.to, JOB.reply, reply.data as ReplyMessage);
+    const afterReply = await snapshot(runId);
+    expect(afterReply).not.toEqual(afterInvoke);
+    await a(inv.to).handle(inv.to, JOB.reply, reply.data as ReplyMessage);
+    expect(await snapshot(runId)).toEqual(afterReply);
+  });
+});
