@@ -14,7 +14,8 @@
  * job (to the next queue) and returning, for the same number of hops; measured twice (between
  * the campaigns, after them) and the faster kept. ratio = campaign hops/s with 1 replica (the
  * same layout: one worker per queue) / ceiling hops/s. The same trivial chains are also run in
- * the cluster's process layout (warmed up the same way): ratioClusterLayout.
+ * the cluster's process layout (warmed up the same way): ratioClusterLayout; and the ratio of the
+ * two ceilings, ratioLayoutBound, is the most `ratio` could be with workers that cost nothing.
  *
  * Needs `npm run build` (the workers run from dist/), Redis and Postgres. Leaves nothing behind: a
  * queue prefix and a Postgres schema of its own, removed at the end.
@@ -103,6 +104,11 @@ export interface DistributedBenchResult {
   bullmqCeilingClusterLayoutRunsPerSec: number[];
   /** hopsPerSec1 / bullmqCeilingClusterLayoutPerSec: the same process layout in both */
   ratioClusterLayout: number;
+  /**
+   * bullmqCeilingClusterLayoutPerSec / bullmqCeilingPerSec: what the process layout alone costs,
+   * and so the most `ratio` could be if the workers' own work cost nothing
+   */
+  ratioLayoutBound: number;
   /** the measured campaigns, each run on workers warmed up by the same campaign just before */
   secs1: number;
   secs2: number;
@@ -599,6 +605,7 @@ export async function benchDistributed(
     bullmqCeilingClusterLayoutPerSec: Math.round(layoutCeiling),
     bullmqCeilingClusterLayoutRunsPerSec: layoutRuns.map((t) => Math.round(one.hops / t)),
     ratioClusterLayout: Number((hopsPerSec1 / layoutCeiling).toFixed(3)),
+    ratioLayoutBound: Number((layoutCeiling / ceiling).toFixed(3)),
     secs1: Number(one.secs.toFixed(2)),
     secs2: Number(two.secs.toFixed(2)),
     coldSecs1: Number(one.coldSecs.toFixed(2)),
