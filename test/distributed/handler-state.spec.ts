@@ -100,27 +100,6 @@ describe("a handler's state", () => {
     expect(await env.bus.redis.hget(`${env.prefix}:run:${runId}:cv`, 'mm')).toBe('b');
   });
 
-  it("the orchestrator's record is written only over the version it expects", async () => {
-    const runId = 'cas-orchestrator';
-    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
-    const orch = `${env.prefix}:run:${runId}:orch`;
-    const rec = (lastMsg: string) =>
-      ({ status: 'completed', lastMsg, timeoutMs: 1000, current: null }) as never;
-
-    await runs.saveOrchestrator(runId, rec('start'), [], '');
-    expect(await env.bus.redis.get(`${env.prefix}:run:${runId}:ov`)).toBe('start');
-    // a second start, and a done computed from a record that is not the stored one
-    await expect(runs.saveOrchestrator(runId, rec('start'), [], '')).rejects.toBeInstanceOf(
-      StaleStateError,
-    );
-    await expect(runs.saveOrchestrator(runId, rec('d-s1'), [], 'd-s0')).rejects.toBeInstanceOf(
-      StaleStateError,
-    );
-    expect(JSON.parse((await env.bus.redis.get(orch)) ?? '{}')).toMatchObject({ lastMsg: 'start' });
-    const written = await runs.saveOrchestrator(runId, rec('d-s0'), [], 'start');
-    expect(await env.bus.redis.get(orch)).toBe(written);
-  });
-
   it('a message applied by another replica is not applied again from a stale copy', async () => {
     const runId = 'replicas';
     await startRunByHand(env, runId);

@@ -8,7 +8,6 @@
  * deadline is claimed by an orchestrator's ChainWatchdog, which sends the `timeout` that fails
  * the run. Embedded twin: libs/engine simulate().
  */
-import { LRUCache } from 'lru-cache';
 import { type Scenario, type Stimulus, RunScheduler, makeContext, newGlobals } from '@mnsim/kernel';
 import { RUN_END_ID, RUN_START_ID, bootId, encodePayload, stepId } from '@mnsim/events';
 import { EventBuilder } from './event-builder.js';
@@ -30,12 +29,7 @@ import {
 } from './messages.js';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
-import {
-  type OrchestratorRecord,
-  type RunMeta,
-  RunStateRepository,
-  StaleStateError,
-} from './run-state.js';
+import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
 import { ChainWatchdog } from './chain-watchdog.js';
 
 /**
@@ -45,21 +39,8 @@ import { ChainWatchdog } from './chain-watchdog.js';
  */
 export const FLUSH_EVENTS = 256;
 
-/** Runs whose record an orchestrator keeps in memory at most (the least recently used go). */
-const CACHED_RECORDS = 4096;
-
-/** A done whose save finds the record changed is retried from Redis this many times. */
-const STALE_RETRIES = 3;
-
 export class OrchestratorProcessor {
   private readonly runs: RunStateRepository;
-  /**
-   * run id -> the record this orchestrator last saved, as saved (JSON, parsed afresh for each
-   * use, so that it is exactly what a read from Redis gives). A run's `done` comes back to the
-   * orchestrator that sent the stimulus when there is one, and is applied without reading the
-   * record; the save's compare-and-set on the version finds a stale copy out.
-   */
-  private readonly saved = new LRUCache<string, string>({ max: CACHED_RECORDS });
 
   constructor(
     private readonly bus: Bus,
@@ -132,56 +113,23 @@ export class OrchestratorProcessor {
       timeoutMs: msg.timeoutMs,
       failureReason: null,
     };
-    await this.advance(msg.runId, meta, rec, scheduler, events, '');
+    await this.advance(msg.runId, meta, rec, scheduler, events);
   }
 
   private async onDone(msg: DoneMessage): Promise<void> {
     const msgKey = `d-${msg.stimulusId}`;
+    const rec = await this.runs.orchestrator(msg.runId);
     const meta = await this.runs.meta(msg.runId);
-    if (!meta) return;
-    const cached = this.saved.get(msg.runId);
-    if (cached !== undefined) {
-      const rec = JSON.parse(cached) as OrchestratorRecord;
-      // only the next done is applied from memory: anything else is judged on Redis's record
-      if (
-        rec.status === 'running' &&
-        rec.current?.id === msg.stimulusId &&
-        rec.lastMsg !== msgKey
-      ) {
-        try {
-          return await this.applyDone(msg, meta, rec);
-        } catch (err) {
-          if (!(err instanceof StaleStateError)) throw err;
-        }
-      }
-      this.saved.delete(msg.runId);
-    }
-    // from Redis; a save that finds the record changed meanwhile lost a race with another
-    // delivery of the done: read again, and the done is then found applied
-    for (let attempt = 1; ; attempt++) {
-      const rec = await this.runs.orchestrator(msg.runId);
-      if (!rec) return;
-      if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
-      if (rec.status !== 'running' || rec.current?.id !== msg.stimulusId) return;
-      try {
-        return await this.applyDone(msg, meta, rec);
-      } catch (err) {
-        if (!(err instanceof StaleStateError) || attempt >= STALE_RETRIES) throw err;
-      }
-    }
-  }
-
-  /** The chain of the stimulus in flight returned: the next stimulus goes out. */
-  private async applyDone(msg: DoneMessage, meta: RunMeta, rec: OrchestratorRecord): Promise<void> {
-    const current = rec.current as { id: string; stimulus: Stimulus };
-    const expected = rec.lastMsg;
+    if (!rec || !meta) return;
+    if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
+    if (rec.status !== 'running' || rec.current?.id !== msg.stimulusId) return;
     const scheduler = this.scheduler(meta.scenario, rec);
     rec.globals = msg.ctx.globals;
     rec.seq = msg.cursor.seq;
     rec.violations = msg.cursor.violations;
-    scheduler.done(current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
-    rec.lastMsg = `d-${msg.stimulusId}`;
-    await this.advance(msg.runId, meta, rec, scheduler, [], expected);
+    scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
+    rec.lastMsg = msgKey;
+    await this.advance(msg.runId, meta, rec, scheduler, []);
   }
 
   /** The labels the auditor records the run's violations with. */
@@ -207,11 +155,9 @@ export class OrchestratorProcessor {
     rec.failureReason =
       reason ??
       `the chain of ${rec.current.id} (${s.fn} on ${s.to}) did not complete within ${rec.timeoutMs} ms: is a ${queueOf(s.to)} worker running?`;
-    const expected = rec.lastMsg;
     rec.lastMsg = msgKey;
     rec.outbox = [this.finishJob(runId, meta, rec)];
-    this.saved.delete(runId);
-    await this.runs.saveOrchestrator(runId, rec, [], expected);
+    await this.runs.saveOrchestrator(runId, rec, []);
     await this.bus.send(rec.outbox);
     this.log('warn', 'run failed', { runId, reason: rec.failureReason });
   }
@@ -227,8 +173,6 @@ export class OrchestratorProcessor {
     rec: OrchestratorRecord,
     scheduler: RunScheduler,
     events: WireEvent[],
-    /** the version of the record the step was computed from ('' for none yet) */
-    expected: string,
   ): Promise<void> {
     const builder = this.builder(events, rec.seq);
     const stim: Stimulus | null = scheduler.next();
@@ -282,7 +226,7 @@ export class OrchestratorProcessor {
       });
     }
     rec.outbox = outbox;
-    this.saved.set(runId, await this.runs.saveOrchestrator(runId, rec, events, expected));
+    await this.runs.saveOrchestrator(runId, rec, events);
     await this.bus.send(outbox);
   }
 

@@ -6,7 +6,6 @@
  *   <prefix>:run:<runId>:h          hash handler id -> Continuation
  *   <prefix>:run:<runId>:hv         hash handler id -> lastMsg: the version of its continuation
  *   <prefix>:run:<runId>:orch       the orchestrator's record of the run
- *   <prefix>:run:<runId>:ov         its version (its lastMsg)
  *   <prefix>:run:<runId>:ev         hash seq -> event (WireEvent JSON): events staged for the
  *                                   auditor, written with the record of the handler (or the
  *                                   orchestrator step) that emitted them; the auditor moves them
@@ -119,10 +118,9 @@ export class RunStateGoneError extends Error {
 export class StaleStateError extends Error {
   constructor(
     readonly runId: string,
-    /** the handler, or 'orchestrator' for the orchestrator's record */
     readonly handlerId: string,
   ) {
-    super(`run ${runId}: the state of ${handlerId} changed since it was read`);
+    super(`run ${runId}: the state of handler ${handlerId} changed since it was read`);
   }
 }
 
@@ -172,18 +170,14 @@ for i = 9, #ARGV, 2 do redis.call('hset', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return 1`,
   /**
    * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash, the
-   * staged events hash, the record's version key; ARGV: the record, the run id, the stimulus in
-   * flight ('' for none), the chain timeout (ms), the expected version ('' for no record yet; '*'
-   * for no check), the new version, then seq, event, …: the orchestrator's record, the events it
-   * emitted and its chain's deadline (on Redis's clock, so every orchestrator agrees), if the run
-   * is live (else 0) and the record's version is the expected one (else 2).
+   * staged events hash; ARGV: the record, the run id, the stimulus in flight ('' for none), the
+   * chain timeout (ms), then seq, event, …: the orchestrator's record, the events it emitted and
+   * its chain's deadline (on Redis's clock, so every orchestrator agrees), if the run is live.
    */
   mnsimSaveOrchestrator: `${LUA_NOW_MS}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
-if ARGV[5] ~= '*' and (redis.call('get', KEYS[6]) or '') ~= ARGV[5] then return 2 end
 redis.call('set', KEYS[2], ARGV[1])
-redis.call('set', KEYS[6], ARGV[6])
-for i = 7, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
 if ARGV[3] == '' then
   redis.call('zrem', KEYS[3], ARGV[2])
   redis.call('hdel', KEYS[4], ARGV[2])
@@ -357,41 +351,31 @@ export class RunStateRepository {
 
   /**
    * The orchestrator's record and the events it emitted (staged for the auditor), if the run is
-   * live and the stored record is still the version `expected` (its lastMsg; '' for none yet;
-   * null for no check); with them, the deadline of the chain in flight (now + rec.timeoutMs)
-   * while the run is running, or no deadline once it is not.
-   * @returns the record as written (JSON)
+   * live; with them, the deadline of the chain in flight (now + rec.timeoutMs) while the run is
+   * running, or no deadline once it is not.
    * @throws RunStateGoneError when the run is not live
-   * @throws StaleStateError when the stored record is not the expected version (nothing written)
    */
   async saveOrchestrator(
     runId: string,
     rec: OrchestratorRecord,
     events: readonly WireEvent[],
-    expected: string | null = null,
-  ): Promise<string> {
+  ): Promise<void> {
     const inFlight = rec.status === 'running' && rec.current ? rec.current.id : '';
     const staged = events.flatMap((e) => [String(e.seq), JSON.stringify(e)]);
-    const json = JSON.stringify(rec);
     const ok = await this.redis.mnsimSaveOrchestrator(
-      '6',
+      '5',
       this.runKey(runId, 'scenario'),
       this.runKey(runId, 'orch'),
       this.chainDeadlinesKey(),
       this.chainStimulusKey(),
       this.runKey(runId, 'ev'),
-      this.runKey(runId, 'ov'),
-      json,
+      JSON.stringify(rec),
       runId,
       inFlight,
       String(rec.timeoutMs),
-      expected ?? '*',
-      rec.lastMsg,
       ...staged,
     );
-    if (ok === 0) throw new RunStateGoneError(runId);
-    if (ok === 2) throw new StaleStateError(runId, 'orchestrator');
-    return json;
+    if (ok !== 1) throw new RunStateGoneError(runId);
   }
 
   /**
@@ -476,7 +460,6 @@ export class RunStateRepository {
         this.runKey(runId, 'h'),
         this.runKey(runId, 'hv'),
         this.runKey(runId, 'orch'),
-        this.runKey(runId, 'ov'),
         this.runKey(runId, 'ev'),
       )
       .publish(runClosedChannel(this.prefix), runId)
