@@ -193,7 +193,7 @@ export class ComponentProcessor {
     );
     if (cont) {
       if (cont.lastMsg === msgKey) {
-        await this.bus.send(this.outboxOfStored(meta, runId, handlerId, cont)); // redelivered
+        await this.bus.send(cont.outbox); // redelivered: the same outputs again, nothing else
         return null;
       }
       const expected = msgIndex(cont.lastMsg) + 1;
@@ -273,6 +273,7 @@ export class ComponentProcessor {
         ? {
             status: 'suspended',
             lastMsg: msgKey,
+            outbox,
             invoke: inv,
             snapshot,
             replies,
@@ -350,28 +351,5 @@ export class ComponentProcessor {
         },
       },
     ];
-  }
-
-  /**
-   * The jobs a stored continuation's last message produced: stored once the handler returned; a
-   * suspended handler is re-executed to the same call (deterministic; it emits nothing again).
-   */
-  private outboxOfStored(
-    meta: RunMeta,
-    runId: string,
-    handlerId: string,
-    cont: Continuation,
-  ): OutboxJob[] {
-    if (cont.outbox) return cont.outbox;
-    const inv = cont.invoke as InvokeMessage;
-    const out = execute({
-      scenario: meta.scenario,
-      variant: variantOf(meta.kernel),
-      invoke: inv,
-      snapshot: cont.snapshot ?? null,
-      replies: cont.replies ?? [],
-      emitted: cont.emitted ?? 0,
-    });
-    return this.outboxOf(runId, handlerId, inv, out);
   }
 }

@@ -15,11 +15,10 @@
  *                                   Redis's clock), with <prefix>:chain-stimulus (hash runId ->
  *                                   that chain's stimulus id): the orchestrators' watchdog
  * Each record is written with the id of the last message applied and the jobs that message
- * produced (a suspended handler's job is produced again by re-executing it), before those jobs
- * are sent: a redelivered message re-sends them and changes nothing. A handler's save is a
- * compare-and-set on the versions it was computed from (`hv`, and `cv` for the component state it
- * started from), so a worker computing from its in-memory copy of a record never overwrites a
- * newer one: it learns it is stale (StaleStateError) and reads the record.
+ * produced, before those jobs are sent: a redelivered message re-sends them and changes nothing.
+ * A handler's save is a compare-and-set on the versions it was computed from (`hv`, and `cv` for
+ * the component state it started from), so a worker computing from its in-memory copy of a
+ * record never overwrites a newer one: it learns it is stale (StaleStateError) and reads it.
  *
  * The scenario key marks a live run: written first at start, removed with the rest at close.
  * Records are written only while it exists (one script), so a worker never writes a run's state
@@ -53,11 +52,7 @@ export interface ComponentRecord {
 export interface Continuation {
   status: 'suspended' | 'returned';
   lastMsg: string;
-  /**
-   * the jobs the last message produced, once the handler returned; a suspended handler's one job
-   * (its call) is not stored: re-executing it from the fields below produces it again
-   */
-  outbox?: OutboxJob[];
+  outbox: OutboxJob[];
   /** while suspended: everything a re-execution needs */
   invoke?: InvokeMessage;
   snapshot?: unknown;
@@ -149,7 +144,8 @@ const SCRIPTS = {
   /**
    * KEYS: the scenario key, h, hv, c, cv, ev; ARGV: handler id, its expected version, its
    * continuation, its new version (lastMsg), the component ('' for none), its expected version
-   * ('' for no check), its new record ('' for none), its new version, then seq, event, …: a
+   * after a '=' ('' for no check), its new record ('' for none), its new version, then seq,
+   * event, …: a
    * handler's save, if the run is live (else 0) and the versions are the expected ones (else 2).
    */
   mnsimSaveHandler: `
