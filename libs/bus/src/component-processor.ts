@@ -54,7 +54,40 @@ interface HandlerBase {
   expected: SaveVersions;
 }
 
-const NO_VERSIONS: SaveVersions = { handler: '', component: null };
+/** The next message of a suspended handler is applied to its continuation. */
+function continuationBase(cont: Continuation, cached: boolean): HandlerBase {
+  return {
+    cached,
+    cont,
+    snapshot: cont.snapshot ?? null,
+    expected: { handler: cont.lastMsg, component: null },
+  };
+}
+
+/**
+ * A handler's invoke starts from its component's state (`applied`: the handler that produced
+ * it, '' for the initial state); the stateless task component starts from nothing, and only the
+ * handler's version is checked.
+ */
+function invokeBase(
+  component: string,
+  state: unknown,
+  applied: string,
+  cached: boolean,
+): HandlerBase {
+  if (component === 'task') {
+    return { cached, cont: null, snapshot: null, expected: { handler: '', component: null } };
+  }
+  return {
+    cached,
+    cont: null,
+    snapshot: state,
+    expected: { handler: '', component: { name: component, applied } },
+  };
+}
+
+/** Where a worker keeps a run's record in memory: by handler id, or by component. */
+const memoryKey = (runId: string, part: string): string => `${runId}\n${part}`;
 
 function msgIndex(key: string): number {
   return key === 'i' ? -1 : Number(key.slice(1));
@@ -143,32 +176,18 @@ export class ComponentProcessor {
   ): HandlerBase | null {
     if (invoke) {
       const component = componentOf(invoke.to);
-      // the stateless task component starts from nothing: only the handler's version is checked
-      if (component === 'task') {
-        return { cached: true, cont: null, snapshot: null, expected: NO_VERSIONS };
-      }
-      const record = this.states.get(`${runId}\n${component}`);
-      if (!record) return null;
-      return {
-        cached: true,
-        cont: null,
-        snapshot: record.state,
-        expected: { handler: '', component: { name: component, applied: record.applied } },
-      };
+      if (component === 'task') return invokeBase(component, null, '', true);
+      const record = this.states.get(memoryKey(runId, component));
+      return record ? invokeBase(component, record.state, record.applied, true) : null;
     }
-    const cont = this.suspended.get(`${runId}\n${handlerId}`);
+    const cont = this.suspended.get(memoryKey(runId, handlerId));
     if (!cont || msgIndex(msgKey) !== msgIndex(cont.lastMsg) + 1) return null;
-    return {
-      cached: true,
-      cont,
-      snapshot: cont.snapshot ?? null,
-      expected: { handler: cont.lastMsg, component: null },
-    };
+    return continuationBase(cont, true);
   }
 
   private forget(runId: string, handlerId: string, invoke: InvokeMessage | null): void {
-    this.suspended.delete(`${runId}\n${handlerId}`);
-    if (invoke) this.states.delete(`${runId}\n${componentOf(invoke.to)}`);
+    this.suspended.delete(memoryKey(runId, handlerId));
+    if (invoke) this.states.delete(memoryKey(runId, componentOf(invoke.to)));
   }
 
   /**
@@ -201,25 +220,15 @@ export class ComponentProcessor {
         this.log('info', 'stale duplicate ignored', { runId, handlerId, msgKey });
         return null;
       }
-      return {
-        cached: false,
-        cont,
-        snapshot: cont.snapshot ?? null,
-        expected: { handler: cont.lastMsg, component: null },
-      };
+      return continuationBase(cont, false);
     }
     if (!invoke) {
       this.log('warn', 'reply for an unknown handler dropped', { runId, handlerId, msgKey });
       return null;
     }
-    if (wanted === null)
-      return { cached: false, cont: null, snapshot: null, expected: NO_VERSIONS };
-    return {
-      cached: false,
-      cont: null,
-      snapshot: record ? record.state : initialStates(meta.scenario.host.arch)[wanted],
-      expected: { handler: '', component: { name: wanted, applied: record?.applied ?? '' } },
-    };
+    if (wanted === null) return invokeBase('task', null, '', false);
+    if (record) return invokeBase(wanted, record.state, record.applied, false);
+    return invokeBase(wanted, initialStates(meta.scenario.host.arch)[wanted], '', false);
   }
 
   /**
@@ -292,10 +301,10 @@ export class ComponentProcessor {
       out.events,
       base.expected,
     );
-    const key = `${runId}\n${handlerId}`;
+    const key = memoryKey(runId, handlerId);
     if (next.status === 'suspended') this.suspended.set(key, next);
     else this.suspended.delete(key);
-    if (record) this.states.set(`${runId}\n${component}`, record);
+    if (record) this.states.set(memoryKey(runId, component), record);
     await this.bus.send(outbox);
   }
 
