@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `npm run cluster [-- --replicas N]`: every mnsim worker (kvm once per architecture), the
-// orchestrator and the api as child processes from dist/, in the foreground, against
+// `npm run cluster [-- --replicas N]`: every mnsim worker (kvm once per architecture) and the api
+// (the HTTP API and the orchestrator) as child processes from dist/, in the foreground, against
 // MNSIM_REDIS_URL and MNSIM_DATABASE_URL (defaults redis://127.0.0.1:6379,
-// postgres://postgres@127.0.0.1:5432/postgres). N replicas of each worker; one api (it listens on
-// MNSIM_API_HOST:MNSIM_API_PORT, default 127.0.0.1:8080). SIGTERM or Ctrl-C stops them all.
-// Build first: npm run build.
+// postgres://postgres@127.0.0.1:5432/postgres). N replicas of each worker and of the api: the
+// first api listens on MNSIM_API_HOST:MNSIM_API_PORT (default 127.0.0.1:8080), replica k on the
+// port k-1 above it (all on any free port when MNSIM_API_PORT is 0). SIGTERM or Ctrl-C stops
+// them all. Build first: npm run build.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -29,17 +30,23 @@ for (let i = 0; i < args.length; i++) {
   } else usage(`unknown argument ${args[i]}`);
 }
 
-// The workers' defaults, given to the api too: without them it would serve an SQLite store and no
-// queue metrics (its defaults as `mnsim serve`), not the cluster's Postgres and Redis.
+// The workers' defaults, given to the api too: without them it would serve an SQLite store and
+// orchestrate nothing (its defaults as `mnsim serve`), not the cluster's Postgres and Redis.
 const clusterUrls = {
   MNSIM_REDIS_URL: process.env.MNSIM_REDIS_URL || 'redis://127.0.0.1:6379',
   MNSIM_DATABASE_URL:
     process.env.MNSIM_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
 };
 
+/** The api replica's port: each its own. A value that is not a port is left to the api to refuse. */
+function apiPort(replica) {
+  const base = process.env.MNSIM_API_PORT?.trim() || '8080';
+  if (replica === 0 || !/^\d{1,5}$/.test(base) || Number(base) === 0) return base;
+  return String(Number(base) + replica);
+}
+
 const services = [
-  { name: 'api', app: 'api', env: clusterUrls, single: true },
-  { name: 'orchestrator', app: 'orchestrator' },
+  { name: 'api', app: 'api', env: (r) => ({ ...clusterUrls, MNSIM_API_PORT: apiPort(r) }) },
   { name: 'auditor', app: 'auditor' },
   { name: 'mmu-notifier', app: 'mmu-notifier' },
   { name: 'oom-killer', app: 'oom-killer' },
@@ -54,11 +61,10 @@ for (const s of services) {
 const children = new Set();
 let stopping = false;
 for (const s of services) {
-  const copies = s.single ? 1 : replicas;
-  for (let r = 0; r < copies; r++) {
-    const label = copies > 1 ? `${s.name}#${r + 1}` : s.name;
+  for (let r = 0; r < replicas; r++) {
+    const label = replicas > 1 ? `${s.name}#${r + 1}` : s.name;
     const child = spawn(process.execPath, [join(root, 'dist/apps', s.app, 'src/main.js')], {
-      env: { ...process.env, ...s.env },
+      env: { ...process.env, ...(typeof s.env === 'function' ? s.env(r) : s.env) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.add(child);
@@ -72,7 +78,7 @@ for (const s of services) {
   }
 }
 process.stderr.write(
-  `mnsim cluster: ${children.size} processes (${replicas} replica${replicas > 1 ? 's' : ''} of each worker, one api); Ctrl-C stops them\n`,
+  `mnsim cluster: ${children.size} processes (${replicas} replica${replicas > 1 ? 's' : ''} of each worker and of the api); Ctrl-C stops them\n`,
 );
 
 function stop(code = 0) {

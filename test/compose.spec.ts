@@ -1,6 +1,6 @@
 /**
- * docker-compose.yml, as design.md describes it: Redis, Postgres and one container per mnsim app,
- * kvm once per architecture, each running its app's build with an environment that app accepts.
+ * docker-compose.yml, as design.md describes it: Redis, Postgres and one container per mnsim app
+ * (the api is also the orchestrator), kvm once per architecture, each running its app's build with an environment that app accepts.
  * Where a compose command is installed, `config` must accept the file too.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,7 +29,6 @@ const services = compose.services;
 
 /** The mnsim apps and the service of each: kvm once per architecture. */
 const APPS: Array<{ service: string; app: string; arch?: string }> = [
-  { service: 'orchestrator', app: 'orchestrator' },
   { service: 'auditor', app: 'auditor' },
   { service: 'mmu-notifier', app: 'mmu-notifier' },
   { service: 'oom-killer', app: 'oom-killer' },
@@ -54,6 +53,11 @@ describe('docker-compose.yml', () => {
       const config = loadApiConfig(env);
       expect(config.store).toMatchObject({ url: env.MNSIM_DATABASE_URL });
       expect(config.cluster).toMatchObject({ redisUrl: env.MNSIM_REDIS_URL });
+      // the api is the cluster's orchestrator
+      expect(config.orchestrator).toMatchObject({
+        MNSIM_REDIS_URL: 'redis://redis:6379',
+        MNSIM_QUEUE_PREFIX: 'mnsim',
+      });
     } else {
       const config = parseClusterConfig(env, { kvmArch: a.app === 'kvm' });
       expect(config.KVM_ARCH).toBe(a.arch);

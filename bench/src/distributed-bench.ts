@@ -55,7 +55,8 @@ const QUEUES = [
 ];
 
 const SERVICES: Array<{ name: string; app: string; env?: Record<string, string> }> = [
-  { name: 'orchestrator', app: 'orchestrator' },
+  // the api is the orchestrator; its HTTP side idles on a free port
+  { name: 'api', app: 'api', env: { MNSIM_API_PORT: '0' } },
   { name: 'auditor', app: 'auditor' },
   { name: 'mmu-notifier', app: 'mmu-notifier' },
   { name: 'oom-killer', app: 'oom-killer' },
@@ -444,7 +445,7 @@ async function bullmqCeiling(
 
 /** The queues each mnsim worker app serves: the ceiling in the cluster's layout mirrors it. */
 const APP_QUEUES: Record<string, string[]> = {
-  orchestrator: [ORCHESTRATOR_QUEUE, COMPONENT_QUEUES.task],
+  api: [ORCHESTRATOR_QUEUE, COMPONENT_QUEUES.task],
   auditor: [AUDITOR_QUEUE],
   'mmu-notifier': [COMPONENT_QUEUES.mm],
   'oom-killer': [COMPONENT_QUEUES.oom],

@@ -1,7 +1,7 @@
 /**
  * `npm run cluster` (scripts/cluster.mjs), as design.md describes it: every worker (kvm once per
- * architecture) and the api, from dist/, against the given Redis and Postgres; one api whatever
- * the replicas; SIGTERM stops them all.
+ * architecture) and the api (HTTP and orchestrator), from dist/, against the given Redis and
+ * Postgres; N replicas of each, every api on a port of its own; SIGTERM stops them all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import { type Env, testEnv } from './harness.js';
 import { buildDist, clusterEnv } from './processes.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-const WORKERS = 4 + ARCHES.length; // orchestrator, auditor, mmu-notifier, oom-killer, kvm per arch
+/** the processes of one replica: api, auditor, mmu-notifier, oom-killer, kvm per arch */
+const APPS = 4 + ARCHES.length;
 
 describe('npm run cluster', () => {
   let env: Env;
@@ -43,7 +44,7 @@ describe('npm run cluster', () => {
       check();
     });
 
-  it('starts every worker, 2 replicas each, and one api that sees them; SIGTERM stops all', async () => {
+  it('starts 2 replicas of every worker and of the api, which see them all; SIGTERM stops all', async () => {
     cluster = spawn(process.execPath, [join(ROOT, 'scripts/cluster.mjs'), '--replicas', '2'], {
       env: { ...clusterEnv(env.prefix, env.schema), MNSIM_API_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,18 +54,27 @@ describe('npm run cluster', () => {
     const exited = new Promise<number | null>((r) => cluster?.once('exit', (code) => r(code)));
 
     expect(
-      (await seen(/(\d+) processes \(2 replicas of each worker, one api\)/, 'summary'))[1],
-    ).toBe(String(2 * WORKERS + 1));
-    const url = (await seen(/listening on (http:\/\/[^\s]+)/, 'api'))[1];
-    // the api logs as the workers do: one JSON object a line
-    const listening = output.split('\n').find((line) => line.includes('listening on'));
-    expect(JSON.parse(listening ?? '')).toMatchObject({ level: 'log', context: 'api' });
-    await seen(new RegExp(`("message":"serving"[^\\n]*\\n[^]*){${2 * WORKERS}}`), 'workers');
+      (await seen(/(\d+) processes \(2 replicas of each worker and of the api\)/, 'summary'))[1],
+    ).toBe(String(2 * APPS));
+    // every process serves its queues, the api replicas too (they are the orchestrators)
+    await seen(new RegExp(`("message":"serving"[^\\n]*\\n[^]*){${2 * APPS}}`), 'workers');
+    await seen(/listening on[^]*listening on/, 'both apis listening');
+    const listening = output.split('\n').filter((line) => line.includes('listening on'));
+    expect(listening).toHaveLength(2);
+    // the apis log as the workers do: one JSON object a line; each on a port of its own
+    const urls = listening.map((line) => {
+      const parsed = JSON.parse(line) as { message: string };
+      expect(parsed).toMatchObject({ level: 'log', context: 'api' });
+      expect(parsed.message).toContain(`orchestrating the runs of queue prefix ${env.prefix}`);
+      return /listening on (http:\/\/[^\s]+)/.exec(parsed.message)?.[1] ?? '';
+    });
+    expect(new Set(urls).size).toBe(2);
+    const url = urls[0];
 
     // the api reads the cluster's Redis: every queue has its two workers
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const workers = [...metrics.matchAll(/^mnsim_queue_workers\{queue="([^"]+)"\} (\d+)$/gm)];
-    expect(workers.length).toBeGreaterThanOrEqual(WORKERS);
+    expect(workers.length).toBeGreaterThanOrEqual(APPS + 1); // the api serves orchestrator, task
     for (const [, queue, n] of workers) {
       if (queue !== 'dead-letter') expect(Number(n), queue).toBe(2);
     }

@@ -55,13 +55,7 @@ describe('distributed runs on real worker processes', () => {
   it('SIGKILL each kind of worker mid-campaign, restart it: nothing lost, nothing doubled', async () => {
     const cases = campaign(2);
     const pending = runAll(env, cases);
-    for (const kind of [
-      'mmu-notifier#0',
-      'kvm-arm64#0',
-      'oom-killer#0',
-      'orchestrator#0',
-      'auditor#0',
-    ]) {
+    for (const kind of ['mmu-notifier#0', 'kvm-arm64#0', 'oom-killer#0', 'api#0', 'auditor#0']) {
       const w = workers.find((x) => x.spec.name === kind);
       if (!w) throw new Error(kind);
       await new Promise((r) => setTimeout(r, 300));

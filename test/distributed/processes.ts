@@ -69,7 +69,8 @@ export function buildDist(): void {
 
 export interface ServiceSpec {
   name: string;
-  app: 'orchestrator' | 'auditor' | 'mmu-notifier' | 'oom-killer' | 'kvm';
+  /** the api is the HTTP API and the orchestrator */
+  app: 'api' | 'auditor' | 'mmu-notifier' | 'oom-killer' | 'kvm';
   arch?: Arch;
 }
 
@@ -128,15 +129,17 @@ export function clusterEnv(
     MNSIM_CONCURRENCY: '16',
     MNSIM_LOCK_DURATION_MS: '2000',
     MNSIM_STALLED_INTERVAL_MS: '1000',
+    // the api (the orchestrator) on a free port of the loopback: replicas side by side
+    MNSIM_API_PORT: '0',
   };
 }
 
-/** `replicas` of orchestrator, auditor, mm, oom and kvm-arm64; one kvm of every other arch. */
+/** `replicas` of api (orchestrator), auditor, mm, oom and kvm-arm64; one kvm of every other arch. */
 export async function startCluster(env: NodeJS.ProcessEnv, replicas: number): Promise<Worker[]> {
   const specs: ServiceSpec[] = [];
   for (let r = 0; r < replicas; r++) {
     specs.push(
-      { name: `orchestrator#${r}`, app: 'orchestrator' },
+      { name: `api#${r}`, app: 'api' },
       { name: `auditor#${r}`, app: 'auditor' },
       { name: `mmu-notifier#${r}`, app: 'mmu-notifier' },
       { name: `oom-killer#${r}`, app: 'oom-killer' },

@@ -1,10 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import type { ClusterConfig } from '@mnsim/bus';
 import type { Store } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
 import { MetricsController } from './metrics.controller.js';
+import { OrchestratorModule } from './orchestrator/orchestrator.module.js';
 import { CLUSTER, type ClusterTarget, MetricsService } from './metrics.service.js';
 import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
@@ -15,12 +17,20 @@ import { ViolationsController } from './violations.controller.js';
 import { ViolationsService } from './violations.service.js';
 import { ZodValidationPipe } from './zod-validation.pipe.js';
 
-/** The HTTP API over one open Store, which the module closes when the application shuts down. */
+/**
+ * The HTTP API over one open Store, which the module closes when the application shuts down; with
+ * `orchestrator`, also the orchestrator of that cluster's runs (its queue workers close first).
+ */
 @Module({})
 export class ApiModule {
-  static forStore(store: Store, cluster: ClusterTarget = null): DynamicModule {
+  static forStore(
+    store: Store,
+    cluster: ClusterTarget = null,
+    orchestrator: ClusterConfig | null = null,
+  ): DynamicModule {
     return {
       module: ApiModule,
+      imports: orchestrator ? [OrchestratorModule.forRoot(orchestrator)] : [],
       controllers: [RunsController, ViolationsController, HealthController, MetricsController],
       providers: [
         { provide: STORE, useValue: store },

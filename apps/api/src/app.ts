@@ -33,7 +33,7 @@ export async function createApiApp(
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(
-      ApiModule.forStore(store, config.cluster ?? null),
+      ApiModule.forStore(store, config.cluster ?? null, config.orchestrator ?? null),
       new ExpressAdapter(),
       {
         // the parser is registered below, after authentication, with our limit
@@ -137,8 +137,11 @@ export async function serve(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  const orchestrating = config.orchestrator
+    ? `, orchestrating the runs of queue prefix ${config.orchestrator.MNSIM_QUEUE_PREFIX}`
+    : '';
   log(
-    `mnsim serve: listening on ${url} (store ${describeStore(config.store)}` +
+    `mnsim serve: listening on ${url} (store ${describeStore(config.store)}${orchestrating}` +
       `${config.token === null ? '' : ', bearer token required'})`,
   );
   if (config.token === null && !isLoopback(config.host)) {

@@ -12,6 +12,7 @@ describe('loadApiConfig', () => {
       bodyLimitBytes: 1024 * 1024,
       store: { sqlitePath: undefined },
       cluster: null,
+      orchestrator: null,
     });
   });
 
@@ -34,6 +35,16 @@ describe('loadApiConfig', () => {
       bodyLimitBytes: 1024 * 1024,
       store: { url: 'postgres://u:p@db:5432/mnsim', schema: 'hist' },
       cluster: { redisUrl: 'redis://cache:6379', prefix: 'lab' },
+      // given a cluster, the api orchestrates its runs, with the workers' settings
+      orchestrator: {
+        MNSIM_REDIS_URL: 'redis://cache:6379',
+        MNSIM_DATABASE_URL: 'postgres://u:p@db:5432/mnsim',
+        MNSIM_DATABASE_SCHEMA: 'hist',
+        MNSIM_QUEUE_PREFIX: 'lab',
+        MNSIM_CONCURRENCY: 32,
+        MNSIM_LOCK_DURATION_MS: 10_000,
+        MNSIM_STALLED_INTERVAL_MS: 5_000,
+      },
     });
     expect(loadApiConfig({ MNSIM_REDIS_URL: 'redis://r:1' }).cluster).toEqual({
       redisUrl: 'redis://r:1',
@@ -49,6 +60,23 @@ describe('loadApiConfig', () => {
       },
     );
     expect(loadApiConfig({ MNSIM_API_PORT: '0', MNSIM_DATABASE_URL: ' ' }).port).toBe(0);
+  });
+
+  it('orchestrates the cluster it is given, unless MNSIM_ORCHESTRATOR is off', () => {
+    const cluster = { MNSIM_REDIS_URL: 'redis://r:1', MNSIM_CONCURRENCY: '4' };
+    expect(loadApiConfig(cluster).orchestrator).toMatchObject({
+      MNSIM_REDIS_URL: 'redis://r:1',
+      MNSIM_QUEUE_PREFIX: 'mnsim',
+      MNSIM_CONCURRENCY: 4,
+    });
+    expect(loadApiConfig({ ...cluster, MNSIM_ORCHESTRATOR: 'on' }).orchestrator).not.toBeNull();
+    const readOnly = loadApiConfig({ ...cluster, MNSIM_ORCHESTRATOR: ' off ' });
+    expect(readOnly.orchestrator).toBeNull();
+    expect(readOnly.cluster).toEqual({ redisUrl: 'redis://r:1', prefix: 'mnsim' });
+    // no cluster, nothing to orchestrate
+    expect(loadApiConfig({ MNSIM_ORCHESTRATOR: 'on' }).orchestrator).toBeNull();
+    // the workers' variables are not read without a cluster: no error for what is not used
+    expect(loadApiConfig({ MNSIM_CONCURRENCY: 'many' }).orchestrator).toBeNull();
   });
 
   it.each([
@@ -70,6 +98,10 @@ describe('loadApiConfig', () => {
       { MNSIM_DATABASE_URL: 'postgres://db/x', MNSIM_DATABASE_SCHEMA: 'a-b' },
       'MNSIM_DATABASE_SCHEMA must be a Postgres schema name',
     ],
+    [{ MNSIM_ORCHESTRATOR: 'yes' }, 'MNSIM_ORCHESTRATOR must be on or off'],
+    // the orchestrator's settings are the workers', checked as theirs
+    [{ MNSIM_REDIS_URL: 'redis://r:1', MNSIM_CONCURRENCY: '0' }, 'MNSIM_CONCURRENCY: '],
+    [{ MNSIM_REDIS_URL: 'redis://r:1', MNSIM_LOCK_DURATION_MS: 'x' }, 'MNSIM_LOCK_DURATION_MS: '],
   ])('refuses %j with one line naming the variable', (env, reason) => {
     let error: unknown;
     try {

@@ -8,7 +8,13 @@
  *                          at least 16 printable characters, no spaces; set but empty is an error
  *   MNSIM_DATABASE_URL     postgres://… selects Postgres (MNSIM_DATABASE_SCHEMA: its schema)
  *   MNSIM_SQLITE_PATH      otherwise the SQLite file; default .mnsim/mnsim.sqlite
+ *   MNSIM_REDIS_URL        the cluster: /metrics reports its queues, and the api orchestrates its
+ *                          runs (design.md: the api is the orchestrator); the workers' variables
+ *                          (MNSIM_QUEUE_PREFIX, MNSIM_CONCURRENCY, …) apply, validated as theirs
+ *   MNSIM_ORCHESTRATOR     on|off; default on. off: an api that serves HTTP only (a read replica
+ *                          beside the cluster's own api), reporting the cluster without driving it
  */
+import { type ClusterConfig, ConfigError, parseClusterConfig } from '@mnsim/bus';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
 import { z } from 'zod';
 
@@ -22,6 +28,11 @@ export interface ApiConfig {
   store: StoreOptions;
   /** the cluster whose queues /metrics reports; null: no cluster, /metrics has no queue lines */
   cluster?: { redisUrl: string; prefix: string } | null;
+  /**
+   * the cluster this api orchestrates (serves the orchestrator and task queues of); null or
+   * absent: none, the api serves HTTP only
+   */
+  orchestrator?: ClusterConfig | null;
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
@@ -102,6 +113,9 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -, at most 64' })
       .optional(),
   ),
+  MNSIM_ORCHESTRATOR: optional.pipe(
+    z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  ),
 });
 
 /** Reads the API's configuration from `env`; throws ApiConfigError naming the first bad variable. */
@@ -113,6 +127,15 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     throw new ApiConfigError(`${issue.path.join('.')} ${issue.message}`);
   }
   const e = parsed.data;
+  let orchestrator: ClusterConfig | null = null;
+  if (e.MNSIM_REDIS_URL !== undefined && e.MNSIM_ORCHESTRATOR === 'on') {
+    try {
+      orchestrator = parseClusterConfig(env);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ApiConfigError(err.message);
+      throw err;
+    }
+  }
   return {
     host: e.MNSIM_API_HOST,
     port: e.MNSIM_API_PORT,
@@ -126,6 +149,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       e.MNSIM_REDIS_URL !== undefined
         ? { redisUrl: e.MNSIM_REDIS_URL, prefix: e.MNSIM_QUEUE_PREFIX ?? 'mnsim' }
         : null,
+    orchestrator,
   };
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The API as a process of its own (containers, `npm run cluster`): bootstrap only. It logs as the
- * workers do, one JSON object a line (Nest's messages and its own), for the same log shipper;
- * `mnsim serve`, run by hand, keeps Nest's text lines.
+ * The api as a process of its own (containers, `npm run cluster`): bootstrap only. With
+ * MNSIM_REDIS_URL it is also the cluster's orchestrator (config.ts). It logs as the workers do,
+ * one JSON object a line (Nest's messages and its own), for the same log shipper; `mnsim serve`,
+ * run by hand, keeps Nest's text lines.
  */
 import { workerLogger } from '@mnsim/bus';
 import { serve } from './app.js';

@@ -152,7 +152,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('serve')
     .description(
-      'serve the HTTP API: runs, events, violations, signatures, replay (MNSIM_API_HOST, MNSIM_API_PORT, MNSIM_API_TOKEN)',
+      "serve the HTTP API: runs, events, violations, signatures, replay (MNSIM_API_HOST, MNSIM_API_PORT, MNSIM_API_TOKEN); with MNSIM_REDIS_URL also orchestrate that cluster's runs (MNSIM_ORCHESTRATOR=off: HTTP only)",
     )
     .action(async () => {
       const api = await serve(loadApiConfig());

@@ -1,3 +1,8 @@
+/**
+ * The api's orchestrator (design.md: apps/api is the HTTP API and the orchestrator): it drives
+ * each run's steps in virtual time and serves the stateless `task` component, on the cluster's
+ * queues. Imported by the ApiModule when the api is given a cluster to orchestrate.
+ */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import { BusModule, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, type ClusterConfig } from '@mnsim/bus';
@@ -10,7 +15,7 @@ export class OrchestratorModule {
     return {
       module: OrchestratorModule,
       imports: [
-        BusModule.forRoot(config, 'orchestrator'),
+        BusModule.forRoot(config, 'api'),
         BullModule.registerQueue({ name: ORCHESTRATOR_QUEUE }, { name: COMPONENT_QUEUES.task }),
       ],
       providers: [orchestratorProcessor(config), taskProcessor(config)],
