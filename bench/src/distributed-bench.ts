@@ -5,9 +5,12 @@
  * embedded engine for the same scenarios) per second of wall time from the first submit to the
  * last outcome. The workers are warmed up first by the same campaign (`warmups` times, other run
  * ids): a cluster serves for hours, and a worker just started runs its code cold (V8 compiles
- * it as it goes). The job hops are counted exactly: every job the cluster's queues processed
- * during the measured campaign, from BullMQ's completed metrics (a healthy campaign has no
- * timeout jobs: the orchestrators sweep chain deadlines instead).
+ * it as it goes). Then it is measured twice and the faster kept, as each ceiling below is: a
+ * round of a few seconds on a shared machine can meet a burst from elsewhere, and the best of two
+ * errs the same way for the campaign and for its ceilings. The job hops are counted exactly:
+ * every job the cluster's queues processed during the measured round, from BullMQ's completed
+ * metrics (a healthy campaign has no timeout jobs: the orchestrators sweep chain deadlines
+ * instead).
  *
  * The ceiling, measured in the same run: a trivial processor on the same queues, one worker per
  * queue with the workers' concurrency, as many chains in flight as runs, each hop adding the next
@@ -110,9 +113,12 @@ export interface DistributedBenchResult {
    * and so the most `ratio` could be if the workers' own work cost nothing
    */
   ratioLayoutBound: number;
-  /** the measured campaigns, each run on workers warmed up by the same campaign just before */
+  /** the measured campaigns (the faster of two), on workers warmed up by the same campaign */
   secs1: number;
   secs2: number;
+  /** both measured rounds of each */
+  secs1Runs: number[];
+  secs2Runs: number[];
   /** the warm-up campaigns, on workers just started */
   coldSecs1: number;
   coldSecs2: number;
@@ -133,9 +139,14 @@ interface Case {
   stimuli: number;
 }
 
+/** Measured rounds of each campaign, after the warm-ups: the faster is reported. */
+const MEASURED_ROUNDS = 2;
+
 interface CampaignResult {
-  /** the measured campaign, on warm workers */
+  /** the faster measured round, on warm workers */
   secs: number;
+  /** every measured round */
+  secsRuns: number[];
   /** the first warm-up campaign, on the workers as they started (not measured) */
   coldSecs: number;
   hops: number;
@@ -357,12 +368,18 @@ async function runCampaign(
       const t = await round(`warm-up-${w}`);
       coldSecs ??= t;
     }
-    const before = await countProcessed(bus);
-    const secs = await round('measured');
-    const after = await countProcessed(bus);
-    const byQueue = Object.fromEntries(QUEUES.map((q) => [q, after[q] - before[q]]));
-    const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
-    return { secs, coldSecs: coldSecs ?? secs, hops, byQueue };
+    // the rounds' hops are counted apart: a redelivery would make one round's larger
+    const measured: Array<Omit<CampaignResult, 'coldSecs' | 'secsRuns'>> = [];
+    for (let m = 1; m <= MEASURED_ROUNDS; m++) {
+      const before = await countProcessed(bus);
+      const secs = await round(`measured-${m}`);
+      const after = await countProcessed(bus);
+      const byQueue = Object.fromEntries(QUEUES.map((q) => [q, after[q] - before[q]]));
+      const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
+      measured.push({ secs, hops, byQueue });
+    }
+    const best = measured.reduce((a, b) => (b.hops / b.secs > a.hops / a.secs ? b : a));
+    return { ...best, secsRuns: measured.map((m) => m.secs), coldSecs: coldSecs ?? best.secs };
   } finally {
     await stopWorkers(children);
     await bus.close();
@@ -609,6 +626,8 @@ export async function benchDistributed(
     ratioLayoutBound: Number((layoutCeiling / ceiling).toFixed(3)),
     secs1: Number(one.secs.toFixed(2)),
     secs2: Number(two.secs.toFixed(2)),
+    secs1Runs: one.secsRuns.map((t) => Number(t.toFixed(2))),
+    secs2Runs: two.secsRuns.map((t) => Number(t.toFixed(2))),
     coldSecs1: Number(one.coldSecs.toFixed(2)),
     coldSecs2: Number(two.coldSecs.toFixed(2)),
     ceilingSecs: Number(ceilingSecs.toFixed(2)),
