@@ -45,8 +45,11 @@ describe('npm run cluster', () => {
     });
 
   it('starts 2 replicas of every worker and of the api, which see them all; SIGTERM stops all', async () => {
+    // the first api on MNSIM_API_PORT, the second on the port above: a high one, picked at random
+    // so that two runs of this test on one machine do not collide
+    const port = 30_000 + Math.floor(Math.random() * 20_000);
     cluster = spawn(process.execPath, [join(ROOT, 'scripts/cluster.mjs'), '--replicas', '2'], {
-      env: { ...clusterEnv(env.prefix, env.schema), MNSIM_API_PORT: '0' },
+      env: { ...clusterEnv(env.prefix, env.schema), MNSIM_API_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     cluster.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -68,7 +71,7 @@ describe('npm run cluster', () => {
       expect(parsed.message).toContain(`orchestrating the runs of queue prefix ${env.prefix}`);
       return /listening on (http:\/\/[^\s]+)/.exec(parsed.message)?.[1] ?? '';
     });
-    expect(new Set(urls).size).toBe(2);
+    expect(urls.map((u) => new URL(u).port).sort()).toEqual([String(port), String(port + 1)]);
     const url = urls[0];
 
     // the api reads the cluster's Redis: every queue has its two workers
