@@ -5,9 +5,9 @@
  * embedded engine for the same scenarios) per second of wall time from the first submit to the
  * last outcome. The workers are warmed up first by the same campaign (`warmups` times, other run
  * ids): a cluster serves for hours, and a worker just started runs its code cold (V8 compiles
- * it as it goes). Then it is measured twice and the faster kept, as each ceiling below is: a
- * round of a few seconds on a shared machine can meet a burst from elsewhere, and the best of two
- * errs the same way for the campaign and for its ceilings. The job hops are counted exactly:
+ * it as it goes). Then it is measured `rounds` times (default 2) and the faster kept, as each
+ * ceiling below is: a round of a few seconds on a shared machine can meet a burst from elsewhere,
+ * and the best of several errs the same way for the campaign and for its ceilings. The job hops are counted exactly:
  * every job the cluster's queues processed during the measured round, from BullMQ's completed
  * metrics (a healthy campaign has no timeout jobs: the orchestrators sweep chain deadlines
  * instead).
@@ -83,6 +83,11 @@ export interface DistributedBenchOptions {
    * 8 (where the campaign's time stops falling on a 2-core machine)
    */
   warmups?: number;
+  /**
+   * measured rounds of each campaign and of the layout ceiling, after the warm-ups, the faster
+   * kept; default 2
+   */
+  rounds?: number;
   log?: (msg: string) => void;
 }
 
@@ -113,10 +118,10 @@ export interface DistributedBenchResult {
    * and so the most `ratio` could be if the workers' own work cost nothing
    */
   ratioLayoutBound: number;
-  /** the measured campaigns (the faster of two), on workers warmed up by the same campaign */
+  /** the measured campaigns (the fastest round), on workers warmed up by the same campaign */
   secs1: number;
   secs2: number;
-  /** both measured rounds of each */
+  /** every measured round of each */
   secs1Runs: number[];
   secs2Runs: number[];
   /** the warm-up campaigns, on workers just started */
@@ -138,9 +143,6 @@ interface Case {
   calls: number;
   stimuli: number;
 }
-
-/** Measured rounds of each campaign, after the warm-ups: the faster is reported. */
-const MEASURED_ROUNDS = 2;
 
 interface CampaignResult {
   /** the faster measured round, on warm workers */
@@ -370,7 +372,7 @@ async function runCampaign(
     }
     // the rounds' hops are counted apart: a redelivery would make one round's larger
     const measured: Array<Omit<CampaignResult, 'coldSecs' | 'secsRuns'>> = [];
-    for (let m = 1; m <= MEASURED_ROUNDS; m++) {
+    for (let m = 1; m <= o.rounds; m++) {
       const before = await countProcessed(bus);
       const secs = await round(`measured-${m}`);
       const after = await countProcessed(bus);
@@ -562,6 +564,7 @@ export async function benchDistributed(
     databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
     timeoutMs: 120_000,
     warmups: 8,
+    rounds: 2,
     log: () => {},
     ...opts,
   };
@@ -603,7 +606,7 @@ export async function benchDistributed(
     o.runs,
     o.concurrency,
     o.warmups,
-    2,
+    o.rounds,
   );
   const layoutCeiling = one.hops / Math.min(...layoutRuns);
   const hopsPerSec1 = one.hops / one.secs;

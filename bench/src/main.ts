@@ -18,6 +18,7 @@ import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/
 import { benchReplay } from './replay-bench.js';
 import { benchQueries } from './query-bench.js';
 import { benchDistributed } from './distributed-bench.js';
+import { BenchArgError, benchParts, envWholeNumber, wholeNumber } from './args.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,12 +29,37 @@ const { values } = parseArgs({
     only: { type: 'string' },
   },
 });
-// --only embedded,distributed,replay,query: run a subset (the whole set takes several minutes)
-const parts = new Set((values.only ?? 'embedded,distributed,replay,query').split(','));
 const queryUrl = process.env.MNSIM_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const runs = Number(values.runs);
-const steps = Number(values.steps);
-const seed = Number(values.seed);
+
+/** Every setting, checked before anything runs; a wrong one is one line and exit status 2. */
+function settings() {
+  try {
+    const env = process.env;
+    return {
+      // --only embedded,distributed,replay,query: a subset (the whole set takes several minutes)
+      parts: benchParts(values.only),
+      runs: wholeNumber('--runs', values.runs, 1, 1_000_000),
+      steps: wholeNumber('--steps', values.steps, 1, 100_000),
+      seed: wholeNumber('--seed', values.seed, 0, 2 ** 32 - 1),
+      // the distributed part's own campaign (worker processes, Redis and Postgres): its runs and
+      // steps, the campaigns run before the measured ones to warm the workers up, the measured
+      // rounds (the faster counts), and the workers' and ceilings' concurrency (the services'
+      // default 32)
+      dist: {
+        runs: envWholeNumber(env, 'MNSIM_BENCH_DIST_RUNS', 30, 1, 10_000),
+        steps: envWholeNumber(env, 'MNSIM_BENCH_DIST_STEPS', 20, 1, 10_000),
+        warmups: envWholeNumber(env, 'MNSIM_BENCH_DIST_WARMUPS', 8, 0, 1000),
+        rounds: envWholeNumber(env, 'MNSIM_BENCH_DIST_ROUNDS', 2, 1, 100),
+        concurrency: envWholeNumber(env, 'MNSIM_BENCH_DIST_CONCURRENCY', 32, 1, 1000),
+      },
+    };
+  } catch (err) {
+    if (!(err instanceof BenchArgError)) throw err;
+    process.stderr.write(`mnsim bench: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+}
+const { parts, runs, steps, seed, dist } = settings();
 const log = (msg: string): void => {
   if (!values.json) process.stderr.write(`${msg}\n`);
 };
@@ -141,14 +167,8 @@ async function main(): Promise<void> {
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
   if (parts.has('distributed')) {
-    // its own campaign size (worker processes, Redis and Postgres): MNSIM_BENCH_DIST_RUNS/STEPS,
-    // the campaigns run before the measured one to warm the workers up (…_WARMUPS), and the
-    // workers' and the ceilings' concurrency (…_CONCURRENCY, the services' default 32)
     result.distributed = await benchDistributed({
-      runs: Number(process.env.MNSIM_BENCH_DIST_RUNS ?? 30),
-      steps: Number(process.env.MNSIM_BENCH_DIST_STEPS ?? 20),
-      warmups: Number(process.env.MNSIM_BENCH_DIST_WARMUPS ?? 8),
-      concurrency: Number(process.env.MNSIM_BENCH_DIST_CONCURRENCY ?? 32),
+      ...dist,
       seed,
       redisUrl: process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
       databaseUrl: queryUrl,
