@@ -145,8 +145,8 @@ const SCRIPTS = {
    * KEYS: the scenario key, h, hv, c, cv, ev; ARGV: handler id, its expected version, its
    * continuation, its new version (lastMsg), the component ('' for none), its expected version
    * after a '=' ('' for no check), its new record ('' for none), its new version, then seq,
-   * event, …: a
-   * handler's save, if the run is live (else 0) and the versions are the expected ones (else 2).
+   * event, …: a handler's save, if the run is live (else 0) and the versions are the expected
+   * ones (else 2).
    */
   mnsimSaveHandler: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
