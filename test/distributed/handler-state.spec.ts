@@ -112,16 +112,17 @@ describe("a handler's state", () => {
       return p;
     };
     const orchestrator = new OrchestratorProcessor(env.bus, quietLog);
+    /** Takes the job off its queue and has replica a (or the orchestrator) apply it. */
+    const applyOnA = async (job: Job): Promise<void> => {
+      await job.remove();
+      if (job.queueName === ORCHESTRATOR_QUEUE) return orchestrator.handle(job.name, job.data);
+      const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
+      return a(to).handle(to, job.name, job.data);
+    };
     let inv: InvokeMessage | null = null;
     for (let steps = 0; !inv && steps < 100; steps++) {
       const job = await nextJob(runId);
-      await job.remove();
-      if (job.queueName === ORCHESTRATOR_QUEUE) {
-        await orchestrator.handle(job.name, job.data);
-        continue;
-      }
-      const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
-      await a(to).handle(to, job.name, job.data);
+      await applyOnA(job);
       const stored = await env.bus.redis.hget(`${env.prefix}:run:${runId}:h`, job.data.id ?? '');
       if (job.name === JOB.invoke && stored && JSON.parse(stored).status === 'suspended') {
         inv = job.data as InvokeMessage;
@@ -155,9 +156,7 @@ describe("a handler's state", () => {
         reply = job;
         break;
       }
-      await job.remove();
-      const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
-      await a(to).handle(to, job.name, job.data);
+      await applyOnA(job);
     }
     if (!reply) throw new Error(`no reply to ${inv.id}`);
     await reply.remove();
