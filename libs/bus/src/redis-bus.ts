@@ -126,7 +126,15 @@ export class Bus {
   private readonly beforeClose: Array<() => Promise<void>> = [];
 
   constructor(readonly opts: BusOptions) {
-    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.redis = new Redis(opts.redisUrl, {
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      // The commands of every job a worker has in hand (state saves, job adds, reads) issued in
+      // one turn of the event loop go out in one write: on a loaded worker with dozens of jobs in
+      // flight that is fewer syscalls and fewer wake-ups of Redis per hop. Not on the BullMQ
+      // workers' own connections (blocking commands), nor on the subscriber.
+      enableAutoPipelining: true,
+    });
     // without a listener ioredis prints every retry's error with its stack
     this.redis.on('error', (err: Error) => this.connectionError(err));
     this.producer = new FlowProducer({ connection: this.redis, prefix: opts.prefix });
@@ -187,7 +195,7 @@ export class Bus {
    */
   watchRunClosed(runId: string): RunClosedWatch {
     if (!this.subscriber) {
-      const sub = this.redis.duplicate({ maxRetriesPerRequest: null });
+      const sub = this.redis.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false });
       sub.on('error', (err: Error) => this.connectionError(err));
       sub.on('message', (_channel: string, closedRunId: string) => {
         const watchers = this.closeWatchers.get(closedRunId);
@@ -221,7 +229,10 @@ export class Bus {
    */
   serve(queueName: string, handle: JobHandler, opts: WorkerSettings): Worker {
     // a connection of its own (BullMQ does not close one it is given: close() does)
-    const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+    const connection = this.redis.duplicate({
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+    });
     this.workerConnections.push(connection);
     const worker = new Worker(
       queueName,
