@@ -101,6 +101,84 @@ describe("a handler's state", () => {
     expect(await env.bus.redis.hget(`${env.prefix}:run:${runId}:cv`, 'mm')).toBe('b');
   });
 
+  it("a suspended handler's save writes its base once and then only the reply it applied", async () => {
+    const runId = 'parts';
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const key = (part: string): string => `${env.prefix}:run:${runId}:${part}`;
+    const ctx = { jiffies: 1 } as never;
+    const invoke = {
+      runId,
+      id: 's1',
+      to: 'mm',
+      fn: 'mprotect',
+      args: { pid: 1000 },
+      ctx,
+      cursor: { seq: 0, violations: 0, armed: [] },
+      replyTo: { kind: 'orchestrator' },
+    } as InvokeMessage;
+    const snapshotState = { tasks: [{ pid: 1000, vmas: 3 }] };
+    const reply = (k: number) => ({ ret: k, ctx, cursor: { seq: k, violations: 0, armed: [] } });
+    const outbox = (k: number) => [{ queue: 'kvm-x86', name: 'invoke', jobId: `j${k}`, data: k }];
+    const suspendedAt = (lastMsg: string, replies: number): Continuation => ({
+      status: 'suspended',
+      lastMsg,
+      outbox: outbox(replies),
+      invoke,
+      snapshot: snapshotState,
+      replies: Array.from({ length: replies }, (_, k) => reply(k)),
+      emitted: replies + 1,
+    });
+    const read = async () => (await runs.handlerState(runId, 's1', null)).continuation;
+    const head = async () => JSON.parse((await env.bus.redis.hget(key('h'), 's1')) ?? 'null');
+
+    await runs.saveHandler(runId, 's1', suspendedAt('i', 0), null, []);
+    expect(await read()).toEqual(suspendedAt('i', 0));
+    expect(JSON.parse((await env.bus.redis.hget(key('hb'), 's1')) ?? 'null')).toEqual({
+      invoke,
+      snapshot: snapshotState,
+    });
+    await runs.saveHandler(runId, 's1', suspendedAt('r0', 1), null, [], {
+      handler: 'i',
+      component: null,
+    });
+    await runs.saveHandler(runId, 's1', suspendedAt('r1', 2), null, [], {
+      handler: 'r0',
+      component: null,
+    });
+    expect(await read()).toEqual(suspendedAt('r1', 2));
+    // the head holds neither the invoke, nor the state, nor the replies
+    expect(await head()).toEqual({
+      status: 'suspended',
+      lastMsg: 'r1',
+      outbox: outbox(2),
+      emitted: 3,
+    });
+    expect(await env.bus.redis.hgetall(key('hr'))).toEqual({
+      's1|0': JSON.stringify(reply(0)),
+      's1|1': JSON.stringify(reply(1)),
+    });
+
+    // another handler suspended beside it keeps its parts when s1 returns
+    await runs.saveHandler(
+      runId,
+      's2',
+      { ...suspendedAt('i', 0), invoke: { ...invoke, id: 's2' } },
+      null,
+      [],
+    );
+    const returned: Continuation = { status: 'returned', lastMsg: 'r2', outbox: outbox(9) };
+    await runs.saveHandler(runId, 's1', returned, null, [], { handler: 'r1', component: null });
+    expect(await read()).toEqual(returned);
+    expect(await env.bus.redis.hkeys(key('hb'))).toEqual(['s2']);
+    expect(await env.bus.redis.hkeys(key('hr'))).toEqual([]);
+
+    // a suspended handler whose parts are not all there is not taken for a whole one
+    await env.bus.redis.hdel(key('hb'), 's2');
+    await expect(runs.handlerState(runId, 's2', null)).rejects.toThrow(
+      'handler s2 is suspended, but its state is not whole',
+    );
+  });
+
   it('a message applied by another replica is not applied again from a stale copy', async () => {
     const runId = 'replicas';
     await startRunByHand(env, runId);

@@ -3,8 +3,11 @@
  *   <prefix>:run:<runId>:scenario   the normalized scenario, variant and seed
  *   <prefix>:run:<runId>:c          hash component -> { state, applied }   (state after the last handler)
  *   <prefix>:run:<runId>:cv         hash component -> applied: the version of its record in `c`
- *   <prefix>:run:<runId>:h          hash handler id -> Continuation
+ *   <prefix>:run:<runId>:h          hash handler id -> its continuation's head (status, lastMsg,
+ *                                   outbox, emitted)
  *   <prefix>:run:<runId>:hv         hash handler id -> lastMsg: the version of its continuation
+ *   <prefix>:run:<runId>:hb         hash handler id -> { invoke, snapshot }, while it is suspended
+ *   <prefix>:run:<runId>:hr         hash "<handler id>|<k>" -> its reply k, while it is suspended
  *   <prefix>:run:<runId>:orch       the orchestrator's record of the run
  *   <prefix>:run:<runId>:ev         hash seq -> event (WireEvent JSON): events staged for the
  *                                   auditor, written with the record of the handler (or the
@@ -16,6 +19,11 @@
  *                                   that chain's stimulus id): the orchestrators' watchdog
  * Each record is written with the id of the last message applied and the jobs that message
  * produced, before those jobs are sent: a redelivered message re-sends them and changes nothing.
+ * A suspended handler's continuation is kept in parts: what does not change while it is suspended
+ * (its invoke, the component state it started from) is written once, at its first suspension,
+ * and each later save adds only the reply it applied. A save costs the same whatever the number
+ * of calls the handler made before (an oom_reaper over a thousand VMAs suspends two thousand
+ * times), where a whole continuation written each time grows with every reply.
  * A handler's save is a compare-and-set on the versions it was computed from (`hv`, and `cv` for
  * the component state it started from), so a worker computing from its in-memory copy of a
  * record never overwrites a newer one: it learns it is stale (StaleStateError) and reads it.
@@ -129,6 +137,78 @@ export interface SaveVersions {
   component: { name: string; applied: string } | null;
 }
 
+/** What a suspended handler's continuation keeps unchanged until it returns. */
+interface ContinuationBase {
+  invoke: InvokeMessage;
+  snapshot: unknown;
+}
+
+/** A continuation as one save writes it (see the file's comment). */
+interface ContinuationParts {
+  head: Pick<Continuation, 'status' | 'lastMsg' | 'outbox' | 'emitted'>;
+  /** at the handler's first suspension */
+  base: ContinuationBase | null;
+  /** the reply the handler applied, when it stays suspended after it */
+  reply: { index: number; reply: RecordedReply } | null;
+  /** when the handler returned: how many replies were kept for it (to drop, with its base) */
+  dropKept: number | null;
+}
+
+/** How many replies a continuation of version `lastMsg` has applied ('' for none yet). */
+function repliesApplied(lastMsg: string): number {
+  return lastMsg.startsWith('r') ? Number(lastMsg.slice(1)) + 1 : 0;
+}
+
+/**
+ * The parts of `cont` a save writes over the continuation of version `previous`: the base once,
+ * then one reply per save (the save's compare-and-set on the version is what makes the replies
+ * already kept those of `cont`).
+ */
+function splitContinuation(cont: Continuation, previous: string): ContinuationParts {
+  const head = { status: cont.status, lastMsg: cont.lastMsg, outbox: cont.outbox };
+  if (cont.status === 'returned') {
+    return { head, base: null, reply: null, dropKept: previous ? repliesApplied(previous) : 0 };
+  }
+  if (!cont.invoke || !cont.replies) {
+    throw new Error(`a suspended continuation (${cont.lastMsg}) without its invoke or replies`);
+  }
+  const suspended = { ...head, emitted: cont.emitted };
+  const index = cont.replies.length - 1;
+  if (cont.replies.length !== repliesApplied(cont.lastMsg)) {
+    throw new Error(
+      `a continuation of version ${cont.lastMsg} with ${cont.replies.length} replies`,
+    );
+  }
+  return {
+    head: suspended,
+    base: previous ? null : { invoke: cont.invoke, snapshot: cont.snapshot ?? null },
+    reply: index >= 0 ? { index, reply: cont.replies[index] } : null,
+    dropKept: null,
+  };
+}
+
+/** A continuation from what mnsimHandlerState read of it. */
+function joinContinuation(
+  runId: string,
+  handlerId: string,
+  head: string,
+  base: string | null,
+  replies: ReadonlyArray<string | null>,
+): Continuation {
+  const cont = JSON.parse(head) as Continuation;
+  if (cont.status !== 'suspended') return cont;
+  if (base === null || replies.includes(null)) {
+    throw new Error(`run ${runId}: handler ${handlerId} is suspended, but its state is not whole`);
+  }
+  const { invoke, snapshot } = JSON.parse(base) as ContinuationBase;
+  return {
+    ...cont,
+    invoke,
+    snapshot,
+    replies: replies.map((r) => JSON.parse(r as string) as RecordedReply),
+  };
+}
+
 /** Lua, prefixed to the scripts that need it: Redis's clock in ms, which every orchestrator shares. */
 const LUA_NOW_MS = `
 local function nowMs()
@@ -142,11 +222,13 @@ end`;
  */
 const SCRIPTS = {
   /**
-   * KEYS: the scenario key, h, hv, c, cv, ev; ARGV: handler id, its expected version, its
-   * continuation, its new version (lastMsg), the component ('' for none), its expected version
-   * after a '=' ('' for no check), its new record ('' for none), its new version, then seq,
-   * event, …: a handler's save, if the run is live (else 0) and the versions are the expected
-   * ones (else 2).
+   * KEYS: the scenario key, h, hv, c, cv, ev, hb, hr; ARGV: handler id, its expected version,
+   * its continuation's head, its new version (lastMsg), the component ('' for none), its expected
+   * version after a '=' ('' for no check), its new record ('' for none), its new version, the
+   * handler's base at its first suspension ('' for none), the index of the reply it applied and
+   * the reply, to keep while it stays suspended ('' for none), the number of its replies kept so
+   * far to drop with its base as it returns ('' to keep them), then seq, event, …: a handler's
+   * save, if the run is live (else 0) and the versions are the expected ones (else 2).
    */
   mnsimSaveHandler: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
@@ -162,7 +244,13 @@ if ARGV[7] ~= '' then
   redis.call('hset', KEYS[4], component, ARGV[7])
   redis.call('hset', KEYS[5], component, ARGV[8])
 end
-for i = 9, #ARGV, 2 do redis.call('hset', KEYS[6], ARGV[i], ARGV[i + 1]) end
+if ARGV[9] ~= '' then redis.call('hset', KEYS[7], id, ARGV[9]) end
+if ARGV[11] ~= '' then redis.call('hset', KEYS[8], id .. '|' .. ARGV[10], ARGV[11]) end
+if ARGV[12] ~= '' then
+  redis.call('hdel', KEYS[7], id)
+  for k = 0, tonumber(ARGV[12]) - 1 do redis.call('hdel', KEYS[8], id .. '|' .. k) end
+end
+for i = 13, #ARGV, 2 do redis.call('hset', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return 1`,
   /**
    * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash, the
@@ -206,14 +294,25 @@ for _, runId in ipairs(due) do
 end
 return out`,
   /**
-   * KEYS: the handlers hash, the components hash; ARGV: handler id, component ('' for none):
-   * a handler's continuation and its component's state, in one round trip.
+   * KEYS: h, c, hv, hb, hr; ARGV: handler id, component ('' for none): a handler's continuation
+   * (its head and, while it is suspended, its base and its replies: as many as its version says)
+   * and its component's state, in one round trip.
    */
   mnsimHandlerState: `
-local cont = redis.call('hget', KEYS[1], ARGV[1])
+local id = ARGV[1]
+local head = redis.call('hget', KEYS[1], id)
 local component = false
 if ARGV[2] ~= '' then component = redis.call('hget', KEYS[2], ARGV[2]) end
-return {cont, component}`,
+local base = redis.call('hget', KEYS[4], id)
+if not base then return {head, component} end
+local out = {head, component, base}
+local version = redis.call('hget', KEYS[3], id) or 'i'
+if string.sub(version, 1, 1) == 'r' then
+  for k = 0, tonumber(string.sub(version, 2)) do
+    out[#out + 1] = redis.call('hget', KEYS[5], id .. '|' .. k)
+  end
+end
+return out`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -285,15 +384,16 @@ export class RunStateRepository {
     handlerId: string,
     component: string | null,
   ): Promise<{ continuation: Continuation | null; component: ComponentRecord | null }> {
-    const keys = [this.runKey(runId, 'h'), this.runKey(runId, 'c')];
-    const [cont, rec] = (await this.redis.mnsimHandlerState(
+    const keys = ['h', 'c', 'hv', 'hb', 'hr'].map((part) => this.runKey(runId, part));
+    // a handler that is not suspended has no base, and the script returns no more
+    const [head, rec, base = null, ...replies] = (await this.redis.mnsimHandlerState(
       String(keys.length),
       ...keys,
       handlerId,
       component ?? '',
-    )) as [string | null, string | null];
+    )) as [string | null, string | null, string | null, ...Array<string | null>];
     return {
-      continuation: cont === null ? null : (JSON.parse(cont) as Continuation),
+      continuation: head === null ? null : joinContinuation(runId, handlerId, head, base, replies),
       component: rec === null ? null : (JSON.parse(rec) as ComponentRecord),
     };
   }
@@ -314,26 +414,27 @@ export class RunStateRepository {
     expected: SaveVersions = { handler: '', component: null },
   ): Promise<void> {
     const name = component?.name ?? expected.component?.name ?? '';
+    const parts = splitContinuation(cont, expected.handler);
     const args = [
       handlerId,
       expected.handler,
-      JSON.stringify(cont),
+      JSON.stringify(parts.head),
       cont.lastMsg,
       name,
       // '=' marks a check, so that '' (the initial state) can be expected
       expected.component ? `=${expected.component.applied}` : '',
       component ? JSON.stringify(component.record) : '',
       component ? component.record.applied : '',
+      parts.base === null ? '' : JSON.stringify(parts.base),
+      parts.reply === null ? '' : String(parts.reply.index),
+      parts.reply === null ? '' : JSON.stringify(parts.reply.reply),
+      parts.dropKept === null ? '' : String(parts.dropKept),
     ];
     for (const e of events) args.push(String(e.seq), JSON.stringify(e));
+    const keys = ['scenario', 'h', 'hv', 'c', 'cv', 'ev', 'hb', 'hr'];
     const ok = await this.redis.mnsimSaveHandler(
-      '6',
-      this.runKey(runId, 'scenario'),
-      this.runKey(runId, 'h'),
-      this.runKey(runId, 'hv'),
-      this.runKey(runId, 'c'),
-      this.runKey(runId, 'cv'),
-      this.runKey(runId, 'ev'),
+      String(keys.length),
+      ...keys.map((part) => this.runKey(runId, part)),
       ...args,
     );
     if (ok === 0) throw new RunStateGoneError(runId);
@@ -455,6 +556,8 @@ export class RunStateRepository {
         this.runKey(runId, 'cv'),
         this.runKey(runId, 'h'),
         this.runKey(runId, 'hv'),
+        this.runKey(runId, 'hb'),
+        this.runKey(runId, 'hr'),
         this.runKey(runId, 'orch'),
         this.runKey(runId, 'ev'),
       )
