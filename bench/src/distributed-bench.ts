@@ -35,6 +35,7 @@ import { simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import { chainDoneChannel, hopJobId } from './trivial-worker.js';
+import { type RoundCpu, cpuBetween, readCpu } from './cpu-usage.js';
 import {
   AUDITOR_QUEUE,
   Bus,
@@ -133,6 +134,24 @@ export interface DistributedBenchResult {
   hopsEstimate: number;
   /** hops per queue (1 replica) */
   hopsByQueue: Record<string, number>;
+  /**
+   * The fastest round's CPU, with 1 and 2 replicas: each app's CPU seconds (its processes and
+   * replicas together) and the share of the machine's CPU time that was busy, and stolen by the
+   * hypervisor (null without Linux's /proc). A machine busy near 1 is one the campaign saturates.
+   */
+  cpu1: CampaignCpu | null;
+  cpu2: CampaignCpu | null;
+}
+
+/** A campaign round's CPU: RoundCpu and the workers' CPU milliseconds per hop. */
+interface CampaignCpu extends RoundCpu {
+  workerCpuMsPerHop: number;
+}
+
+function campaignCpu(c: CampaignResult): CampaignCpu | null {
+  if (!c.cpu) return null;
+  const workerSecs = Object.values(c.cpu.byApp).reduce((a, b) => a + b, 0);
+  return { ...c.cpu, workerCpuMsPerHop: Number(((1000 * workerSecs) / c.hops).toFixed(3)) };
 }
 
 interface Case {
@@ -153,6 +172,8 @@ interface CampaignResult {
   coldSecs: number;
   hops: number;
   byQueue: Record<string, number>;
+  /** the CPU the faster round cost (null without /proc) */
+  cpu: RoundCpu | null;
 }
 
 function seconds(t0: bigint): number {
@@ -320,8 +341,12 @@ async function runCampaign(
       children,
     );
     const client = new DistributedClient(bus);
-    /** Runs every case once (run ids `bench-<tag>-<round>-<i>`); its wall time from submit to end. */
-    const round = async (name: string): Promise<number> => {
+    const workers = children.map((c, i) => ({ pid: c.pid, app: specs[i].app }));
+    /**
+     * Runs every case once (run ids `bench-<tag>-<round>-<i>`): its wall time from submit to end,
+     * and the CPU time the workers and the machine spent meanwhile.
+     */
+    const round = async (name: string): Promise<{ secs: number; cpu: RoundCpu | null }> => {
       const ids = cases.map((_, i) => `bench-${tag}-${name}-${i}`);
       // the runs' rows exist before the clock starts, as `mnsim run --distributed` creates them
       await Promise.all(
@@ -337,6 +362,7 @@ async function runCampaign(
         ),
       );
       o.log(`  ${name}: ${cases.length} runs in flight…`);
+      const cpu0 = readCpu(workers);
       const t0 = process.hrtime.bigint();
       const outcomes = await Promise.all(
         cases.map(async (c, i) => {
@@ -346,6 +372,7 @@ async function runCampaign(
         }),
       );
       const secs = seconds(t0);
+      const cpu = cpuBetween(cpu0, readCpu(workers));
       o.log(
         `  every run ended after ${secs.toFixed(2)} s; checking them against the embedded runs…`,
       );
@@ -360,25 +387,25 @@ async function runCampaign(
       }
       // the auditor's finish job completes just after it announces the outcome
       await new Promise((r) => setTimeout(r, 500));
-      return secs;
+      return { secs, cpu };
     };
     // Workers that just started run their code cold (V8 compiles it as it goes: a quarter of
     // their CPU in the first campaign, measured with perf); a cluster serves for hours. The same
     // campaign runs `warmups` times to warm them up, then once measured.
     let coldSecs: number | null = null;
     for (let w = 1; w <= o.warmups; w++) {
-      const t = await round(`warm-up-${w}`);
-      coldSecs ??= t;
+      const { secs } = await round(`warm-up-${w}`);
+      coldSecs ??= secs;
     }
     // the rounds' hops are counted apart: a redelivery would make one round's larger
     const measured: Array<Omit<CampaignResult, 'coldSecs' | 'secsRuns'>> = [];
     for (let m = 1; m <= o.rounds; m++) {
       const before = await countProcessed(bus);
-      const secs = await round(`measured-${m}`);
+      const { secs, cpu } = await round(`measured-${m}`);
       const after = await countProcessed(bus);
       const byQueue = Object.fromEntries(QUEUES.map((q) => [q, after[q] - before[q]]));
       const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
-      measured.push({ secs, hops, byQueue });
+      measured.push({ secs, hops, byQueue, cpu });
     }
     const best = measured.reduce((a, b) => (b.hops / b.secs > a.hops / a.secs ? b : a));
     return { ...best, secsRuns: measured.map((m) => m.secs), coldSecs: coldSecs ?? best.secs };
@@ -637,5 +664,7 @@ export async function benchDistributed(
     events,
     hopsEstimate,
     hopsByQueue: one.byQueue,
+    cpu1: campaignCpu(one),
+    cpu2: campaignCpu(two),
   };
 }
