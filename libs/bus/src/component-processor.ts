@@ -34,6 +34,7 @@ import {
   RunStateRepository,
   type SaveVersions,
   StaleStateError,
+  msgIndex,
 } from './run-state.js';
 import { execute, type Execution, type RecordedReply } from './replay.js';
 
@@ -88,10 +89,6 @@ function invokeBase(
 
 /** Where a worker keeps a run's record in memory: by handler id, or by component. */
 const memoryKey = (runId: string, part: string): string => `${runId}\n${part}`;
-
-function msgIndex(key: string): number {
-  return key === 'i' ? -1 : Number(key.slice(1));
-}
 
 export class ComponentProcessor {
   private readonly runs: RunStateRepository;

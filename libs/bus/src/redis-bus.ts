@@ -150,6 +150,14 @@ export class Bus {
     else process.stderr.write(`mnsim: Redis at ${this.opts.redisUrl}: ${err.message} (retrying)\n`);
   }
 
+  /**
+   * A connection of its own to the bus's Redis, for a subscriber or a BullMQ worker: without the
+   * command connection's auto-pipelining (their commands block).
+   */
+  private ownConnection(): Redis {
+    return this.redis.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false });
+  }
+
   key(...parts: string[]): string {
     return [this.opts.prefix, ...parts].join(':');
   }
@@ -195,7 +203,7 @@ export class Bus {
    */
   watchRunClosed(runId: string): RunClosedWatch {
     if (!this.subscriber) {
-      const sub = this.redis.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false });
+      const sub = this.ownConnection();
       sub.on('error', (err: Error) => this.connectionError(err));
       sub.on('message', (_channel: string, closedRunId: string) => {
         const watchers = this.closeWatchers.get(closedRunId);
@@ -229,10 +237,7 @@ export class Bus {
    */
   serve(queueName: string, handle: JobHandler, opts: WorkerSettings): Worker {
     // a connection of its own (BullMQ does not close one it is given: close() does)
-    const connection = this.redis.duplicate({
-      maxRetriesPerRequest: null,
-      enableAutoPipelining: false,
-    });
+    const connection = this.ownConnection();
     this.workerConnections.push(connection);
     const worker = new Worker(
       queueName,

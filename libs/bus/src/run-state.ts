@@ -56,6 +56,11 @@ export interface ComponentRecord {
   applied: string;
 }
 
+/** A message key's place in its handler: -1 for `i`, k for `rk`. */
+export function msgIndex(key: string): number {
+  return key === 'i' ? -1 : Number(key.slice(1));
+}
+
 /** Message keys within one handler: `i` (its invoke), then `r0`, `r1`, … (replies). */
 export interface Continuation {
   status: 'suspended' | 'returned';
@@ -154,11 +159,6 @@ interface ContinuationParts {
   dropKept: number | null;
 }
 
-/** How many replies a continuation of version `lastMsg` has applied ('' for none yet). */
-function repliesApplied(lastMsg: string): number {
-  return lastMsg.startsWith('r') ? Number(lastMsg.slice(1)) + 1 : 0;
-}
-
 /**
  * The parts of `cont` a save writes over the continuation of version `previous`: the base once,
  * then one reply per save (the save's compare-and-set on the version is what makes the replies
@@ -167,14 +167,14 @@ function repliesApplied(lastMsg: string): number {
 function splitContinuation(cont: Continuation, previous: string): ContinuationParts {
   const head = { status: cont.status, lastMsg: cont.lastMsg, outbox: cont.outbox };
   if (cont.status === 'returned') {
-    return { head, base: null, reply: null, dropKept: previous ? repliesApplied(previous) : 0 };
+    return { head, base: null, reply: null, dropKept: previous ? msgIndex(previous) + 1 : 0 };
   }
   if (!cont.invoke || !cont.replies) {
     throw new Error(`a suspended continuation (${cont.lastMsg}) without its invoke or replies`);
   }
   const suspended = { ...head, emitted: cont.emitted };
   const index = cont.replies.length - 1;
-  if (cont.replies.length !== repliesApplied(cont.lastMsg)) {
+  if (cont.replies.length !== msgIndex(cont.lastMsg) + 1) {
     throw new Error(
       `a continuation of version ${cont.lastMsg} with ${cont.replies.length} replies`,
     );
