@@ -368,7 +368,7 @@ async function runCampaign(
         cases.map(async (c, i) => {
           const opts = { kernel: c.scenario.kernel, seed: c.scenario.seed, timeoutMs: o.timeoutMs };
           await client.submit(ids[i], c.scenario, opts);
-          return client.wait(ids[i], o.timeoutMs);
+          return client.wait(ids[i]);
         }),
       );
       const secs = seconds(t0);

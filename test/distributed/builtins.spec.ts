@@ -37,7 +37,7 @@ describe('distributed runs equal embedded runs', () => {
       cases.map(async ({ name, kernel }) => {
         const { scenario, source } = resolveScenario(name);
         const embedded = simulate(scenario, { kernel });
-        const run = await runDistributedWith(env.store, env.bus, scenario, source, {
+        const run = await runDistributedWith(env.store, env.client, scenario, source, {
           kernel,
           timeoutMs: 20_000,
         });
@@ -64,7 +64,9 @@ describe('distributed runs equal embedded runs', () => {
     expect(embedded.events).toBeGreaterThan(3 * FLUSH_EVENTS);
     const auditor = env.bus.queue(AUDITOR_QUEUE);
     const jobsBefore = (await auditor.getMetrics('completed', 0, 0)).meta.count;
-    const run = await runDistributedWith(env.store, env.bus, scenario, null, { timeoutMs: 20_000 });
+    const run = await runDistributedWith(env.store, env.client, scenario, null, {
+      timeoutMs: 20_000,
+    });
     expect(run.status).toBe('completed');
     expect(run.logHash).toBe(embedded.logHash);
     // the flushes (at least one per FLUSH_EVENTS events but the last) and the finish

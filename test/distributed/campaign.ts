@@ -35,7 +35,7 @@ export function campaign(rounds: number): Case[] {
 }
 
 export function runCase(env: Env, c: Case, timeoutMs = 30_000): Promise<CaseResult> {
-  return runDistributedWith(env.store, env.bus, c.scenario, c.source, {
+  return runDistributedWith(env.store, env.client, c.scenario, c.source, {
     kernel: c.kernel,
     seed: c.seed,
     timeoutMs,

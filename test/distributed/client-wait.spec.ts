@@ -31,7 +31,7 @@ describe('a waiting client', () => {
     for (const id of runIds) await startRunByHand(env, id);
     const client = new DistributedClient(env.bus);
     // one poll at the start, the next a minute later: only the announcement can end these waits
-    const waits = runIds.map((id) => client.wait(id, 60_000, { pollMs: 60_000 }));
+    const waits = runIds.map((id) => client.wait(id, { pollMs: 60_000 }));
     await new Promise((r) => setTimeout(r, 300));
     const runs = new RunStateRepository(env.bus.redis, env.prefix);
     const t = Date.now();
@@ -46,7 +46,7 @@ describe('a waiting client', () => {
     await startRunByHand(env, 'closed-before');
     await new RunStateRepository(env.bus.redis, env.prefix).close(outcome('closed-before'));
     const client = new DistributedClient(env.bus);
-    await expect(client.wait('closed-before', 60_000, { pollMs: 60_000 })).resolves.toEqual(
+    await expect(client.wait('closed-before', { pollMs: 60_000 })).resolves.toEqual(
       outcome('closed-before'),
     );
   });

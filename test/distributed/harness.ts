@@ -10,6 +10,7 @@ import {
   AuditorProcessor,
   Bus,
   ComponentProcessor,
+  DistributedClient,
   JOB,
   OrchestratorProcessor,
   type BusLogger,
@@ -31,6 +32,8 @@ export interface Env {
   schema: string;
   store: Store;
   bus: Bus;
+  /** a client of the cluster on that bus: its runs share one watch */
+  client: DistributedClient;
   cleanup(): Promise<void>;
 }
 
@@ -41,12 +44,15 @@ export async function testEnv(name: string, redisUrl = REDIS_URL): Promise<Env> 
   const schema = `mnsimt_${tag}`.replace(/-/g, '_');
   const store = await openStore({ url: DATABASE_URL, schema });
   const bus = new Bus({ redisUrl, prefix });
+  const client = new DistributedClient(bus);
   return {
     prefix,
     schema,
     store,
     bus,
+    client,
     async cleanup() {
+      client.close();
       await bus.close();
       await store.close();
       await dropPrefix(prefix, redisUrl);

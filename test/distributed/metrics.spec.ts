@@ -36,7 +36,7 @@ describe('GET /metrics', () => {
   it('reports every queue of the cluster and the runs', async () => {
     for (const name of ['oom-reap-arm64', 'oom-reap-x86']) {
       const { scenario, source } = resolveScenario(name);
-      const run = await runDistributedWith(env.store, env.bus, scenario, source, {
+      const run = await runDistributedWith(env.store, env.client, scenario, source, {
         timeoutMs: 20_000,
       });
       expect(run.status).toBe('completed');

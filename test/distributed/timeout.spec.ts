@@ -22,7 +22,9 @@ afterAll(async () => {
 it('no kvm-x86 worker: the x86 run fails after the chain timeout, naming the queue', async () => {
   const { scenario, source } = resolveScenario('oom-reap-x86');
   const t = Date.now();
-  const run = await runDistributedWith(env.store, env.bus, scenario, source, { timeoutMs: 1500 });
+  const run = await runDistributedWith(env.store, env.client, scenario, source, {
+    timeoutMs: 1500,
+  });
   expect(Date.now() - t).toBeLessThan(15_000);
   expect(run.status).toBe('failed');
   expect(run.failureReason).toMatch(/did not complete within 1500 ms.*kvm-x86 worker/);

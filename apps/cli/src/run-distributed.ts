@@ -11,10 +11,12 @@ import { kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
 import {
   AUDITOR_QUEUE,
   Bus,
+  ClusterStalledError,
   DEFAULT_CHAIN_TIMEOUT_MS,
   DistributedClient,
   ORCHESTRATOR_QUEUE,
   queueOf,
+  type RunOutcome,
 } from '@mnsim/bus';
 import { InfrastructureError } from './errors.js';
 import { openStore, type Store } from '@mnsim/store';
@@ -30,10 +32,17 @@ export interface RunDistributedOptions {
   prefix?: string;
   /** a chain that does not complete within this ends the run failed; default 30 s */
   timeoutMs?: number;
-  /** events emitted so far */
-  onProgress?: (events: number) => void;
+  /** none of the client's runs moved for this long: give up (MNSIM_RUN_TIMEOUT); default 60 s */
+  runTimeoutMs?: number;
+  /** the run's events so far and the time since it last moved: on each move and every second */
+  onProgress?: (p: RunProgress) => void;
   /** a run id of the caller's choosing (tests); default a random UUID */
   runId?: string;
+}
+
+export interface RunProgress {
+  events: number;
+  sinceProgressMs: number;
 }
 
 /** What runJson/runHuman print (RecordedRun's fields minus the embedded engine's internals). */
@@ -111,21 +120,31 @@ export async function runDistributed(
 ): Promise<DistributedRun> {
   await assertRedisReachable(opts.redisUrl);
   const bus = new Bus({ redisUrl: opts.redisUrl, prefix: opts.prefix ?? 'mnsim' });
+  const client = new DistributedClient(bus, { runTimeoutMs: opts.runTimeoutMs });
   let store: Store | null = null;
   try {
     await assertClusterServes(bus, scenario.host.arch, opts.redisUrl);
     store = await openStore({ url: opts.databaseUrl, schema: opts.databaseSchema });
-    return await runDistributedWith(store, bus, scenario, source, opts);
+    return await runDistributedWith(store, client, scenario, source, opts);
   } finally {
+    client.close();
     await bus.close();
     await store?.close();
   }
 }
 
-/** The same over an open store and bus (campaigns and tests share them across runs). */
+/** How often a waiting run's progress is reported when nothing else happens. */
+const PROGRESS_TICK_MS = 1_000;
+
+/**
+ * The same over an open store and client (campaigns and tests share them across runs). When the
+ * client's watch gives up on the cluster, the run is recorded failed with the watch's reason,
+ * left to end so once an orchestrator is back, and the ClusterStalledError is thrown on: it is
+ * not this run's failure but the cluster's.
+ */
 export async function runDistributedWith(
   store: Store,
-  bus: Bus,
+  client: DistributedClient,
   scenario: Scenario,
   source: string | null,
   opts: Omit<RunDistributedOptions, 'redisUrl' | 'databaseUrl' | 'databaseSchema' | 'prefix'>,
@@ -134,6 +153,7 @@ export async function runDistributedWith(
   const kernel = opts.kernel ?? scenario.kernel;
   const seed = opts.seed ?? scenario.seed;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CHAIN_TIMEOUT_MS;
+  if (client.watch.error) throw client.watch.error;
   await store.createRun({
     runId,
     scenario: scenario.name,
@@ -142,42 +162,26 @@ export async function runDistributedWith(
     seed,
     source,
   });
-  const client = new DistributedClient(bus);
-  await client.submit(runId, scenario, { kernel, seed, timeoutMs });
-  let outcome;
+  let events = 0;
+  const report = (): void =>
+    opts.onProgress?.({ events, sinceProgressMs: client.watch.sinceProgressMs() });
+  const ticker = opts.onProgress ? setInterval(report, PROGRESS_TICK_MS) : null;
+  let outcome: RunOutcome;
   try {
-    outcome = await client.wait(runId, timeoutMs, { onProgress: opts.onProgress });
+    await client.submit(runId, scenario, { kernel, seed, timeoutMs });
+    outcome = await client.wait(runId, {
+      onProgress: (n) => {
+        events = n;
+        report();
+      },
+    });
   } catch (err) {
-    // The auditor may have closed the run in the store and its outcome in Redis been lost since
-    // (Redis restarted): the store's outcome is the auditor's, computed from the stored events.
-    const row = await store.getRun(runId);
-    if (row && (row.status === 'completed' || row.status === 'failed')) {
-      outcome = {
-        runId,
-        status: row.status,
-        events: row.events,
-        logHash: row.logHash,
-        violations: row.violations,
-        failureReason: row.failureReason,
-      };
-    } else {
-      const reason = err instanceof Error ? err.message : String(err);
-      await store.finishRun(runId, {
-        status: 'failed',
-        events: 0,
-        logHash: null,
-        violations: 0,
-        failureReason: reason,
-      });
-      outcome = {
-        runId,
-        status: 'failed' as const,
-        events: 0,
-        logHash: null,
-        violations: 0,
-        failureReason: reason,
-      };
-    }
+    const reason = err instanceof Error ? err.message : String(err);
+    if (err instanceof ClusterStalledError) await client.abandon(runId, reason);
+    outcome = await closedOrFailed(store, runId, reason);
+    if (err instanceof ClusterStalledError && outcome.status !== 'completed') throw err;
+  } finally {
+    if (ticker) clearInterval(ticker);
   }
   const violations: Violation[] = [];
   const kernelLog: KernelLogLine[] = [];
@@ -206,4 +210,32 @@ export async function runDistributedWith(
     kernelLog,
     panicked,
   };
+}
+
+/**
+ * The outcome of a run whose wait failed: the store's, if the auditor closed it (its outcome in
+ * Redis may have been lost since: Redis restarted), else the run is recorded failed with `reason`.
+ */
+async function closedOrFailed(store: Store, runId: string, reason: string): Promise<RunOutcome> {
+  const row = await store.getRun(runId);
+  if (row && (row.status === 'completed' || row.status === 'failed')) {
+    return {
+      runId,
+      status: row.status,
+      events: row.events,
+      logHash: row.logHash,
+      violations: row.violations,
+      failureReason: row.failureReason,
+    };
+  }
+  const failed = {
+    runId,
+    status: 'failed' as const,
+    events: 0,
+    logHash: null,
+    violations: 0,
+    failureReason: reason,
+  };
+  await store.finishRun(runId, failed);
+  return failed;
 }

@@ -11,5 +11,6 @@ export * from './orchestrator-processor.js';
 export * from './chain-watchdog.js';
 export * from './auditor-processor.js';
 export * from './client.js';
+export * from './cluster-watch.js';
 export * from './config.js';
 export * from './nest.js';

@@ -19,6 +19,7 @@ import {
   type DoneMessage,
   type FailMessage,
   type OutboxJob,
+  RetryLaterError,
   type RunLabels,
   type StartMessage,
   type TimeoutMessage,
@@ -146,7 +147,15 @@ export class OrchestratorProcessor {
   ): Promise<void> {
     const rec = await this.runs.orchestrator(runId);
     const meta = await this.runs.meta(runId);
-    if (!rec || !meta) return;
+    if (!rec || !meta) {
+      // a client's `fail` (it gave up on the run) that overtook the run's start, which an
+      // orchestrator holds right now: once the start is handled, the run is there to fail
+      const start = await this.bus.queue(ORCHESTRATOR_QUEUE).getJob(jobId(runId, 'start', 'run'));
+      if (reason !== null && start && !(await start.isFailed())) {
+        throw new RetryLaterError(`run ${runId}: its start is being handled; failing it after`);
+      }
+      return;
+    }
     if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
     if (rec.status !== 'running' || !rec.current) return;
     if (stimulusId !== null && rec.current.id !== stimulusId) return;

@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
-import { Bus } from '@mnsim/bus';
+import { Bus, ClusterStalledError, DistributedClient } from '@mnsim/bus';
 import { EXIT_FAILED, EXIT_OK, InfrastructureError } from '../errors.js';
 import {
   assertClusterServes,
@@ -43,33 +43,76 @@ export interface FuzzSummary {
   bySignature: SignatureCount[];
 }
 
+/** Where the campaign stands, for its progress display. */
+interface Standing {
+  done: number;
+  failed: number;
+  violations: number;
+  /** distributed only: runs submitted and not yet closed, and how long since one moved */
+  inFlight?: number;
+  sinceProgressMs?: number;
+}
+
 interface Progress {
-  update(done: number, violations: number): void;
+  update(s: Standing): void;
   stop(): void;
 }
 
-/** A bar on a terminal; elsewhere a line every tenth of the campaign. */
-function progress(total: number, quiet: boolean): Progress {
+/** Distributed runs that have not moved for this long get a line of their own off a terminal. */
+const QUIET_LINE_MS = 10_000;
+
+const ago = (ms: number): string => `${Math.floor(ms / 1000)} s`;
+
+/**
+ * A bar on a terminal; elsewhere a line every tenth of the campaign and, on a cluster, one every
+ * QUIET_LINE_MS that nothing moves, so a stalled campaign says so before it gives up.
+ */
+function progress(total: number, quiet: boolean, distributed: boolean): Progress {
   if (quiet) return { update: () => undefined, stop: () => undefined };
+  const flight = (s: Standing): string =>
+    distributed
+      ? ` | ${s.inFlight ?? 0} in flight | last progress ${ago(s.sinceProgressMs ?? 0)} ago`
+      : '';
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: 'fuzz [{bar}] {value}/{total} runs | {violations} violations | eta {eta_formatted}',
+        format:
+          'fuzz [{bar}] {value}/{total} runs | {failed} failed | {violations} violations{flight} | eta {eta_formatted}',
         stream: process.stderr,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { violations: 0 });
+    bar.start(total, 0, {
+      failed: 0,
+      violations: 0,
+      flight: flight({ done: 0, failed: 0, violations: 0 }),
+    });
     return {
-      update: (done, violations) => bar.update(done, { violations }),
+      update: (s) =>
+        bar.update(s.done, { failed: s.failed, violations: s.violations, flight: flight(s) }),
       stop: () => bar.stop(),
     };
   }
   const step = Math.max(1, Math.floor(total / 10));
+  let lastDone = -1;
+  let quietLines = 0;
   return {
-    update: (done, violations) => {
-      if (done % step === 0 || done === total) {
-        process.stderr.write(`mnsim: fuzz ${done}/${total} runs, ${violations} violations\n`);
+    update: (s) => {
+      const since = s.sinceProgressMs ?? 0;
+      const line = (): void => {
+        process.stderr.write(
+          `mnsim: fuzz ${s.done}/${total} runs, ${s.failed} failed, ${s.violations} violations` +
+            (distributed ? `, ${s.inFlight ?? 0} in flight, last progress ${ago(since)} ago` : '') +
+            '\n',
+        );
+      };
+      if (s.done !== lastDone) {
+        lastDone = s.done;
+        quietLines = 0;
+        if (s.done % step === 0 || s.done === total) line();
+      } else if (distributed && Math.floor(since / QUIET_LINE_MS) > quietLines) {
+        quietLines = Math.floor(since / QUIET_LINE_MS);
+        line();
       }
     },
     stop: () => undefined,
@@ -81,7 +124,11 @@ type Outcome =
   | { ok: true; logHash: string | null; kernel: string; arch: string; signatures: string[] }
   | { ok: false; reason: string };
 
-/** Runs `n` jobs with at most `width` in flight; results in index order. */
+/**
+ * Runs `n` jobs with at most `width` in flight; results in index order. A job that throws stops
+ * the others from taking more; the jobs in hand finish (their clean-up included) before the first
+ * error is thrown on.
+ */
 async function windowed<T>(
   n: number,
   width: number,
@@ -90,13 +137,20 @@ async function windowed<T>(
 ): Promise<T[]> {
   const results = new Array<T>(n);
   let next = 0;
+  let failure: { err: unknown } | null = null;
   const lane = async (): Promise<void> => {
-    for (let i = next++; i < n; i = next++) {
-      results[i] = await job(i);
+    for (let i = next++; i < n && !failure; i = next++) {
+      try {
+        results[i] = await job(i);
+      } catch (err) {
+        failure ??= { err };
+        return;
+      }
       done(results[i]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, n) }, lane));
+  if (failure) throw (failure as { err: unknown }).err;
   return results;
 }
 
@@ -110,20 +164,28 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
       : config.store,
   );
   const bus = distributed ? new Bus({ redisUrl, prefix: config.queuePrefix ?? 'mnsim' }) : null;
+  // one client for the campaign: one watch over the cluster, whatever the runs in flight
+  const client = bus ? new DistributedClient(bus, { runTimeoutMs: config.runTimeoutMs }) : null;
   const checked = new Set<string>();
-  const bar = progress(opts.runs, opts.json === true);
-  let finished = 0;
-  let seen = 0;
+  const bar = progress(opts.runs, opts.json === true, client !== null);
+  const standing: Standing = { done: 0, failed: 0, violations: 0 };
+  const show = (): void =>
+    bar.update({
+      ...standing,
+      inFlight: client?.watch.inFlight,
+      sinceProgressMs: client?.watch.sinceProgressMs(),
+    });
+  const ticker = client ? setInterval(show, 1000) : null;
   const runOne = async (i: number): Promise<Outcome> => {
     const { scenario, yaml } = generateScenario(opts.seed, i);
     try {
-      if (bus) {
+      if (client && bus) {
         // the cluster must serve this arch's kvm queue (and the others): say so at once if not
         if (!checked.has(scenario.host.arch)) {
           await assertClusterServes(bus, scenario.host.arch, redisUrl);
           checked.add(scenario.host.arch);
         }
-        const run = await runDistributedWith(store, bus, scenario, yaml, {});
+        const run = await runDistributedWith(store, client, scenario, yaml, {});
         if (run.status === 'failed') return { ok: false, reason: run.failureReason ?? 'failed' };
         const signatures = run.violations.map((v) => v.signature);
         return { ok: true, logHash: run.logHash, kernel: run.kernel, arch: run.arch, signatures };
@@ -132,7 +194,9 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
       const signatures = run.violations.map((v) => v.signature);
       return { ok: true, logHash: run.logHash, kernel: run.kernel, arch: run.arch, signatures };
     } catch (err) {
-      if (err instanceof InfrastructureError) throw err;
+      // the cluster cannot go on (ClusterStalledError), or the infrastructure is wrong: the
+      // campaign stops with the reason
+      if (err instanceof InfrastructureError || err instanceof ClusterStalledError) throw err;
       // a run that cannot finish is recorded as failed; the campaign goes on
       const reason = err instanceof Error ? err.message : String(err);
       return { ok: false, reason: `${scenario.name}: ${reason}` };
@@ -141,12 +205,16 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
   let outcomes: Outcome[];
   try {
     // an embedded run is synchronous: one at a time; a cluster gets a window of runs in flight
-    outcomes = await windowed(opts.runs, bus ? 8 : 1, runOne, (o) => {
-      if (o.ok) seen += o.signatures.length;
-      bar.update(++finished, seen);
+    outcomes = await windowed(opts.runs, client ? 8 : 1, runOne, (o) => {
+      standing.done++;
+      if (o.ok) standing.violations += o.signatures.length;
+      else standing.failed++;
+      show();
     });
   } finally {
+    if (ticker) clearInterval(ticker);
     bar.stop();
+    client?.close();
     await bus?.close();
     await store.close();
   }

@@ -2,7 +2,7 @@
 import { openStore } from '@mnsim/store';
 import { resolveScenario } from '@mnsim/scenarios';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
-import { runDistributed } from '../run-distributed.js';
+import { runDistributed, type RunProgress } from '../run-distributed.js';
 import type { CliConfig } from '../config.js';
 import { EXIT_FAILED, EXIT_FINDINGS, EXIT_OK } from '../errors.js';
 import { runHuman, runJson } from '../format.js';
@@ -44,25 +44,60 @@ export const CLUSTER_DEFAULTS = {
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
 };
 
+/** Off a terminal, a run that has not moved for this long gets a line, and again each as long. */
+const QUIET_LINE_MS = 10_000;
+
+/**
+ * The run's progress on stderr while the cluster works: a line redrawn on a terminal (events so
+ * far, time since the run last moved); elsewhere a line only while it does not move.
+ */
+function clusterProgress(name: string): { show: (p: RunProgress) => void; stop: () => void } {
+  const tty = process.stderr.isTTY;
+  let quietLines = 0;
+  let drawn = false;
+  return {
+    show: ({ events, sinceProgressMs }) => {
+      const since = `${Math.floor(sinceProgressMs / 1000)} s`;
+      if (tty) {
+        drawn = true;
+        process.stderr.write(
+          `\rmnsim: ${name}: 1 run in flight, ${events} events, last progress ${since} ago\x1b[K`,
+        );
+      } else if (Math.floor(sinceProgressMs / QUIET_LINE_MS) > quietLines) {
+        quietLines = Math.floor(sinceProgressMs / QUIET_LINE_MS);
+        process.stderr.write(
+          `mnsim: ${name}: 1 run in flight, ${events} events, no progress for ${since}\n`,
+        );
+      } else if (sinceProgressMs < QUIET_LINE_MS) quietLines = 0;
+    },
+    stop: () => {
+      if (drawn) process.stderr.write('\n');
+    },
+  };
+}
+
 async function runOnCluster(
   scenario: Scenario,
   source: string,
   opts: RunOptions,
   config: CliConfig,
 ): Promise<number> {
-  const progress = process.stderr.isTTY
-    ? (events: number) => process.stderr.write(`\rmnsim: ${scenario.name}: ${events} events`)
-    : undefined;
-  const run = await runDistributed(scenario, source, {
-    kernel: opts.kernel,
-    seed: opts.seed,
-    redisUrl: config.redisUrl ?? CLUSTER_DEFAULTS.redisUrl,
-    databaseUrl: config.store.url ?? CLUSTER_DEFAULTS.databaseUrl,
-    databaseSchema: config.store.schema,
-    prefix: config.queuePrefix,
-    onProgress: progress,
-  });
-  if (progress) process.stderr.write('\n');
+  const progress = opts.json ? null : clusterProgress(scenario.name);
+  let run;
+  try {
+    run = await runDistributed(scenario, source, {
+      kernel: opts.kernel,
+      seed: opts.seed,
+      redisUrl: config.redisUrl ?? CLUSTER_DEFAULTS.redisUrl,
+      databaseUrl: config.store.url ?? CLUSTER_DEFAULTS.databaseUrl,
+      databaseSchema: config.store.schema,
+      prefix: config.queuePrefix,
+      runTimeoutMs: config.runTimeoutMs,
+      onProgress: progress?.show,
+    });
+  } finally {
+    progress?.stop();
+  }
   if (run.status === 'failed') {
     process.stderr.write(
       `mnsim: run ${run.runId} failed: ${run.failureReason ?? 'unknown reason'}\n`,

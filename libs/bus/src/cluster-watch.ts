@@ -1,0 +1,184 @@
+/**
+ * What a waiting client watches besides its runs: whether the cluster can still finish them. One
+ * watch serves every run a client has in flight (a campaign of thousands costs one round of
+ * checks per interval, not one per run). It gives up, with one line that names what is missing,
+ * when
+ *  - a queue the runs need has had no worker for `missingWorkerMs`: long enough for a supervisor
+ *    (npm run cluster, a container's restart policy) to bring a crashed worker back, short enough
+ *    that a stopped cluster is noticed well within the run timeout;
+ *  - Redis has not answered for as long;
+ *  - none of the runs moved for `runTimeoutMs` (MNSIM_RUN_TIMEOUT), though every queue is served.
+ * The chain timeout (ChainWatchdog) fails one stuck run while the others move; this is the
+ * client's bound when nothing moves at all.
+ */
+import type { Arch } from '@mnsim/kernel';
+import { AUDITOR_QUEUE, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, kvmQueue } from './messages.js';
+import type { Bus } from './redis-bus.js';
+
+export const DEFAULT_RUN_TIMEOUT_MS = 60_000;
+/** A queue without a worker for this long (at most: never longer than the run timeout) gives up. */
+export const DEFAULT_MISSING_WORKER_MS = 20_000;
+const DEFAULT_CHECK_MS = 1_000;
+
+/** The exit status of the mnsim contract for a run that failed on the infrastructure. */
+const EXIT_FAILED = 3;
+
+/** The cluster cannot finish the runs a client waits for: the message says what is missing. */
+export class ClusterStalledError extends Error {
+  readonly exitCode = EXIT_FAILED;
+}
+
+export interface ClusterWatchOptions {
+  /** none of the runs moved for this long: give up (default DEFAULT_RUN_TIMEOUT_MS) */
+  runTimeoutMs?: number;
+  /** a needed queue without a worker, or Redis silent, for this long: give up */
+  missingWorkerMs?: number;
+  /** how often the workers are counted (default 1 s) */
+  checkMs?: number;
+}
+
+/** The queues every run needs, whatever its arch. */
+const COMMON_QUEUES = [
+  ORCHESTRATOR_QUEUE,
+  AUDITOR_QUEUE,
+  COMPONENT_QUEUES.task,
+  COMPONENT_QUEUES.mm,
+  COMPONENT_QUEUES.oom,
+];
+
+const secs = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
+
+/** What each queue's workers are, in the words of a user who has to start them. */
+function whoServes(queue: string): string {
+  if (queue === ORCHESTRATOR_QUEUE) return 'no orchestrator is alive (the api serves it)';
+  if (queue === COMPONENT_QUEUES.task) return 'no api is alive (it serves it)';
+  if (queue.startsWith('kvm-')) return `no kvm worker with KVM_ARCH=${queue.slice(4)} is alive`;
+  return `no ${queue === AUDITOR_QUEUE ? 'auditor' : queue === 'mm' ? 'mmu-notifier' : 'oom-killer'} worker is alive`;
+}
+
+export class ClusterWatch {
+  readonly runTimeoutMs: number;
+  readonly missingWorkerMs: number;
+  /** rejects with ClusterStalledError once the cluster can no longer finish the runs */
+  readonly stalled: Promise<never>;
+  private rejectStalled!: (err: ClusterStalledError) => void;
+  private tripped: ClusterStalledError | null = null;
+  /** runs waited for, with their arch when known (it decides the kvm queue they need) */
+  private readonly runs = new Map<string, Arch | null>();
+  private lastProgress = Date.now();
+  /** when Redis last answered a check */
+  private lastAnswer = Date.now();
+  private readonly missingSince = new Map<string, number>();
+  private checking = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly bus: Bus,
+    opts: ClusterWatchOptions = {},
+  ) {
+    this.runTimeoutMs = opts.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    this.missingWorkerMs = Math.min(
+      opts.missingWorkerMs ?? DEFAULT_MISSING_WORKER_MS,
+      this.runTimeoutMs,
+    );
+    this.stalled = new Promise<never>((_, reject) => (this.rejectStalled = reject));
+    // awaited by the waits; never an unhandled rejection when none is waiting
+    this.stalled.catch(() => undefined);
+    this.timer = setInterval(() => this.tick(), opts.checkMs ?? DEFAULT_CHECK_MS);
+    this.timer.unref();
+  }
+
+  /** Why the watch gave up, once it has. */
+  get error(): ClusterStalledError | null {
+    return this.tripped;
+  }
+
+  get inFlight(): number {
+    return this.runs.size;
+  }
+
+  /** How long since one of the runs last moved (0 while none is waited for). */
+  sinceProgressMs(): number {
+    return this.runs.size === 0 ? 0 : Date.now() - this.lastProgress;
+  }
+
+  /** A run to watch over; its arch names the kvm queue it needs. */
+  track(runId: string, arch: Arch | null = null): void {
+    // nothing was waited for: the clock of progress starts now, not at the last run's end
+    if (this.runs.size === 0) this.lastProgress = Date.now();
+    if (arch !== null || !this.runs.has(runId)) this.runs.set(runId, arch);
+  }
+
+  untrack(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  /** One of the runs moved (its events advanced, or it closed). */
+  moved(): void {
+    this.lastProgress = Date.now();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private trip(reason: string): void {
+    if (this.tripped) return;
+    const n = this.runs.size;
+    this.tripped = new ClusterStalledError(
+      `the cluster cannot finish ${n} run${n === 1 ? '' : 's'} in flight: ${reason}`,
+    );
+    this.close();
+    this.rejectStalled(this.tripped);
+  }
+
+  private tick(): void {
+    if (this.tripped) return;
+    const now = Date.now();
+    if (this.runs.size === 0) {
+      this.missingSince.clear();
+      this.lastAnswer = now;
+      return;
+    }
+    if (now - this.lastAnswer > this.missingWorkerMs) {
+      return this.trip(
+        `Redis at ${this.bus.opts.redisUrl} has not answered for ${secs(now - this.lastAnswer)}`,
+      );
+    }
+    if (now - this.lastProgress > this.runTimeoutMs) {
+      return this.trip(
+        `none of them moved for ${secs(now - this.lastProgress)} (MNSIM_RUN_TIMEOUT), though every queue they need has a worker`,
+      );
+    }
+    if (this.checking) return; // the last check still waits for Redis
+    this.checking = true;
+    this.countWorkers()
+      .catch(() => undefined) // Redis is away: lastAnswer stays behind and says so
+      .finally(() => (this.checking = false));
+  }
+
+  private neededQueues(): string[] {
+    const arches = new Set([...this.runs.values()].filter((a): a is Arch => a !== null));
+    return [...COMMON_QUEUES, ...[...arches].sort().map(kvmQueue)];
+  }
+
+  private async countWorkers(): Promise<void> {
+    const queues = this.neededQueues();
+    const counts = await Promise.all(queues.map((q) => this.bus.queue(q).getWorkersCount()));
+    const now = Date.now();
+    this.lastAnswer = now;
+    for (const [i, queue] of queues.entries()) {
+      if (counts[i] > 0) {
+        this.missingSince.delete(queue);
+        continue;
+      }
+      const since = this.missingSince.get(queue) ?? now;
+      this.missingSince.set(queue, since);
+      if (now - since > this.missingWorkerMs) {
+        return this.trip(
+          `${whoServes(queue)}: nothing has served queue "${queue}" (prefix ${this.bus.opts.prefix}) for ${secs(now - since)}; start the cluster with \`npm run cluster\` or \`docker compose up\``,
+        );
+      }
+    }
+  }
+}
