@@ -8,6 +8,7 @@ import pg from 'pg';
 import { logHashOf } from '@mnsim/events';
 import { dropPrefix } from '../../../test/distributed/harness.js';
 import { main } from './cli.js';
+import { parseRunTimeout } from './config.js';
 
 interface Outcome {
   code: number;
@@ -289,6 +290,34 @@ describe('configuration', () => {
       else process.env.MNSIM_DATABASE_URL = saved;
     }
   });
+
+  it.each([
+    ['', 60_000],
+    ['90', 90_000],
+    ['2.5s', 2_500],
+    ['1500ms', 1_500],
+    ['2m', 120_000],
+  ])('MNSIM_RUN_TIMEOUT=%j waits %d ms', (raw, ms) => {
+    expect(parseRunTimeout(raw)).toBe(ms);
+  });
+
+  it.each(['0', '999ms', '25h', 'soon', '-5', '1e3', '10 minutes'])(
+    'MNSIM_RUN_TIMEOUT=%j is refused with the variable and what it accepts, exit 2',
+    async (raw) => {
+      const saved = process.env.MNSIM_RUN_TIMEOUT;
+      process.env.MNSIM_RUN_TIMEOUT = raw;
+      try {
+        const r = await mnsim('violations');
+        expect(r.code).toBe(2);
+        expect(r.err).toBe(
+          `mnsim: MNSIM_RUN_TIMEOUT must be a duration from 1 s to 24 h, in seconds or with ms, s or m (got ${JSON.stringify(raw)})\n`,
+        );
+      } finally {
+        if (saved === undefined) delete process.env.MNSIM_RUN_TIMEOUT;
+        else process.env.MNSIM_RUN_TIMEOUT = saved;
+      }
+    },
+  );
 
   it('lists the built-in scenarios', async () => {
     const r = await mnsim('scenarios', '--json');
