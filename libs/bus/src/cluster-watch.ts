@@ -16,7 +16,7 @@ import { AUDITOR_QUEUE, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, kvmQueue } from '.
 import type { Bus } from './redis-bus.js';
 
 export const DEFAULT_RUN_TIMEOUT_MS = 60_000;
-/** A queue without a worker for this long (at most: never longer than the run timeout) gives up. */
+/** A queue without a worker for this long (at most half the run timeout) gives up. */
 export const DEFAULT_MISSING_WORKER_MS = 20_000;
 const DEFAULT_CHECK_MS = 1_000;
 
@@ -46,7 +46,7 @@ const COMMON_QUEUES = [
   COMPONENT_QUEUES.oom,
 ];
 
-const secs = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** What each queue's workers are, in the words of a user who has to start them. */
 function whoServes(queue: string): string {
@@ -77,9 +77,10 @@ export class ClusterWatch {
     opts: ClusterWatchOptions = {},
   ) {
     this.runTimeoutMs = opts.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    // a missing worker is named before the run timeout gives up without knowing why
     this.missingWorkerMs = Math.min(
       opts.missingWorkerMs ?? DEFAULT_MISSING_WORKER_MS,
-      this.runTimeoutMs,
+      this.runTimeoutMs / 2,
     );
     this.stalled = new Promise<never>((_, reject) => (this.rejectStalled = reject));
     // awaited by the waits; never an unhandled rejection when none is waiting
@@ -146,8 +147,11 @@ export class ClusterWatch {
       );
     }
     if (now - this.lastProgress > this.runTimeoutMs) {
+      const missing = [...this.missingSince.entries()][0];
       return this.trip(
-        `none of them moved for ${secs(now - this.lastProgress)} (MNSIM_RUN_TIMEOUT), though every queue they need has a worker`,
+        missing
+          ? this.missingReason(missing[0], now - missing[1])
+          : `none of them moved for ${secs(now - this.lastProgress)} (MNSIM_RUN_TIMEOUT), though every queue they need has a worker`,
       );
     }
     if (this.checking) return; // the last check still waits for Redis
@@ -174,11 +178,12 @@ export class ClusterWatch {
       }
       const since = this.missingSince.get(queue) ?? now;
       this.missingSince.set(queue, since);
-      if (now - since > this.missingWorkerMs) {
-        return this.trip(
-          `${whoServes(queue)}: nothing has served queue "${queue}" (prefix ${this.bus.opts.prefix}) for ${secs(now - since)}; start the cluster with \`npm run cluster\` or \`docker compose up\``,
-        );
-      }
+      if (now - since > this.missingWorkerMs)
+        return this.trip(this.missingReason(queue, now - since));
     }
+  }
+
+  private missingReason(queue: string, forMs: number): string {
+    return `${whoServes(queue)}: nothing has served queue "${queue}" (prefix ${this.bus.opts.prefix}) for ${secs(forMs)}; start the cluster with \`npm run cluster\` or \`docker compose up\``;
   }
 }
