@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
+import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 
 const int = (min: number, max: number, dflt: number) =>
   z.coerce.number().int().min(min).max(max).default(dflt);
@@ -27,8 +28,8 @@ export const clusterEnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (no ":")')
     .default('mnsim'),
   MNSIM_CONCURRENCY: int(1, 1000, 32),
-  MNSIM_LOCK_DURATION_MS: int(500, 600_000, 10_000),
-  MNSIM_STALLED_INTERVAL_MS: int(200, 600_000, 5_000),
+  MNSIM_LOCK_DURATION_MS: int(500, 600_000, DEFAULT_LOCK_DURATION_MS),
+  MNSIM_STALLED_INTERVAL_MS: int(200, 600_000, DEFAULT_STALLED_INTERVAL_MS),
   KVM_ARCH: z.enum(ARCHES).optional(),
 });
 

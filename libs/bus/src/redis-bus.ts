@@ -47,6 +47,21 @@ export interface WorkerSettings {
 /** A queue's message handler: the job's name and data (the job itself for its id). */
 export type JobHandler = (name: string, data: unknown, job: Job) => Promise<void>;
 
+/**
+ * How long a worker's lock on a job lasts (BullMQ renews it every quarter of this while the job
+ * runs), and how often the workers look for jobs whose lock expired (once per interval per queue,
+ * whichever worker comes first; a job is taken over at the first check that finds it still active
+ * and unlocked after one that saw it active). A killed worker's job is taken over at most a lock
+ * plus two intervals after the kill: 8 s here, instead of BullMQ's 30 s plus 60 s. What it
+ * costs: a job held longer than a quarter of the lock has its lock renewed (one script per worker
+ * per second for all it holds; mnsim's hops take milliseconds, so almost none is ever renewed),
+ * and each queue gets a stalled check every 2 s (one script over its active jobs). A worker whose
+ * event loop stalls for longer than the lock loses its job to another, which is safe (every hop
+ * is idempotent) but wasted work.
+ */
+export const DEFAULT_LOCK_DURATION_MS = 4_000;
+export const DEFAULT_STALLED_INTERVAL_MS = 2_000;
+
 /** The BullMQ settings of every mnsim worker, whoever creates it (Bus.serve or @nestjs/bullmq). */
 export function workerOptions(
   settings: Omit<WorkerSettings, 'log'>,
@@ -54,8 +69,8 @@ export function workerOptions(
   return {
     concurrency: settings.concurrency,
     // a killed worker's jobs are taken over once their lock expires: keep that short
-    lockDuration: settings.lockDurationMs ?? 10_000,
-    stalledInterval: settings.stalledIntervalMs ?? 5_000,
+    lockDuration: settings.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
+    stalledInterval: settings.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
     maxStalledCount: 1000,
     // per-queue completed/failed counts for the API's /metrics (Queue.getMetrics)
     metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
