@@ -29,13 +29,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { ARCHES, type Scenario } from '@mnsim/kernel';
 import { simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import { chainDoneChannel, hopJobId } from './trivial-worker.js';
 import { type RoundCpu, cpuBetween, readCpu } from './cpu-usage.js';
+import { dropPrefix, dropSchema } from './cleanup.js';
 import {
   AUDITOR_QUEUE,
   Bus,
@@ -199,30 +199,6 @@ function campaign(seed: number, runs: number, steps: number): Case[] {
     out.push({ scenario, ranges: r.ranges, events: r.events, logHash, calls, stimuli });
   }
   return out;
-}
-
-async function dropPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const r = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
-}
-
-async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
-  const c = new pg.Client({ connectionString: databaseUrl });
-  await c.connect();
-  try {
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await c.end();
-  }
 }
 
 /** How long a worker may take to say it serves its queues before the benchmark gives up. */

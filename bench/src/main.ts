@@ -4,7 +4,8 @@
  * every event written through the store's SQLite sink, and the raw better-sqlite3 insert rate of
  * the same rows into the same table measured in the same process, so the ratio is like for like.
  * replay: verify mode from a JSONL log of over 1M events; query: the API on a 1M-violation Postgres
- * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling.
+ * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling;
+ * recovery: how long the runs of a SIGKILLed worker wait (distributed.recoverySecs).
  * `--only` runs a subset; a part not run is null.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/
 import { benchReplay } from './replay-bench.js';
 import { benchQueries } from './query-bench.js';
 import { benchDistributed } from './distributed-bench.js';
+import { benchRecovery } from './recovery-bench.js';
 import { BenchArgError, benchParts, envWholeNumber, wholeNumber } from './args.js';
 
 const { values } = parseArgs({
@@ -36,7 +38,7 @@ function settings() {
   try {
     const env = process.env;
     return {
-      // --only embedded,distributed,replay,query: a subset (the whole set takes several minutes)
+      // --only embedded,distributed,recovery,replay,query: a subset (the whole set takes a while)
       parts: benchParts(values.only),
       runs: wholeNumber('--runs', values.runs, 1, 1_000_000),
       steps: wholeNumber('--steps', values.steps, 1, 100_000),
@@ -166,14 +168,20 @@ async function main(): Promise<void> {
     query: null,
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
+  const redisUrl = process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (parts.has('distributed')) {
     result.distributed = await benchDistributed({
       ...dist,
       seed,
-      redisUrl: process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      redisUrl,
       databaseUrl: queryUrl,
       log,
     });
+  }
+  if (parts.has('recovery')) {
+    log('recovery: SIGKILL of a worker under load, on npm run cluster with 2 replicas and with 1…');
+    const recoverySecs = await benchRecovery({ redisUrl, databaseUrl: queryUrl, seed, log });
+    result.distributed = { ...(result.distributed ?? {}), recoverySecs };
   }
   if (parts.has('replay')) {
     log('replay, verify mode, from a JSONL log of over 1,000,000 events…');

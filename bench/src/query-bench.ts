@@ -21,6 +21,7 @@ import { resolveScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import pg from 'pg';
 import { serve } from '../../apps/api/src/index.js';
+import { dropSchema } from './cleanup.js';
 
 export interface QueryBenchResult {
   violationsP95Ms: number;
@@ -317,16 +318,6 @@ async function fillHistory(
     // what a long-lived database has: fresh statistics and a visibility map (index-only scans)
     await client.query(`VACUUM ANALYZE ${s}.violations`);
     await client.query(`VACUUM ANALYZE ${s}.runs`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   } finally {
     await client.end();
   }

@@ -52,15 +52,16 @@ export type JobHandler = (name: string, data: unknown, job: Job) => Promise<void
  * runs), and how often the workers look for jobs whose lock expired (once per interval per queue,
  * whichever worker comes first; a job is taken over at the first check that finds it still active
  * and unlocked after one that saw it active). A killed worker's job is taken over at most a lock
- * plus two intervals after the kill: 8 s here, instead of BullMQ's 30 s plus 60 s. What it
- * costs: a job held longer than a quarter of the lock has its lock renewed (one script per worker
- * per second for all it holds; mnsim's hops take milliseconds, so almost none is ever renewed),
- * and each queue gets a stalled check every 2 s (one script over its active jobs). A worker whose
- * event loop stalls for longer than the lock loses its job to another, which is safe (every hop
- * is idempotent) but wasted work.
+ * plus two intervals after the kill: 6 s here, instead of BullMQ's 30 s plus 60 s; the bench's
+ * recovery part measures it (distributed.recoverySecs). What it costs: a job held longer than a
+ * quarter of the lock has its lock renewed (one script per worker per second for all it holds;
+ * mnsim's hops take milliseconds, so almost none is ever renewed), and each queue gets one
+ * stalled check a second (one script over its active jobs: a dozen scripts a second for the
+ * cluster, against thousands of hops). A worker whose event loop stalls for longer than the lock
+ * loses its job to another, which is safe (every hop is idempotent) but wasted work.
  */
 export const DEFAULT_LOCK_DURATION_MS = 4_000;
-export const DEFAULT_STALLED_INTERVAL_MS = 2_000;
+export const DEFAULT_STALLED_INTERVAL_MS = 1_000;
 
 /** The BullMQ settings of every mnsim worker, whoever creates it (Bus.serve or @nestjs/bullmq). */
 export function workerOptions(

@@ -1,0 +1,320 @@
+/**
+ * Recovery (the design's `distributed.recoverySecs`): how long the runs a killed worker held wait
+ * before they move again. The cluster is `npm run cluster` itself (scripts/cluster.mjs, the
+ * supervisor that restarts a process that exits), with 2 replicas of every worker and with 1,
+ * on the workers' default lock and stalled-check settings, under a steady load of runs in flight.
+ * One worker of each kind that every run needs (mmu-notifier, oom-killer, auditor) is SIGKILLed
+ * in turn; for each kill:
+ *  - `secs`: from the SIGKILL until every run that was in flight at that moment has moved again
+ *    (its event cursor advanced, or it closed): its jobs on the killed worker were taken over,
+ *    by the other replica or by the restarted process, once their lock expired;
+ *  - `firstJobSecs`: until the killed worker's queue completed its first job again (with 2
+ *    replicas the other one barely pauses; with 1 it includes the restart);
+ *  - `restartedSecs`: until the supervisor's new process for it serves (backoff and start-up).
+ * `recoverySecs.replicas2` and `.replicas1` are the slowest kill of each: the goal is under 10 s.
+ *
+ * Needs `npm run build`, Redis and Postgres. Leaves nothing behind: a queue prefix and a Postgres
+ * schema of its own, removed at the end.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { ARCHES, type Scenario } from '@mnsim/kernel';
+import { generateScenario } from '@mnsim/scenarios';
+import { openStore, type Store } from '@mnsim/store';
+import {
+  AUDITOR_QUEUE,
+  Bus,
+  COMPONENT_QUEUES,
+  DEFAULT_LOCK_DURATION_MS,
+  DEFAULT_STALLED_INTERVAL_MS,
+  DistributedClient,
+  RunStateRepository,
+} from '@mnsim/bus';
+import { dropPrefix, dropSchema } from './cleanup.js';
+
+/** dist/bench/src → the repository root */
+const ROOT = join(import.meta.dirname, '../../..');
+/** the apps of one replica: api, auditor, mmu-notifier, oom-killer, kvm once per arch */
+const APPS_PER_REPLICA = 4 + ARCHES.length;
+/** the workers killed in turn, and the queue each serves */
+const VICTIMS = [
+  { app: 'mmu-notifier', queue: COMPONENT_QUEUES.mm },
+  { app: 'oom-killer', queue: COMPONENT_QUEUES.oom },
+  { app: 'auditor', queue: AUDITOR_QUEUE },
+] as const;
+const IN_FLIGHT = 8;
+/** what a worker logs once it serves its queues */
+const SERVING = /"message":"serving"/g;
+const STEPS = 60;
+const START_MS = 120_000;
+/** a kill whose runs have not all moved after this is reported as this (and the goal missed) */
+const GIVE_UP_MS = 60_000;
+
+export interface KillRecovery {
+  app: string;
+  secs: number;
+  firstJobSecs: number;
+  /** until the supervisor's new process for it said it serves (backoff and start-up) */
+  restartedSecs: number;
+  /** runs in flight at the kill */
+  runs: number;
+}
+
+export interface RecoveryBenchResult {
+  /** the slowest kill with 2 replicas, and with 1 (restart included) */
+  replicas2: number;
+  replicas1: number;
+  kills2: KillRecovery[];
+  kills1: KillRecovery[];
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+}
+
+export interface RecoveryBenchOptions {
+  redisUrl: string;
+  databaseUrl: string;
+  seed: number;
+  log: (msg: string) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `npm run cluster -- --replicas N` on a prefix and schema of its own; its output kept. */
+class Cluster {
+  private output = '';
+  readonly exited: Promise<void>;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly replicas: number,
+  ) {
+    const keep = (d: Buffer): void => {
+      this.output += d.toString();
+      if (this.output.length > 4_000_000) this.output = this.output.slice(-2_000_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+  }
+
+  static start(replicas: number, env: NodeJS.ProcessEnv): Cluster {
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'scripts/cluster.mjs'), '--replicas', String(replicas)],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return new Cluster(child, replicas);
+  }
+
+  count(pattern: RegExp): number {
+    return [...this.output.matchAll(pattern)].length;
+  }
+
+  async until(what: string, ok: () => boolean, ms = START_MS): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!ok()) {
+      if (this.child.exitCode !== null) throw new Error(`the cluster exited: ${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${ms} ms: ${this.tail()}`);
+      await sleep(50);
+    }
+  }
+
+  /** The pid the supervisor last logged for `label` (`mmu-notifier#1 started (pid N)`). */
+  pidOf(label: string): number {
+    const re = new RegExp(`${label.replace('#', '\\#')} started \\(pid (\\d+)\\)`, 'g');
+    const all = [...this.output.matchAll(re)];
+    if (all.length === 0) throw new Error(`the cluster logged no pid for ${label}`);
+    return Number(all[all.length - 1][1]);
+  }
+
+  tail(): string {
+    return this.output.slice(-3000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    await Promise.race([this.exited, sleep(30_000)]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** Runs generated scenarios, IN_FLIGHT at a time, until stopped; which are in flight. */
+class Load {
+  readonly inFlight = new Set<string>();
+  completed = 0;
+  /** why runs did not complete: none should, a recovery loses nothing */
+  readonly failures: string[] = [];
+  private stopped = false;
+  private readonly lanes: Promise<void>[];
+  private next = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly client: DistributedClient,
+    private readonly seed: number,
+  ) {
+    this.lanes = Array.from({ length: IN_FLIGHT }, () => this.lane());
+  }
+
+  private scenario(): Scenario {
+    return generateScenario(this.seed, this.next++, { mix: 'invalidations', steps: STEPS })
+      .scenario;
+  }
+
+  private async lane(): Promise<void> {
+    while (!this.stopped) {
+      const scenario = this.scenario();
+      const runId = randomUUID();
+      await this.store.createRun({
+        runId,
+        scenario: scenario.name,
+        kernel: scenario.kernel,
+        arch: scenario.host.arch,
+        seed: scenario.seed,
+        source: null,
+      });
+      this.inFlight.add(runId);
+      try {
+        await this.client.submit(runId, scenario, { kernel: scenario.kernel, seed: scenario.seed });
+        const outcome = await this.client.wait(runId);
+        if (outcome.status === 'completed') this.completed++;
+        else this.failures.push(outcome.failureReason ?? 'failed');
+      } catch (err) {
+        this.failures.push(err instanceof Error ? err.message : String(err));
+      } finally {
+        this.inFlight.delete(runId);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.lanes);
+  }
+}
+
+/** A run's position: its orchestrator cursor, or 'closed' once it has an outcome. */
+async function positionOf(runs: RunStateRepository, runId: string): Promise<string> {
+  const s = await runs.status(runId);
+  if (s.outcome) return 'closed';
+  return String(s.orchestrator?.seq ?? -1);
+}
+
+async function completedCount(bus: Bus, queue: string): Promise<number> {
+  return (await bus.queue(queue).getMetrics('completed', 0, 0)).meta.count;
+}
+
+async function killAndWatch(
+  cluster: Cluster,
+  bus: Bus,
+  load: Load,
+  victim: (typeof VICTIMS)[number],
+): Promise<KillRecovery> {
+  const runs = new RunStateRepository(bus.redis, bus.opts.prefix);
+  const label = cluster.replicas > 1 ? `${victim.app}#1` : victim.app;
+  const pid = cluster.pidOf(label);
+  const ids = [...load.inFlight];
+  const before = new Map(
+    await Promise.all(ids.map(async (id) => [id, await positionOf(runs, id)] as const)),
+  );
+  const jobsBefore = await completedCount(bus, victim.queue);
+  const servingBefore = cluster.count(SERVING);
+  process.kill(pid, 'SIGKILL');
+  const t0 = Date.now();
+  let firstJobMs: number | null = null;
+  let restartedMs: number | null = null;
+  let movedMs: number | null = null;
+  const waiting = new Set(ids);
+  while (waiting.size > 0 || firstJobMs === null || restartedMs === null) {
+    if (Date.now() - t0 > GIVE_UP_MS) break;
+    await sleep(25);
+    if (restartedMs === null && cluster.count(SERVING) > servingBefore) {
+      restartedMs = Date.now() - t0;
+    }
+    if (firstJobMs === null && (await completedCount(bus, victim.queue)) > jobsBefore) {
+      firstJobMs = Date.now() - t0;
+    }
+    for (const id of [...waiting]) {
+      if ((await positionOf(runs, id)) !== before.get(id)) waiting.delete(id);
+    }
+    if (movedMs === null && waiting.size === 0) movedMs = Date.now() - t0;
+  }
+  const secs = (movedMs ?? GIVE_UP_MS) / 1000;
+  return {
+    app: victim.app,
+    secs: Number(secs.toFixed(2)),
+    firstJobSecs: Number(((firstJobMs ?? GIVE_UP_MS) / 1000).toFixed(2)),
+    restartedSecs: Number(((restartedMs ?? GIVE_UP_MS) / 1000).toFixed(2)),
+    runs: ids.length,
+  };
+}
+
+async function measure(replicas: number, o: RecoveryBenchOptions): Promise<KillRecovery[]> {
+  const tag = `rec${replicas}_${randomBytes(4).toString('hex')}`;
+  const prefix = `mnsimbench-${tag}`;
+  const schema = `mnsimbench_${tag}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    MNSIM_REDIS_URL: o.redisUrl,
+    MNSIM_DATABASE_URL: o.databaseUrl,
+    MNSIM_DATABASE_SCHEMA: schema,
+    MNSIM_QUEUE_PREFIX: prefix,
+    MNSIM_API_PORT: '0',
+  };
+  const store = await openStore({ url: o.databaseUrl, schema });
+  const bus = new Bus({ redisUrl: o.redisUrl, prefix });
+  const client = new DistributedClient(bus, { runTimeoutMs: 5 * GIVE_UP_MS });
+  const cluster = Cluster.start(replicas, env);
+  let load: Load | null = null;
+  try {
+    const serving = replicas * APPS_PER_REPLICA;
+    o.log(`  recovery, ${replicas} replica(s): starting ${serving} processes…`);
+    await cluster.until('workers serving', () => cluster.count(SERVING) >= serving);
+    load = new Load(store, client, o.seed);
+    const warm = load;
+    await cluster.until('warm-up runs', () => warm.completed >= 2 * IN_FLIGHT);
+    const kills: KillRecovery[] = [];
+    for (const victim of VICTIMS) {
+      const restartsBefore = cluster.count(/ started \(pid \d+\)/g);
+      const k = await killAndWatch(cluster, bus, load, victim);
+      o.log(
+        `  ${replicas} replica(s): SIGKILL ${victim.app}: its ${k.runs} runs in flight moved again after ${k.secs} s (its queue's first job after ${k.firstJobSecs} s; restarted, serving, after ${k.restartedSecs} s)`,
+      );
+      kills.push(k);
+      // the supervisor has brought the killed process back before the next kill
+      await cluster.until(
+        `restart of ${victim.app}`,
+        () => cluster.count(/ started \(pid \d+\)/g) > restartsBefore,
+      );
+      const done = load.completed;
+      await cluster.until('runs completing again', () => warm.completed >= done + IN_FLIGHT);
+    }
+    if (load.failures.length > 0) {
+      throw new Error(`${load.failures.length} runs did not complete: ${load.failures[0]}`);
+    }
+    return kills;
+  } finally {
+    await load?.stop().catch(() => undefined);
+    client.close();
+    await cluster.stop();
+    await bus.close();
+    await store.close();
+    await dropPrefix(o.redisUrl, prefix);
+    await dropSchema(o.databaseUrl, schema);
+  }
+}
+
+export async function benchRecovery(o: RecoveryBenchOptions): Promise<RecoveryBenchResult> {
+  const kills2 = await measure(2, o);
+  const kills1 = await measure(1, o);
+  const slowest = (ks: KillRecovery[]): number => Math.max(...ks.map((k) => k.secs));
+  return {
+    replicas2: slowest(kills2),
+    replicas1: slowest(kills1),
+    kills2,
+    kills1,
+    lockDurationMs: DEFAULT_LOCK_DURATION_MS,
+    stalledIntervalMs: DEFAULT_STALLED_INTERVAL_MS,
+  };
+}
