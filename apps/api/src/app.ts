@@ -29,7 +29,7 @@ export async function createApiApp(
   config: ApiConfig,
   opts: CreateApiAppOptions = {},
 ): Promise<NestExpressApplication> {
-  const store = await openStore(config.store);
+  const store = await openStore({ applicationName: 'mnsim-api', ...config.store });
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(

@@ -17,7 +17,11 @@ export class AuditorModule {
         {
           provide: AUDIT_STORE,
           useFactory: () =>
-            openStore({ url: config.MNSIM_DATABASE_URL, schema: config.MNSIM_DATABASE_SCHEMA }),
+            openStore({
+              url: config.MNSIM_DATABASE_URL,
+              schema: config.MNSIM_DATABASE_SCHEMA,
+              applicationName: 'mnsim-auditor',
+            }),
         },
         auditorProcessor(config),
       ],

@@ -50,6 +50,7 @@ export async function openDataSource(opts: StoreOptions): Promise<OpenedDataSour
       type: 'postgres',
       url: opts.url,
       ...(schema === null ? {} : { schema }),
+      applicationName: applicationName(opts.applicationName, schema),
       entities: Object.values(buildEntities('postgres')),
       migrations: MIGRATIONS,
       migrationsTableName: MIGRATIONS_TABLE,
@@ -132,6 +133,18 @@ async function migratePostgres(dataSource: DataSource, schema: string | null): P
   } finally {
     await lockRunner.release();
   }
+}
+
+/** Postgres keeps the first NAMEDATALEN - 1 bytes of an application_name. */
+const APPLICATION_NAME_MAX = 63;
+
+/**
+ * The `application_name` of the store's Postgres connections: the service, and the schema when
+ * there is one, so that `pg_stat_activity` tells the clusters sharing a database apart.
+ */
+function applicationName(name: string | undefined, schema: string | null): string {
+  const full = schema === null ? (name ?? 'mnsim') : `${name ?? 'mnsim'}/${schema}`;
+  return full.slice(0, APPLICATION_NAME_MAX);
 }
 
 /** a database url without its password, for error messages */

@@ -9,6 +9,11 @@ export interface StoreOptions {
   sqlitePath?: string;
   /** Postgres schema, created if missing (tests use their own) */
   schema?: string;
+  /**
+   * Postgres: who the store's connections are in `pg_stat_activity` (`application_name`), e.g.
+   * `mnsim-auditor`; `/<schema>` is added when a schema is given. Default `mnsim`.
+   */
+  applicationName?: string;
 }
 
 export interface NewRun {
