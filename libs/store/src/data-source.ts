@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import type { BetterSqlite3Driver } from 'typeorm/driver/better-sqlite3/BetterSqlite3Driver.js';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import type pg from 'pg';
 import { buildEntities } from './entities.js';
 import { StoreConfigError } from './errors.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -59,6 +61,7 @@ export async function openDataSource(opts: StoreOptions): Promise<OpenedDataSour
       logging: false,
     });
     await initialize(dataSource, opts.url);
+    guardPoolClients(dataSource);
     try {
       await migratePostgres(dataSource, schema);
     } catch (err) {
@@ -101,6 +104,27 @@ export function sqliteHandle(dataSource: DataSource): BetterSqlite3.Database {
     BetterSqlite3.Database | undefined;
   if (!db) throw new Error('mnsim store: the SQLite DataSource is not initialized');
   return db;
+}
+
+/**
+ * Keeps a connection that Postgres terminates (pg_terminate_backend, a restart, a failover) from
+ * crashing the process. A pg client emits 'error' when its connection dies, and an 'error' event
+ * with no listener throws. The pool listens while the client is idle and TypeORM's query runner
+ * while it holds it, but the runner attaches its listener a few microtasks after the pool hands
+ * the client over; a new client gets its first ReadyForQuery and the FATAL that terminates it in
+ * one read, and then the FATAL comes in between, with nobody listening. This listener, on every
+ * client the pool hands out, is always there. It needs to do nothing: the client is no longer
+ * queryable, so the query the runner sends fails (the job that sent it is retried) and the
+ * runner's release removes the client from the pool, which opens a new one for the next query.
+ */
+function guardPoolClients(dataSource: DataSource): void {
+  const pool = (dataSource.driver as PostgresDriver).master as pg.Pool;
+  const guarded = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => {
+    if (guarded.has(client)) return;
+    guarded.add(client);
+    client.on('error', () => undefined);
+  });
 }
 
 async function initialize(dataSource: DataSource, where: string): Promise<void> {
