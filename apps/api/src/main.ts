@@ -5,10 +5,11 @@
  * one JSON object a line (Nest's messages and its own), for the same log shipper; `mnsim serve`,
  * run by hand, keeps Nest's text lines.
  */
-import { workerLogger } from '@mnsim/bus';
+import { stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
 import { serve } from './app.js';
 import { loadApiConfig } from './config.js';
 
+stopWhenSupervisorGone();
 try {
   const logger = workerLogger('api');
   await serve(loadApiConfig(process.env), (line) => logger.log(line), { logger });

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit, workerLogger } from '@mnsim/bus';
+import { loadClusterConfigOrExit, stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
 import { AuditorModule } from './auditor.module.js';
 
+stopWhenSupervisorGone();
 const config = loadClusterConfigOrExit('auditor');
 const app = await NestFactory.createApplicationContext(AuditorModule.forRoot(config), {
   logger: workerLogger('auditor'),

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit, workerLogger } from '@mnsim/bus';
+import { loadClusterConfigOrExit, stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
 import { KvmModule } from './kvm.module.js';
 
+stopWhenSupervisorGone();
 const config = loadClusterConfigOrExit('kvm', { kvmArch: true });
 const app = await NestFactory.createApplicationContext(KvmModule.forRoot(config), {
   logger: workerLogger('kvm'),

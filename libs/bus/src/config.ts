@@ -31,6 +31,8 @@ export const clusterEnvSchema = z.object({
   MNSIM_LOCK_DURATION_MS: int(500, 600_000, DEFAULT_LOCK_DURATION_MS),
   MNSIM_STALLED_INTERVAL_MS: int(200, 600_000, DEFAULT_STALLED_INTERVAL_MS),
   KVM_ARCH: z.enum(ARCHES).optional(),
+  /** a file the process touches while it is alive, for a container's health check (supervision.ts) */
+  MNSIM_HEARTBEAT_FILE: z.string().optional(),
 });
 
 export type ClusterConfig = z.infer<typeof clusterEnvSchema>;

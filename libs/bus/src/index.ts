@@ -5,6 +5,7 @@ export * from './messages.js';
 export * from './replay.js';
 export * from './redis-bus.js';
 export * from './logger.js';
+export * from './supervision.js';
 export * from './run-state.js';
 export * from './component-processor.js';
 export * from './orchestrator-processor.js';

@@ -22,6 +22,7 @@ import { queueOf } from './messages.js';
 import type { ClusterConfig } from './config.js';
 import { Bus, logJobFailed, logWorkerError, workerOptions } from './redis-bus.js';
 import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
+import { startHeartbeat } from './supervision.js';
 
 export const CLUSTER_CONFIG = Symbol('CLUSTER_CONFIG');
 export const BUS_LOGGER = Symbol('BUS_LOGGER');
@@ -141,6 +142,14 @@ export function componentQueueProcessor(
   return Served;
 }
 
+/** The queue processors of the app (its Workers). */
+function queueProcessors(discovery: DiscoveryService): QueueProcessor[] {
+  return discovery
+    .getProviders()
+    .map((wrapper) => wrapper.instance as unknown)
+    .filter((p): p is QueueProcessor => p instanceof QueueProcessor);
+}
+
 /** Logs "serving" once the Worker of every queue processor of the app is connected. */
 @Injectable()
 class ServingLog implements OnApplicationBootstrap {
@@ -151,15 +160,46 @@ class ServingLog implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const processors = this.discovery
-      .getProviders()
-      .map((wrapper) => wrapper.instance as unknown)
-      .filter((p): p is QueueProcessor => p instanceof QueueProcessor);
+    const processors = queueProcessors(this.discovery);
     await Promise.all(processors.map((p) => p.worker.waitUntilReady()));
     this.log('info', 'serving', {
       queues: processors.map((p) => p.worker.name),
       prefix: this.config.MNSIM_QUEUE_PREFIX,
     });
+  }
+}
+
+/**
+ * With MNSIM_HEARTBEAT_FILE set (docker-compose.yml sets it), the file is touched every few
+ * seconds while every Worker of the app runs and the bus's Redis connection answers a PING: the
+ * container's health check reads its age. Removed first thing on shutdown.
+ */
+@Injectable()
+class Heartbeat implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private stop: (() => Promise<void>) | null = null;
+
+  constructor(
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
+    @Inject(BusProvider) private readonly busProvider: BusProvider,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const file = this.config.MNSIM_HEARTBEAT_FILE;
+    if (!file) return;
+    const processors = queueProcessors(this.discovery);
+    const redis = this.busProvider.bus.redis;
+    this.stop = startHeartbeat(
+      file,
+      async () =>
+        redis.status === 'ready' &&
+        processors.every((p) => p.worker.isRunning()) &&
+        (await redis.ping()) === 'PONG',
+    );
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop?.();
   }
 }
 
@@ -194,6 +234,7 @@ export class BusModule {
         { provide: BUS_LOGGER, useValue: log },
         BusProvider,
         ServingLog,
+        Heartbeat,
       ],
       exports: [CLUSTER_CONFIG, BUS_LOGGER, BusProvider],
     };
