@@ -4,12 +4,25 @@
 // MNSIM_REDIS_URL and MNSIM_DATABASE_URL (defaults redis://127.0.0.1:6379,
 // postgres://postgres@127.0.0.1:5432/postgres). N replicas of each worker and of the api: the
 // first api listens on MNSIM_API_HOST:MNSIM_API_PORT (default 127.0.0.1:8080), replica k on the
-// port k-1 above it (all on any free port when MNSIM_API_PORT is 0). SIGTERM or Ctrl-C stops
-// them all. Build first: npm run build.
+// port k-1 above it (all on any free port when MNSIM_API_PORT is 0). Build first: npm run build.
+//
+// It supervises them: a process that exits without being asked to is started again after a
+// backoff (supervisor.mjs: 1 s doubling to 30 s, from 1 s again once it stayed up a minute), with
+// one line on stderr per restart; one that exits with status 2 (bad configuration) is not, and the
+// cluster stops with its reason and exits 2. SIGINT or SIGTERM stops them all (SIGKILL for those
+// still there after 10 s; a second signal at once) and exits 0 once every one is gone. Each is
+// started with an IPC channel and stops on its own when the channel goes (stopWhenSupervisorGone
+// in @mnsim/bus): a supervisor killed outright leaves no process behind either.
+//
+// Why a script of its own and not a process manager: pm2, the well-kept one, runs its processes
+// under a daemon of its own with state in the home directory (`npm run cluster` is a foreground
+// command that leaves nothing running once it returns), and caps its exponential restart backoff
+// at 15 s; what is needed here is the hundred lines below.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeExit, onUnexpectedExit } from './supervisor.mjs';
 
 const ARCHES = ['arm64', 'x86', 'mips', 'powerpc-book3s-hv', 'powerpc-book3s-pr', 'powerpc-e500'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,39 +71,119 @@ for (const s of services) {
   }
 }
 
-const children = new Set();
-let stopping = false;
+/** Every process of the cluster, alive or waiting for its restart. */
+const procs = [];
 for (const s of services) {
   for (let r = 0; r < replicas; r++) {
-    const label = replicas > 1 ? `${s.name}#${r + 1}` : s.name;
-    const child = spawn(process.execPath, [join(root, 'dist/apps', s.app, 'src/main.js')], {
+    procs.push({
+      label: replicas > 1 ? `${s.name}#${r + 1}` : s.name,
+      script: join(root, 'dist/apps', s.app, 'src/main.js'),
       env: { ...process.env, ...(typeof s.env === 'function' ? s.env(r) : s.env) },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    children.add(child);
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      if (!stopping) {
-        process.stderr.write(`mnsim cluster: ${label} exited (${signal ?? code}); stopping all\n`);
-        stop(code === 2 ? 2 : 1);
-      } else if (children.size === 0) process.exit(process.exitCode ?? 0);
+      child: null,
+      startedAt: 0,
+      failures: 0,
+      restartTimer: null,
+      /** the end of its stderr: a bad configuration's reason is its last line */
+      stderrTail: '',
     });
   }
 }
-process.stderr.write(
-  `mnsim cluster: ${children.size} processes (${replicas} replica${replicas > 1 ? 's' : ''} of each worker and of the api); Ctrl-C stops them\n`,
-);
 
-function stop(code = 0) {
-  if (stopping) return;
+const log = (line) => process.stderr.write(`mnsim cluster: ${line}\n`);
+let stopping = false;
+
+function start(p) {
+  p.restartTimer = null;
+  p.stderrTail = '';
+  p.startedAt = Date.now();
+  const child = spawn(process.execPath, [p.script], {
+    env: p.env,
+    // stderr through here, line by line, so that a bad configuration's reason can be told
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  p.child = child;
+  let partial = '';
+  child.stderr.on('data', (d) => {
+    const text = partial + d.toString();
+    const end = text.lastIndexOf('\n') + 1;
+    partial = text.slice(end);
+    if (end > 0) process.stderr.write(text.slice(0, end));
+    p.stderrTail = (p.stderrTail + text.slice(0, end)).slice(-4096);
+  });
+  let gone = false;
+  const onGone = (code, signal) => {
+    if (gone) return;
+    gone = true;
+    if (partial) process.stderr.write(`${partial}\n`);
+    p.stderrTail = (p.stderrTail + partial).slice(-4096);
+    p.child = null;
+    exited(p, child.pid, code, signal);
+  };
+  // 'close', not 'exit': its stderr is read to the end by then
+  child.on('close', onGone);
+  child.on('error', (err) => {
+    // not started at all (no pid): as if it exited at once
+    if (child.pid === undefined) {
+      log(`${p.label} could not be started: ${err.message}`);
+      onGone(1, null);
+    }
+  });
+  if (child.pid !== undefined) log(`${p.label} started (pid ${child.pid})`);
+}
+
+/** Once every process is gone, after a stop. */
+function exitOnceAllGone() {
+  if (procs.some((p) => p.child !== null)) return;
+  log('stopped');
+  process.exit(process.exitCode ?? 0);
+}
+
+function exited(p, pid, code, signal) {
+  if (stopping) {
+    exitOnceAllGone();
+    return;
+  }
+  const decision = onUnexpectedExit({ code, signal, upMs: Date.now() - p.startedAt }, p.failures);
+  if (decision.action === 'stop') {
+    const reason = p.stderrTail.trim().split('\n').pop() || 'no reason given';
+    log(`${p.label} exited with status 2, a bad configuration (${reason}); stopping all`);
+    stop(2);
+    return;
+  }
+  p.failures = decision.failures;
+  const up = ((Date.now() - p.startedAt) / 1000).toFixed(1);
+  log(
+    `${p.label} (pid ${pid}) exited (${describeExit(code, signal)}) after ${up} s; ` +
+      `restarting in ${decision.delayMs / 1000} s`,
+  );
+  p.restartTimer = setTimeout(() => start(p), decision.delayMs);
+}
+
+function stop(code) {
+  if (stopping) {
+    // a second Ctrl-C: no more waiting
+    for (const p of procs) p.child?.kill('SIGKILL');
+    return;
+  }
   stopping = true;
   process.exitCode = code;
-  for (const c of children) c.kill('SIGTERM');
-  if (children.size === 0) process.exit(code);
-  // a child that does not stop within 10 s is killed
+  const live = procs.filter((p) => p.child !== null);
+  log(`stopping ${live.length} process${live.length === 1 ? '' : 'es'}`);
+  for (const p of procs) {
+    if (p.restartTimer) clearTimeout(p.restartTimer);
+    p.restartTimer = null;
+    p.child?.kill('SIGTERM');
+  }
+  exitOnceAllGone();
+  // a child that does not stop within 10 s is killed; the exit waits for every one's 'close'
   setTimeout(() => {
-    for (const c of children) c.kill('SIGKILL');
+    for (const p of procs) p.child?.kill('SIGKILL');
   }, 10_000).unref();
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
+
+for (const p of procs) start(p);
+log(
+  `${procs.length} processes (${replicas} replica${replicas > 1 ? 's' : ''} of each worker and of the api); Ctrl-C stops them`,
+);
