@@ -1,7 +1,8 @@
 /**
  * docker-compose.yml, as design.md describes it: Redis, Postgres and one container per mnsim app
  * (the api is also the orchestrator), kvm once per architecture, each running its app's build with an environment that app accepts.
- * Where a compose command is installed, `config` must accept the file too.
+ * Every service restarts on its own and has a health check (issue 14), and Redis keeps its data
+ * in an append-only file. Where a compose command is installed, `config` must accept the file too.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,10 +21,15 @@ interface Service {
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
+  volumes?: string[];
+  restart?: string;
+  depends_on?: Record<string, { condition?: string }>;
+  healthcheck?: { test?: string[]; interval?: string; timeout?: string; retries?: number };
 }
 
 const compose = parse(readFileSync(FILE, 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
 };
 const services = compose.services;
 
@@ -64,6 +70,51 @@ describe('docker-compose.yml', () => {
       expect(config.MNSIM_REDIS_URL).toBe('redis://redis:6379');
       expect(config.MNSIM_DATABASE_URL).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
     }
+  });
+
+  it.each(Object.keys(services))('%s restarts when it exits and has a health check', (name) => {
+    const s = services[name];
+    expect(s.restart).toBe('unless-stopped');
+    const test = s.healthcheck?.test ?? [];
+    expect(test[0], 'CMD form: no shell in between').toBe('CMD');
+    expect(test.length).toBeGreaterThan(1);
+    expect(s.healthcheck).toMatchObject({
+      interval: expect.any(String),
+      timeout: expect.any(String),
+      retries: expect.any(Number),
+    });
+  });
+
+  it('checks the api on its /health, each worker on the age of its heartbeat file', () => {
+    expect(services.api.healthcheck?.test?.join(' ')).toMatch(
+      /fetch\('http:\/\/127\.0\.0\.1:' \+ process\.env\.MNSIM_API_PORT \+ '\/health'/,
+    );
+    for (const a of APPS.filter((x) => x.app !== 'api')) {
+      const s = services[a.service];
+      expect(s.environment?.MNSIM_HEARTBEAT_FILE, a.service).toMatch(/^\//);
+      expect(s.healthcheck?.test?.join(' '), a.service).toContain(
+        'statSync(process.env.MNSIM_HEARTBEAT_FILE',
+      );
+    }
+    // the apps start only once Redis and Postgres answer
+    for (const a of APPS) {
+      expect(services[a.service].depends_on, a.service).toEqual({
+        redis: { condition: 'service_healthy' },
+        postgres: { condition: 'service_healthy' },
+      });
+    }
+    expect(services.redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(services.postgres.healthcheck?.test).toEqual(['CMD', 'pg_isready', '-U', 'postgres']);
+  });
+
+  it('runs Redis with appendonly on, its data in a volume', () => {
+    const command = services.redis.command ?? [];
+    expect(command[0]).toBe('redis-server');
+    const i = command.lastIndexOf('--appendonly');
+    expect(i).toBeGreaterThan(0);
+    expect(command[i + 1]).toBe('yes');
+    expect(services.redis.volumes).toContainEqual(expect.stringMatching(/^redisdata:\/data$/));
+    expect(compose.volumes).toHaveProperty('redisdata');
   });
 
   it('publishes host ports on 127.0.0.1 only', () => {
