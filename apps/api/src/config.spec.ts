@@ -42,8 +42,8 @@ describe('loadApiConfig', () => {
         MNSIM_DATABASE_SCHEMA: 'hist',
         MNSIM_QUEUE_PREFIX: 'lab',
         MNSIM_CONCURRENCY: 32,
-        MNSIM_LOCK_DURATION_MS: 10_000,
-        MNSIM_STALLED_INTERVAL_MS: 5_000,
+        MNSIM_LOCK_DURATION_MS: 4_000,
+        MNSIM_STALLED_INTERVAL_MS: 1_000,
       },
     });
     expect(loadApiConfig({ MNSIM_REDIS_URL: 'redis://r:1' }).cluster).toEqual({
