@@ -46,10 +46,21 @@ const COMMON_QUEUES = [
   COMPONENT_QUEUES.oom,
 ];
 
+/** The queues the runs of these arches need. */
+export function runQueues(arches: Iterable<Arch>): string[] {
+  return [...COMMON_QUEUES, ...[...new Set(arches)].sort().map(kvmQueue)];
+}
+
+/** Of `queues`, those no worker serves right now, in the order given. */
+export async function unservedQueues(bus: Bus, queues: readonly string[]): Promise<string[]> {
+  const counts = await Promise.all(queues.map((q) => bus.queue(q).getWorkersCount()));
+  return queues.filter((_, i) => counts[i] === 0);
+}
+
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** What each queue's workers are, in the words of a user who has to start them. */
-function whoServes(queue: string): string {
+export function whoServes(queue: string): string {
   if (queue === ORCHESTRATOR_QUEUE) return 'no orchestrator is alive (the api serves it)';
   if (queue === COMPONENT_QUEUES.task) return 'no api is alive (it serves it)';
   if (queue.startsWith('kvm-')) return `no kvm worker with KVM_ARCH=${queue.slice(4)} is alive`;
@@ -161,18 +172,14 @@ export class ClusterWatch {
       .finally(() => (this.checking = false));
   }
 
-  private neededQueues(): string[] {
-    const arches = new Set([...this.runs.values()].filter((a): a is Arch => a !== null));
-    return [...COMMON_QUEUES, ...[...arches].sort().map(kvmQueue)];
-  }
-
   private async countWorkers(): Promise<void> {
-    const queues = this.neededQueues();
-    const counts = await Promise.all(queues.map((q) => this.bus.queue(q).getWorkersCount()));
+    const arches = [...this.runs.values()].filter((a): a is Arch => a !== null);
+    const queues = runQueues(arches);
+    const unserved = new Set(await unservedQueues(this.bus, queues));
     const now = Date.now();
     this.lastAnswer = now;
-    for (const [i, queue] of queues.entries()) {
-      if (counts[i] > 0) {
+    for (const queue of queues) {
+      if (!unserved.has(queue)) {
         this.missingSince.delete(queue);
         continue;
       }

@@ -32,6 +32,7 @@ import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
 import { ChainWatchdog } from './chain-watchdog.js';
+import { runQueues, unservedQueues, whoServes } from './cluster-watch.js';
 
 /**
  * The auditor is sent a flush once this many events are staged: it stores them in one append
@@ -161,14 +162,29 @@ export class OrchestratorProcessor {
     if (stimulusId !== null && rec.current.id !== stimulusId) return;
     const s = rec.current.stimulus;
     rec.status = 'failed';
-    rec.failureReason =
-      reason ??
-      `the chain of ${rec.current.id} (${s.fn} on ${s.to}) did not complete within ${rec.timeoutMs} ms: is a ${queueOf(s.to)} worker running?`;
+    rec.failureReason = reason ?? (await this.timeoutReason(meta, rec, s));
     rec.lastMsg = msgKey;
     rec.outbox = [this.finishJob(runId, meta, rec)];
     await this.runs.saveOrchestrator(runId, rec, []);
     await this.bus.send(rec.outbox);
     this.log('warn', 'run failed', { runId, reason: rec.failureReason });
+  }
+
+  /**
+   * Why a chain timed out, as far as the cluster can tell: the queues of the run that no worker
+   * serves, whichever the chain was stuck on (its stimulus went to its first component only).
+   */
+  private async timeoutReason(
+    meta: RunMeta,
+    rec: OrchestratorRecord,
+    s: Stimulus,
+  ): Promise<string> {
+    const chain = `the chain of ${rec.current?.id} (${s.fn} on ${s.to}) did not complete within ${rec.timeoutMs} ms`;
+    const missing = await unservedQueues(this.bus, runQueues([meta.scenario.host.arch]));
+    if (missing.length === 0) {
+      return `${chain}, though every queue it needs has a worker (one may have died holding its job)`;
+    }
+    return `${chain}: ${missing.map((q) => `${whoServes(q)}, nothing serves queue "${q}"`).join('; ')}`;
   }
 
   /**
