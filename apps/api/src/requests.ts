@@ -4,6 +4,7 @@
  * them, and @nestjs/swagger documents them from the same objects. Every message here is the reason
  * part of a 400; the pipe prefixes the parameter's name.
  */
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
 import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
 import { MAX_PAGE_SIZE } from '@mnsim/store';
 import { z } from 'zod';
@@ -89,8 +90,8 @@ const cursor = z
 /** A run id or a unique prefix of one (like git). */
 export const runIdParam = z
   .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, {
-    error: 'must be a run id or a prefix of one (letters, digits, . _ : -)',
+  .regex(RUN_ID_PATTERN, {
+    error: `must be a run id or a prefix of one (${RUN_ID_RULE})`,
   })
   .describe('run id, or a unique prefix of one');
 

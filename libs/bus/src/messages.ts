@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { ARCHES, KERNEL_VARIANTS, type Address, type Arch } from '@mnsim/kernel';
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
 
 export const ORCHESTRATOR_QUEUE = 'orchestrator';
 export const AUDITOR_QUEUE = 'auditor';
@@ -42,7 +43,7 @@ export const JOB = {
   finish: 'finish',
 } as const;
 
-const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'run ids are [A-Za-z0-9_.-]{1,100}');
+const runId = z.string().regex(RUN_ID_PATTERN, `run ids are ${RUN_ID_RULE}`);
 const eventId = z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'event ids are [A-Za-z0-9_.-]+');
 const count = z.number().int().nonnegative();
 const address = z.union([

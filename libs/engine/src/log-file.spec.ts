@@ -118,6 +118,27 @@ describe('log files', () => {
     );
   });
 
+  // issue 15, finding 3: a header id holding ESC and a newline printed a forged line; a
+  // 100,000-character id was stored; the API's own pattern could not address such runs
+  it.each([
+    ['FORGED\x1b[0m\nmnsim: imported run FORGED'],
+    ['x'.repeat(100_000)],
+    ['run:1'],
+    ['..'],
+    ['-rf'],
+    [''],
+  ])('refuses a header whose runId is not a run id: %j', async (runId) => {
+    const header = JSON.parse(lines[0]);
+    header.runId = runId;
+    const path = file([JSON.stringify(header), ...lines.slice(1)].join('\n'));
+    const err: unknown = await LogFile.open(path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LogFileError);
+    expect((err as LogFileError).exitCode).toBe(2);
+    expect((err as Error).message).toBe(
+      `${path}:1: header: runId: must be 1 to 100 letters, digits, ".", "_" or "-", the first a letter or a digit`,
+    );
+  });
+
   it('refuses a missing file by name', async () => {
     await expect(LogFile.open(join(dir, 'nope.jsonl'))).rejects.toThrow(
       /nope\.jsonl: no such file$/,

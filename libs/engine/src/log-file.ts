@@ -27,6 +27,8 @@ import {
   EVENT_TYPES,
   type Json,
   LogHasher,
+  RUN_ID_PATTERN,
+  RUN_ID_RULE,
   type Violation,
   canonicalEventLineFromPayload,
   canonicalJson,
@@ -92,7 +94,8 @@ export function lineOfSeq(seq: number): number {
 }
 
 const headerSchema = z.object({
-  runId: z.string().min(1),
+  // the id the run is stored under and printed with: one form everywhere (libs/events)
+  runId: z.string().regex(RUN_ID_PATTERN, { error: `must be ${RUN_ID_RULE}` }),
   scenario: z.string().min(1),
   kernel: z.enum(KERNEL_VARIANTS),
   arch: z.enum(ARCHES),

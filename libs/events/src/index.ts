@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './payloads.js';
 export * from './payload-encoding.js';
 export * from './canonical-writer.js';
+export * from './run-id.js';

@@ -253,6 +253,20 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await store.resolveRunId('x%')).toBe('x%y');
     });
 
+    // issue 15, finding 3: an imported run `1` shadows every id that begins with 1. An exact id
+    // wins (as a full ref does in git), or that run could never be named while the others exist;
+    // the others stay reachable by any longer prefix.
+    it('an exact id wins over the same text as a prefix of longer ids', async () => {
+      await store.createRun({ runId: '1', scenario: 's', kernel: '5.8', arch: 'x86', seed: 1 });
+      for (const runId of ['1f0c2d4e-aaaa', '1f0c2d4e-bbbb']) {
+        await store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'x86', seed: 1 });
+      }
+      expect(await store.resolveRunId('1')).toBe('1');
+      await expect(store.resolveRunId('1f')).rejects.toBeInstanceOf(AmbiguousRunIdError);
+      expect(await store.resolveRunId('1f0c2d4e-b')).toBe('1f0c2d4e-bbbb');
+      expect(await store.resolveRunId('abc123')).toBe('abc123');
+    });
+
     it('names the candidates of an ambiguous prefix', async () => {
       const err: unknown = await store.resolveRunId('abc').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AmbiguousRunIdError);
