@@ -13,14 +13,14 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
-import { BullModule, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import type { Job, WorkerOptions } from 'bullmq';
+import { DiscoveryModule, DiscoveryService, ModuleRef } from '@nestjs/core';
+import { BullModule, OnWorkerEvent, Processor, WorkerHost, getQueueToken } from '@nestjs/bullmq';
+import type { Job, Queue, WorkerOptions } from 'bullmq';
 import type { Address } from '@mnsim/kernel';
 import { ComponentProcessor } from './component-processor.js';
 import { queueOf } from './messages.js';
 import type { ClusterConfig } from './config.js';
-import { Bus, logJobFailed, logWorkerError, workerOptions } from './redis-bus.js';
+import { Bus, logJobFailed, workerOptions } from './redis-bus.js';
 import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
 import { startHeartbeat } from './supervision.js';
 
@@ -38,7 +38,11 @@ export class BusProvider implements OnApplicationShutdown {
     this.bus = new Bus({
       redisUrl: config.MNSIM_REDIS_URL,
       prefix: config.MNSIM_QUEUE_PREFIX,
-      onConnectionError: (err) => log('error', 'Redis connection error', { reason: err.message }),
+      onConnectionError: (err, queue) =>
+        log('error', 'Redis connection error', {
+          ...(queue ? { queue } : {}),
+          reason: err.message,
+        }),
     });
   }
 
@@ -88,9 +92,10 @@ export abstract class QueueProcessor extends WorkerHost implements BeforeApplica
     logJobFailed(this.log, this.worker.name, job, err);
   }
 
+  /** Its connection's errors, mostly: one line per message and quiet period, not one per retry. */
   @OnWorkerEvent('error')
   onError(err: Error): void {
-    logWorkerError(this.log, this.worker.name, err);
+    this.busProvider.bus.reportConnectionError(err, this.worker.name);
   }
 
   /**
@@ -155,12 +160,21 @@ function queueProcessors(discovery: DiscoveryService): QueueProcessor[] {
 class ServingLog implements OnApplicationBootstrap {
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
+    @Inject(BusProvider) private readonly bus: BusProvider,
     @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
     @Inject(BUS_LOGGER) private readonly log: BusLogger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const processors = queueProcessors(this.discovery);
+    // The Queue each processor's module registered (BullModule.registerQueue) has connections of
+    // its own: without a listener BullMQ prints every retry's error as a stack trace while Redis
+    // is away, outside the one-JSON-object-a-line log.
+    for (const p of processors) {
+      const queue = this.moduleRef.get<Queue>(getQueueToken(p.worker.name), { strict: false });
+      queue.on('error', (err: Error) => this.bus.bus.reportConnectionError(err, p.worker.name));
+    }
     await Promise.all(processors.map((p) => p.worker.waitUntilReady()));
     this.log('info', 'serving', {
       queues: processors.map((p) => p.worker.name),

@@ -28,10 +28,11 @@ export interface BusOptions {
   /** BullMQ key prefix and the prefix of every key mnsim keeps; one per cluster (or per test) */
   prefix: string;
   /**
-   * Told of a connection error of the bus's own connection and queues (they retry on their own);
-   * at most once per distinct message in CONNECTION_ERROR_QUIET_MS. Default: one line on stderr.
+   * Told of a connection error of the bus's own connection and queues (they retry on their own),
+   * and of those reported to it (reportConnectionError: a served queue's, with its name); at most
+   * once per queue and distinct message in CONNECTION_ERROR_QUIET_MS. Default: one line on stderr.
    */
-  onConnectionError?: (err: Error) => void;
+  onConnectionError?: (err: Error, queue?: string) => void;
 }
 
 /** A connection error repeats with every retry: the same message is reported again after this. */
@@ -94,11 +95,6 @@ export function logJobFailed(
   });
 }
 
-/** A worker's `error` event (its connection, mostly). */
-export function logWorkerError(log: BusLogger, queueName: string, err: Error): void {
-  log('error', 'worker error', { queue: queueName, reason: err.message });
-}
-
 /** A client's watch on one run: the auditor's announcement that it closed the run. */
 export interface RunClosedWatch {
   /** settles once the subscription is in place: an announcement after that is not missed */
@@ -158,12 +154,27 @@ export class Bus {
   }
 
   private connectionError(err: Error): void {
+    this.reportConnectionError(err);
+  }
+
+  /**
+   * A connection error, of this bus's connections or of a queue served beside it (`queue`): told
+   * to onConnectionError once per queue and message in CONNECTION_ERROR_QUIET_MS, since every
+   * retry of every connection repeats it while Redis is away.
+   */
+  reportConnectionError(err: Error, queue?: string): void {
+    const key = `${queue ?? ''}\u0000${err.message}`;
     const now = Date.now();
-    const last = this.errorsReported.get(err.message);
+    const last = this.errorsReported.get(key);
     if (last !== undefined && now - last < CONNECTION_ERROR_QUIET_MS) return;
-    this.errorsReported.set(err.message, now);
-    if (this.opts.onConnectionError) this.opts.onConnectionError(err);
-    else process.stderr.write(`mnsim: Redis at ${this.opts.redisUrl}: ${err.message} (retrying)\n`);
+    this.errorsReported.set(key, now);
+    if (this.opts.onConnectionError) this.opts.onConnectionError(err, queue);
+    else {
+      const where = queue ? ` (queue ${queue})` : '';
+      process.stderr.write(
+        `mnsim: Redis at ${this.opts.redisUrl}${where}: ${err.message} (retrying)\n`,
+      );
+    }
   }
 
   /**
@@ -265,7 +276,7 @@ export class Bus {
       },
     );
     worker.on('failed', (job, err) => logJobFailed(opts.log, queueName, job, err));
-    worker.on('error', (err) => logWorkerError(opts.log, queueName, err));
+    worker.on('error', (err) => this.reportConnectionError(err, queueName));
     this.workers.push(worker);
     return worker;
   }
