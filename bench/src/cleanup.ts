@@ -1,4 +1,7 @@
-/** What every benchmark that writes to Redis or Postgres removes when it ends: its prefix, its schema. */
+/**
+ * Where a benchmark's cluster lives and what it removes when it ends: a queue prefix and a
+ * Postgres schema of its own.
+ */
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -25,4 +28,33 @@ export async function dropSchema(databaseUrl: string, schema: string): Promise<v
   } finally {
     await c.end();
   }
+}
+
+/** A benchmark cluster's own prefix and schema, the environment its processes get, its clean-up. */
+export interface BenchSandbox {
+  prefix: string;
+  schema: string;
+  /** for every process of the cluster (add its own settings) */
+  env: NodeJS.ProcessEnv;
+  drop(): Promise<void>;
+}
+
+export function benchSandbox(tag: string, redisUrl: string, databaseUrl: string): BenchSandbox {
+  const prefix = `mnsimbench-${tag}`;
+  const schema = `mnsimbench_${tag}`;
+  return {
+    prefix,
+    schema,
+    env: {
+      PATH: process.env.PATH,
+      MNSIM_REDIS_URL: redisUrl,
+      MNSIM_DATABASE_URL: databaseUrl,
+      MNSIM_DATABASE_SCHEMA: schema,
+      MNSIM_QUEUE_PREFIX: prefix,
+    },
+    async drop() {
+      await dropPrefix(redisUrl, prefix);
+      await dropSchema(databaseUrl, schema);
+    },
+  };
 }

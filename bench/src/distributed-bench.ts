@@ -35,7 +35,7 @@ import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import { chainDoneChannel, hopJobId } from './trivial-worker.js';
 import { type RoundCpu, cpuBetween, readCpu } from './cpu-usage.js';
-import { dropPrefix, dropSchema } from './cleanup.js';
+import { benchSandbox, dropPrefix } from './cleanup.js';
 import {
   AUDITOR_QUEUE,
   Bus,
@@ -298,16 +298,9 @@ async function runCampaign(
   o: Required<DistributedBenchOptions>,
 ): Promise<CampaignResult> {
   const tag = `${replicas}r_${randomBytes(4).toString('hex')}`;
-  const prefix = `mnsimbench-${tag}`;
-  const schema = `mnsimbench_${tag}`;
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    MNSIM_REDIS_URL: o.redisUrl,
-    MNSIM_DATABASE_URL: o.databaseUrl,
-    MNSIM_DATABASE_SCHEMA: schema,
-    MNSIM_QUEUE_PREFIX: prefix,
-    MNSIM_CONCURRENCY: String(o.concurrency),
-  };
+  const box = benchSandbox(tag, o.redisUrl, o.databaseUrl);
+  const { prefix, schema } = box;
+  const env: NodeJS.ProcessEnv = { ...box.env, MNSIM_CONCURRENCY: String(o.concurrency) };
   const store = await openStore({ url: o.databaseUrl, schema });
   const bus = new Bus({ redisUrl: o.redisUrl, prefix });
   const children: ChildProcess[] = [];
@@ -391,8 +384,7 @@ async function runCampaign(
     await stopWorkers(children);
     await bus.close();
     await store.close();
-    await dropPrefix(o.redisUrl, prefix);
-    await dropSchema(o.databaseUrl, schema);
+    await box.drop();
   }
 }
 

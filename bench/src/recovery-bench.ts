@@ -31,7 +31,7 @@ import {
   DistributedClient,
   RunStateRepository,
 } from '@mnsim/bus';
-import { dropPrefix, dropSchema } from './cleanup.js';
+import { benchSandbox } from './cleanup.js';
 
 /** dist/bench/src → the repository root */
 const ROOT = join(import.meta.dirname, '../../..');
@@ -251,19 +251,14 @@ async function killAndWatch(
 }
 
 async function measure(replicas: number, o: RecoveryBenchOptions): Promise<KillRecovery[]> {
-  const tag = `rec${replicas}_${randomBytes(4).toString('hex')}`;
-  const prefix = `mnsimbench-${tag}`;
-  const schema = `mnsimbench_${tag}`;
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    MNSIM_REDIS_URL: o.redisUrl,
-    MNSIM_DATABASE_URL: o.databaseUrl,
-    MNSIM_DATABASE_SCHEMA: schema,
-    MNSIM_QUEUE_PREFIX: prefix,
-    MNSIM_API_PORT: '0',
-  };
-  const store = await openStore({ url: o.databaseUrl, schema });
-  const bus = new Bus({ redisUrl: o.redisUrl, prefix });
+  const box = benchSandbox(
+    `rec${replicas}_${randomBytes(4).toString('hex')}`,
+    o.redisUrl,
+    o.databaseUrl,
+  );
+  const env: NodeJS.ProcessEnv = { ...box.env, MNSIM_API_PORT: '0' };
+  const store = await openStore({ url: o.databaseUrl, schema: box.schema });
+  const bus = new Bus({ redisUrl: o.redisUrl, prefix: box.prefix });
   const client = new DistributedClient(bus, { runTimeoutMs: 5 * GIVE_UP_MS });
   const cluster = Cluster.start(replicas, env);
   let load: Load | null = null;
@@ -300,8 +295,7 @@ async function measure(replicas: number, o: RecoveryBenchOptions): Promise<KillR
     await cluster.stop();
     await bus.close();
     await store.close();
-    await dropPrefix(o.redisUrl, prefix);
-    await dropSchema(o.databaseUrl, schema);
+    await box.drop();
   }
 }
 
