@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
-import { logHashOf } from '@mnsim/events';
+import { canonicalEventLine, logHashOf } from '@mnsim/events';
 import { dropPrefix } from '../../../test/distributed/harness.js';
 import { main } from './cli.js';
 import { parseRunTimeout } from './config.js';
@@ -255,6 +255,101 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  describe('issue 15: what reaches the terminal', () => {
+    /** the forged line of finding 3, and an escape sequence that would clear the screen */
+    const FORGED = '\x1b[2J\x1b[H\nmnsim: imported run FORGED';
+    const forgedLine = /^mnsim: imported run FORGED/m;
+
+    async function exported(): Promise<{ runId: string; file: string; lines: string[] }> {
+      const run = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+      const file = join(dir, 'run.jsonl');
+      expect((await mnsim('export', run.runId, '-o', file)).code).toBe(0);
+      return { runId: run.runId, file, lines: readFileSync(file, 'utf8').trimEnd().split('\n') };
+    }
+
+    it('import refuses a header whose run id holds ESC and a newline: exit 2, one line naming the field', async () => {
+      const { lines } = await exported();
+      const header = JSON.parse(lines[0]);
+      header.runId = `1${FORGED}`;
+      const file = join(dir, 'forged.jsonl');
+      writeFileSync(file, [JSON.stringify(header), ...lines.slice(1)].join('\n') + '\n');
+      const r = await mnsim('import', file);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toBe(
+        `mnsim: ${file}:1: header: runId: must be 1 to 100 letters, digits, ".", "_" or "-", the first a letter or a digit\n`,
+      );
+      // and a 100,000-character id is not stored either
+      header.runId = 'x'.repeat(100_000);
+      writeFileSync(file, [JSON.stringify(header), ...lines.slice(1)].join('\n') + '\n');
+      const long = await mnsim('import', file);
+      expect(long.code).toBe(2);
+      expect(long.err.length).toBeLessThan(300);
+    });
+
+    it.each([
+      [
+        ['export', FORGED],
+        /^mnsim: no run matches '\\x1b\[2J\\x1b\[H\\nmnsim: imported run FORGED'\n$/,
+      ],
+      [['replay', FORGED], /^mnsim: no run matches '\\x1b\[2J/],
+      [['violations', '--run', FORGED], /^mnsim: no run matches '\\x1b\[2J/],
+      [
+        ['import', `${FORGED}.jsonl`],
+        /^mnsim: \\x1b\[2J\\x1b\[H\\nmnsim: imported run FORGED\.jsonl: no such file\n$/,
+      ],
+      [['run', `${FORGED}.yaml`], /^mnsim: unknown scenario .*\\u001b\[2J/],
+      [[FORGED], /^error: unknown command '\\x1b\[2J\\x1b\[H\\nmnsim: imported run FORGED'\n/],
+      [['run', `--${FORGED}`], /^error: unknown option '--\\x1b\[2J/],
+    ])('an argument quoted in an error is escaped: %j', async (args, message) => {
+      const r = await mnsim(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(forgedLine);
+      // eslint-disable-next-line no-control-regex
+      expect(r.err).not.toMatch(/\x1b/);
+    });
+
+    it('a file name with control characters is escaped when a log in it is imported', async () => {
+      const { runId, file } = await exported();
+      const odd = join(dir, `odd${FORGED}.jsonl`);
+      writeFileSync(odd, readFileSync(file));
+      const r = await mnsim('import', odd);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(`${runId}\n`);
+      expect(r.err).toMatch(/^mnsim: already in the store: run /);
+      const e = await mnsim('export', runId, '-o', odd);
+      expect(e.code).toBe(0);
+      expect(e.err).toContain('odd\\x1b[2J\\x1b[H\\nmnsim: imported run FORGED.jsonl\n');
+      expect(e.err).not.toMatch(forgedLine);
+    });
+
+    it("a recorded violation's comm with control characters is escaped in every table and splat", async () => {
+      const { lines } = await exported();
+      // a log whose violations name a comm no scenario can give: the header's hash covers it
+      const edited = lines.slice(1).map((line) => {
+        const e = JSON.parse(line);
+        if (e.type !== 'violation') return line;
+        e.payload.violation.comm = FORGED;
+        return canonicalEventLine(e);
+      });
+      const header = { ...JSON.parse(lines[0]), runId: 'odd-comm', logHash: logHashOf(edited) };
+      const file = join(dir, 'odd-comm.jsonl');
+      writeFileSync(file, [JSON.stringify(header), ...edited].join('\n') + '\n');
+      expect((await mnsim('import', file)).code).toBe(0);
+      const table = await mnsim('violations', '--run', 'odd-comm');
+      expect(table.code).toBe(0);
+      expect(table.out).toContain('\\x1b[2J\\x1b[H\\nmnsim: imported run FORGED');
+      expect(table.out).not.toMatch(forgedLine);
+      const replay = await mnsim('replay', 'odd-comm', '--kernel', '5.8+fix');
+      expect(replay.code).toBe(0);
+      expect(replay.out).toContain('\\x1b[2J\\x1b[H\\nmnsim: imported run FORGED[36]');
+      expect(replay.out).not.toMatch(forgedLine);
+      // eslint-disable-next-line no-control-regex
+      expect(table.out + replay.out).not.toMatch(/\x1b/);
+    });
   });
 
   it('an invalid scenario file is refused naming the file, the field and the reason', async () => {

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KERNEL_VARIANTS, ARCHES, type Arch, type KernelVariant } from '@mnsim/kernel';
+import { printable } from '@mnsim/events';
 import { loadConfig } from './config.js';
 import { EXIT_BAD_INPUT, reportError } from './errors.js';
 import { runCommand } from './commands/run.js';
@@ -35,12 +36,22 @@ function positiveInt(name: string, max: number) {
 const kernelOption = (): Option =>
   new Option('--kernel <variant>', 'kernel variant').choices([...KERNEL_VARIANTS]);
 
+/**
+ * commander's error line quotes the argument at fault as it was given: escaped, on one line. A
+ * suggestion it adds on a line of its own names only known commands and options.
+ */
+function commanderError(text: string): string {
+  const m = /^([\s\S]*?)(\n\(Did you mean [^\n]*\?\))?\n?$/.exec(text);
+  return m === null ? `${printable(text)}\n` : `${printable(m[1])}${m[2] ?? ''}\n`;
+}
+
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('mnsim')
     .description(
       'Simulate the Linux 5.8 MMU-notifier invalidation path (OOM reaper, KVM) and record every sleep in atomic context',
     )
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(commanderError(text)) })
     .exitOverride();
 
   program

@@ -1,3 +1,5 @@
+import { printable } from '@mnsim/events';
+
 /**
  * Exit statuses of the `mnsim` contract and the mapping of errors to them: 2 for bad input
  * (usage, invalid scenario or log, unknown run), 3 when the run or the infrastructure failed.
@@ -29,7 +31,8 @@ export function exitCodeOf(err: unknown): number {
 export function reportError(err: unknown): number {
   const code = exitCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`mnsim: ${message}\n`);
+  // messages quote input (file names, run ids, a log's fields): shown escaped, on one line
+  process.stderr.write(`mnsim: ${printable(message)}\n`);
   if (code === EXIT_FAILED && process.env.MNSIM_DEBUG && err instanceof Error && err.stack) {
     process.stderr.write(`${err.stack}\n`);
   }

@@ -1,6 +1,6 @@
 /** Human and JSON renderings of runs and violations, as the design's CLI contract prints them. */
 import { formatKernelLog } from '@mnsim/engine';
-import { type Violation, violationWithSeq } from '@mnsim/events';
+import { type Violation, printable, violationWithSeq } from '@mnsim/events';
 import type { SignatureGroup, ViolationRow } from '@mnsim/store';
 import type { Arch, KernelVariant } from '@mnsim/kernel';
 import type { KernelLogLine } from '@mnsim/engine';
@@ -44,7 +44,7 @@ export function runHuman(run: PrintableRun, hz: number): string {
   const reported = run.violations.filter((v) => v.reported).length;
   const suppressed = run.violations.length - reported;
   lines.push(
-    `mnsim: run ${run.runId} ${run.scenario} on ${run.kernel}/${run.arch} seed ${run.seed}: ${run.status}${run.panicked ? ' (kernel panicked)' : ''}, ` +
+    `mnsim: run ${printable(run.runId)} ${printable(run.scenario)} on ${run.kernel}/${run.arch} seed ${run.seed}: ${run.status}${run.panicked ? ' (kernel panicked)' : ''}, ` +
       `${run.events} events, ${run.violations.length} violation${run.violations.length === 1 ? '' : 's'}` +
       (run.violations.length > 0 ? ` (${reported} printed, ${suppressed} rate-limited)` : '') +
       `, ${run.logHash}`,
@@ -64,13 +64,14 @@ export function violationRowJson(v: ViolationRow): object {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const cells = rows.map((r) => r.map(printable));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
   const fmt = (r: string[]): string =>
     r
       .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd();
-  return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
+  return [fmt(header), ...cells.map(fmt)].join('\n') + '\n';
 }
 
 export function violationsHuman(rows: ViolationRow[], more: boolean): string {

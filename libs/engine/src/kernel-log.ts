@@ -4,6 +4,7 @@
  */
 import type { PrintkLine } from '@mnsim/kernel';
 import { formatDmesgLine } from '@mnsim/kernel';
+import { printable } from '@mnsim/events';
 
 export interface KernelLogLine extends PrintkLine {
   /** seq of the event that carried it */
@@ -27,6 +28,7 @@ export function kernelLogFromEvent(e: EventLike, out: KernelLogLine[]): void {
   }
 }
 
+/** One dmesg line each, escaped: a line quotes a task's comm, which a recorded log could hold raw. */
 export function formatKernelLog(lines: readonly PrintkLine[], hz: number): string[] {
-  return lines.map((l) => formatDmesgLine(l, hz));
+  return lines.map((l) => printable(formatDmesgLine(l, hz)));
 }

@@ -7,3 +7,4 @@ export * from './payloads.js';
 export * from './payload-encoding.js';
 export * from './canonical-writer.js';
 export * from './run-id.js';
+export * from './printable.js';

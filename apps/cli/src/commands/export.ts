@@ -5,7 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { canonicalEventLineFromPayload, LogHasher } from '@mnsim/events';
+import { canonicalEventLineFromPayload, LogHasher, printable } from '@mnsim/events';
 import { LOG_FORMAT, LOG_FORMAT_VERSION } from '@mnsim/engine';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
@@ -66,7 +66,9 @@ export async function exportCommand(
       );
     }
     if (opts.output && opts.output !== '-')
-      process.stderr.write(`mnsim: exported ${n} events of run ${runId} to ${opts.output}\n`);
+      process.stderr.write(
+        `mnsim: exported ${n} events of run ${printable(runId)} to ${printable(opts.output)}\n`,
+      );
     return EXIT_OK;
   } finally {
     await store.close();

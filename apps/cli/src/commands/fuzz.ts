@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
+import { printable } from '@mnsim/events';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
@@ -228,7 +229,7 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
     if (!o.ok) {
       failed++;
       campaign.update('failed\n');
-      process.stderr.write(`mnsim: fuzz run ${i} failed: ${o.reason}\n`);
+      process.stderr.write(`mnsim: fuzz run ${i} failed: ${printable(o.reason)}\n`);
       return;
     }
     completed++;
@@ -277,7 +278,7 @@ function fuzzHuman(s: FuzzSummary): string {
     );
     for (const r of s.bySignature) {
       lines.push(
-        `${String(r.count).padEnd(w.count)}  ${r.kernel.padEnd(w.kernel)}  ${r.arch.padEnd(w.arch)}  ${r.signature}`,
+        `${String(r.count).padEnd(w.count)}  ${r.kernel.padEnd(w.kernel)}  ${r.arch.padEnd(w.arch)}  ${printable(r.signature)}`,
       );
     }
   }

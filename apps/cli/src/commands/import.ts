@@ -1,5 +1,6 @@
 /** `mnsim import <log.jsonl> [--json]`: a log file (as `mnsim export` writes it) into the store. */
 import { importLogFile } from '@mnsim/engine';
+import { printable } from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK } from '../errors.js';
@@ -23,9 +24,10 @@ export async function importCommand(
     if (opts.json) {
       process.stdout.write(JSON.stringify(r) + '\n');
     } else {
-      process.stdout.write(`${r.runId}\n`);
+      // the header's fields are checked, and printed escaped all the same: they come from a file
+      process.stdout.write(`${printable(r.runId)}\n`);
       process.stderr.write(
-        `mnsim: ${r.imported ? 'imported' : 'already in the store:'} run ${r.runId} ${r.scenario} on ${r.kernel}/${r.arch} seed ${r.seed}, ` +
+        `mnsim: ${r.imported ? 'imported' : 'already in the store:'} run ${printable(r.runId)} ${printable(r.scenario)} on ${r.kernel}/${r.arch} seed ${r.seed}, ` +
           `${r.events} events, ${r.violations} violation${r.violations === 1 ? '' : 's'}, ${r.logHash}\n`,
       );
     }

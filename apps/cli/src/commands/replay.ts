@@ -13,7 +13,7 @@ import {
   rebuildViolations,
   replayLog,
 } from '@mnsim/engine';
-import { type Violation, canonicalJson } from '@mnsim/events';
+import { type Violation, canonicalJson, printable } from '@mnsim/events';
 import type { Arch, KernelVariant } from '@mnsim/kernel';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
@@ -64,7 +64,9 @@ export async function replayCommand(
       removed: outcome.report.violationsDiff.removed.map(violationJson),
     },
   };
-  process.stdout.write(opts.json ? JSON.stringify(report) + '\n' : replayHuman(outcome, origin));
+  process.stdout.write(
+    opts.json ? JSON.stringify(report) + '\n' : replayHuman(outcome, printable(origin)),
+  );
   return outcome.mode === 'verify' && !outcome.report.matches ? EXIT_FINDINGS : EXIT_OK;
 }
 
@@ -108,7 +110,8 @@ function plural(n: number, what: string): string {
 export function replayHuman(o: ReplayOutcome, origin: string): string {
   const r = o.report;
   const rec = o.recorded;
-  const what = `${origin === `run ${r.runId}` ? origin : `${origin} (run ${r.runId})`}: ${rec.scenario.name} recorded on ${rec.kernel}/${rec.arch}, seed ${rec.seed}`;
+  const runId = printable(r.runId);
+  const what = `${origin === `run ${runId}` ? origin : `${origin} (run ${runId})`}: ${printable(rec.scenario.name)} recorded on ${rec.kernel}/${rec.arch}, seed ${rec.seed}`;
   const out: string[] = [];
   const diff = r.violationsDiff;
   if (o.mode === 'verify') {
@@ -147,8 +150,8 @@ function splats(kind: 'removed' | 'added', kernel: string, vs: Violation[]): str
   for (const v of vs) {
     out.push(
       '',
-      `${kind} (${kind === 'removed' ? 'recorded' : 'replayed'} on ${kernel}, seq ${v.seq}): ${v.comm}[${v.pid}] at jiffy ${v.jiffies}, ${v.site}${v.reported ? '' : ' (rate-limited: not printed)'}`,
-      ...v.text.split('\n'),
+      `${kind} (${kind === 'removed' ? 'recorded' : 'replayed'} on ${kernel}, seq ${v.seq}): ${printable(v.comm)}[${v.pid}] at jiffy ${v.jiffies}, ${printable(v.site)}${v.reported ? '' : ' (rate-limited: not printed)'}`,
+      ...v.text.split('\n').map(printable),
     );
   }
   return out;
@@ -179,7 +182,7 @@ function divergenceHuman(d: ReplayOutcome['report']['firstDivergence']): string[
 function clip(line: string, at: number): string {
   const from = Math.max(0, at - 80);
   const to = Math.min(line.length, at + 120);
-  return `${from > 0 ? '…' : ''}${line.slice(from, to)}${to < line.length ? '…' : ''}`;
+  return `${from > 0 ? '…' : ''}${printable(line.slice(from, to))}${to < line.length ? '…' : ''}`;
 }
 
 function rebuildHuman(r: RebuildReport): string {
@@ -188,7 +191,9 @@ function rebuildHuman(r: RebuildReport): string {
   return (
     [
       `${head}; the table was NOT as the logs say, for these runs:`,
-      ...r.differing.map((d) => `  ${d.runId}: ${d.before} rows before, ${d.after} rebuilt`),
+      ...r.differing.map(
+        (d) => `  ${printable(d.runId)}: ${d.before} rows before, ${d.after} rebuilt`,
+      ),
     ].join('\n') + '\n'
   );
 }

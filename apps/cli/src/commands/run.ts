@@ -1,4 +1,5 @@
 /** `mnsim run <scenario.yaml | built-in> [--kernel V] [--seed N] [--distributed] [--json] [--fail-on-violation]` */
+import { printable } from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import { resolveScenario } from '@mnsim/scenarios';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
@@ -82,7 +83,7 @@ async function runOnCluster(
   opts: RunOptions,
   config: CliConfig,
 ): Promise<number> {
-  const progress = opts.json ? null : clusterProgress(scenario.name);
+  const progress = opts.json ? null : clusterProgress(printable(scenario.name));
   let run;
   try {
     run = await runDistributed(scenario, source, {
@@ -100,7 +101,7 @@ async function runOnCluster(
   }
   if (run.status === 'failed') {
     process.stderr.write(
-      `mnsim: run ${run.runId} failed: ${run.failureReason ?? 'unknown reason'}\n`,
+      `mnsim: run ${printable(run.runId)} failed: ${printable(run.failureReason ?? 'unknown reason')}\n`,
     );
     return EXIT_FAILED;
   }
