@@ -46,6 +46,47 @@ export function runAll(env: Env, cases: Case[], timeoutMs = 30_000): Promise<Cas
   return Promise.all(cases.map((c) => runCase(env, c, timeoutMs)));
 }
 
+/** A campaign submitted at once and followed as it settles (the fault tests act in the middle). */
+export interface CampaignInFlight {
+  /** runs settled so far */
+  done: () => number;
+  /** resolves once every run has; rejects after `ms`, naming the runs still unresolved */
+  settledWithin(ms: number): Promise<CaseResult[]>;
+}
+
+export function startCampaign(env: Env, cases: Case[], timeoutMs: number): CampaignInFlight {
+  const settled: Array<CaseResult | null> = cases.map(() => null);
+  const all = Promise.all(
+    cases.map((c, i) =>
+      runCase(env, c, timeoutMs).then((r) => {
+        settled[i] = r;
+        return r;
+      }),
+    ),
+  );
+  return {
+    done: () => settled.filter((r) => r !== null).length,
+    async settledWithin(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          all,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              const hung = cases
+                .filter((_, i) => settled[i] === null)
+                .map((c) => `${c.scenario.name} ${c.kernel} seed ${c.seed}`);
+              reject(new Error(`${hung.length} runs still unresolved: ${hung.join(', ')}`));
+            }, ms);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
 export function label({ c, run }: CaseResult): string {
   return `${c.scenario.name} ${c.kernel} seed ${c.seed}: ${run.failureReason ?? ''}`;
 }

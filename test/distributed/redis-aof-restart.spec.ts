@@ -16,7 +16,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { type CaseResult, campaign, expectEmbedded, runCase } from './campaign.js';
+import { campaign, expectEmbedded, startCampaign } from './campaign.js';
 import { type Env, testEnv } from './harness.js';
 import { PrivateRedis } from './private-redis.js';
 import { type Worker, buildDist, clusterEnv, startCluster, stopCluster } from './processes.js';
@@ -58,16 +58,8 @@ describe('Redis with appendonly restarted in the middle of a campaign', () => {
 
   it('loses nothing: every run completes with its embedded logHash, events and violations', async () => {
     const cases = campaign(1);
-    const settled: Array<CaseResult | null> = cases.map(() => null);
-    const all = Promise.all(
-      cases.map((c, i) =>
-        runCase(env, c, CHAIN_TIMEOUT_MS).then((r) => {
-          settled[i] = r;
-          return r;
-        }),
-      ),
-    );
-    const done = (): number => settled.filter((r) => r !== null).length;
+    const running = startCampaign(env, cases, CHAIN_TIMEOUT_MS);
+    const done = running.done;
     // restart once the campaign is well under way: some runs closed, most still in flight
     for (let i = 0; i < 600 && done() < 5; i++) await sleep(50);
     const inFlightAtStop = cases.length - done();
@@ -78,18 +70,7 @@ describe('Redis with appendonly restarted in the middle of a campaign', () => {
     await redis!.start();
     expect(await serverRunId(redis!.url)).not.toBe(before);
 
-    let timer: NodeJS.Timeout | undefined;
-    const results = await Promise.race([
-      all,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const hung = cases
-            .filter((_, i) => settled[i] === null)
-            .map((c) => `${c.scenario.name} ${c.kernel} seed ${c.seed}`);
-          reject(new Error(`${hung.length} runs still unresolved: ${hung.join(', ')}`));
-        }, RESOLVE_BOUND_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const results = await running.settledWithin(RESOLVE_BOUND_MS);
 
     // nothing lost: every run completed, each one its embedded twin (logHash, the events and
     // violations the store holds for it)

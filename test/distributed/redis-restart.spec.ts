@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulate } from '@mnsim/engine';
 import { resolveScenario } from '@mnsim/scenarios';
-import { type CaseResult, campaign, expectEmbedded, label, runCase } from './campaign.js';
+import { campaign, expectEmbedded, label, runCase, startCampaign } from './campaign.js';
 import { type Env, testEnv } from './harness.js';
 import { PrivateRedis } from './private-redis.js';
 import { type Worker, buildDist, clusterEnv, startCluster, stopCluster } from './processes.js';
@@ -38,16 +38,8 @@ describe('Redis restarted (empty) in the middle of a campaign', () => {
 
   it('runs in flight complete correctly or fail with the reason; none hangs; new runs complete', async () => {
     const cases = campaign(2);
-    const settled: Array<CaseResult | null> = cases.map(() => null);
-    const all = Promise.all(
-      cases.map((c, i) =>
-        runCase(env, c, CHAIN_TIMEOUT_MS).then((r) => {
-          settled[i] = r;
-          return r;
-        }),
-      ),
-    );
-    const done = (): number => settled.filter((r) => r !== null).length;
+    const running = startCampaign(env, cases, CHAIN_TIMEOUT_MS);
+    const done = running.done;
     // kill Redis once the campaign is well under way: some runs closed, most still in flight
     for (let i = 0; i < 600 && done() < 5; i++) await sleep(50);
     const inFlightAtKill = cases.length - done();
@@ -56,18 +48,7 @@ describe('Redis restarted (empty) in the middle of a campaign', () => {
     await sleep(500);
     await redis!.start();
 
-    let timer: NodeJS.Timeout | undefined;
-    const results = await Promise.race([
-      all,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const hung = cases
-            .filter((_, i) => settled[i] === null)
-            .map((c) => `${c.scenario.name} ${c.kernel} seed ${c.seed}`);
-          reject(new Error(`${hung.length} runs still unresolved: ${hung.join(', ')}`));
-        }, RESOLVE_BOUND_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const results = await running.settledWithin(RESOLVE_BOUND_MS);
 
     const completed = results.filter((r) => r.run.status === 'completed');
     const failed = results.filter((r) => r.run.status === 'failed');
