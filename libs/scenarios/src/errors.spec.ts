@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScenarioError } from './errors.js';
-import { parseScenario } from './parse.js';
+import { parseScenario, scenarioFromData } from './parse.js';
 
 const BASE = `name: t
 host:
@@ -282,6 +282,42 @@ describe('invalid scenarios: one line naming the file, the field path and the re
       '# nothing yet\n',
       'bad.yaml: the file is empty: expected a mapping with name, host and processes',
     ],
+    // issue 15, finding 8: a newline in comm split a kernel-log line
+    [
+      'a newline in comm',
+      edit('comm: qemu', 'comm: "qemu\\nmnsim: imported run FORGED"'),
+      "bad.yaml: processes[0].comm: must be printable ASCII (the kernel keeps the first 15 characters of a task's name); character 5 is U+000A",
+    ],
+    [
+      'an escape sequence in comm',
+      edit('comm: qemu', 'comm: "\\e[2Jqemu"'),
+      "bad.yaml: processes[0].comm: must be printable ASCII (the kernel keeps the first 15 characters of a task's name); character 1 is U+001B",
+    ],
+    [
+      'a bidi override in comm',
+      edit('comm: qemu', 'comm: "qemu\\u202E"'),
+      "bad.yaml: processes[0].comm: must be printable ASCII (the kernel keeps the first 15 characters of a task's name); character 5 is U+202E",
+    ],
+    // issue 15, finding 8: __proto__ was dropped silently where other unknown keys are refused
+    ...(['__proto__', 'constructor', 'prototype'] as const).flatMap(
+      (key): [string, string, string][] => [
+        [
+          `${key} at the top level`,
+          `${BASE}${key}: { name: x }\n`,
+          `bad.yaml: ${key}: unknown key "${key}" (allowed here: name, description, kernel, seed, hz, host, processes, subscribers, steps)`,
+        ],
+        [
+          `${key} in a process`,
+          edit('comm: qemu', `comm: qemu\n    ${key}: 1`),
+          `bad.yaml: processes[0].${key}: unknown key "${key}" (allowed here: pid, comm, oomScoreAdj, vmas, vms)`,
+        ],
+        [
+          `${key} in a flow mapping`,
+          `${BASE}  - { at: 5, do: oom, ${key}: {} }\n`,
+          `bad.yaml: steps[1].${key}: unknown key "${key}" (allowed here: at, do)`,
+        ],
+      ],
+    ),
   ];
 
   it.each(cases)('%s', (_what, text, message) => {
@@ -339,5 +375,31 @@ steps:
     expect(errorOf(text).message).toBe(
       'bad.yaml: host.pageSize: page size 8KiB is not available on arm64 (allowed: 4KiB, 16KiB, 64KiB)',
     );
+  });
+});
+
+describe('prototype keys in a scenario given as data (issue 15, finding 8)', () => {
+  it.each(['__proto__', 'constructor', 'prototype'])(
+    '%s from JSON is an own key, refused like any unknown key',
+    (key) => {
+      const data: unknown = JSON.parse(
+        `{"name":"t","host":{"arch":"x86","memory":"8GiB","${key}":{"arch":"arm64"}},"processes":[{"pid":1200,"comm":"qemu"}]}`,
+      );
+      expect(() => scenarioFromData(data, 'body.scenario')).toThrow(
+        `body.scenario: host.${key}: unknown key "${key}" (allowed here: arch, memory, pageSize, cpus, lockdep)`,
+      );
+    },
+  );
+
+  it('a comm of 16 or more characters is taken: an executable name, of which the model keeps 15 as exec does', () => {
+    const s = scenarioFromData(
+      {
+        name: 't',
+        host: { arch: 'x86', memory: '8GiB' },
+        processes: [{ pid: 1200, comm: 'qemu-system-x86_64' }],
+      },
+      'data',
+    );
+    expect(s.processes[0].comm).toBe('qemu-system-x86_64');
   });
 });

@@ -86,9 +86,29 @@ const vm = mapping({
     .max(LIMITS.maxMemslotsPerVm, atMost(LIMITS.maxMemslotsPerVm, 'memslots per vm')),
 });
 
+/**
+ * task->comm, as the executable's name: the kernel keeps its first TASK_COMM_LEN - 1 = 15
+ * characters (__set_task_comm), so a longer name is taken and truncated as exec would. Only
+ * printable ASCII: a control character would reach the kernel log (`Killed process 1200 (…)`),
+ * and a newline split its line.
+ */
+const comm = z
+  .string()
+  .min(1)
+  .max(LIMITS.maxCommLength)
+  .superRefine((value, ctx) => {
+    const at = value.search(/[^\x20-\x7e]/);
+    if (at === -1) return;
+    const c = value.codePointAt(at) ?? 0;
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be printable ASCII (the kernel keeps the first 15 characters of a task's name); character ${at + 1} is U+${c.toString(16).toUpperCase().padStart(4, '0')}`,
+    });
+  });
+
 const processSpec = mapping({
   pid,
-  comm: z.string().min(1).max(LIMITS.maxCommLength),
+  comm,
   oomScoreAdj: z.int().min(LIMITS.minOomScoreAdj).max(LIMITS.maxOomScoreAdj).default(0),
   vmas: z
     .array(vma)
