@@ -231,6 +231,34 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expectError(await http.post('/runs').send(body), 400, reason);
     });
 
+    // issue 15, finding 8: zod's record dropped a scenario's `__proto__` key silently (assigning
+    // it sets a prototype), where any other unknown key is refused
+    it.each([
+      ['{"scenario":{"__proto__":{"name":"x"},"name":"oom-reap-x86"}}', 'in body.scenario'],
+      ['{"__proto__":{"kernel":"5.8"},"scenario":"oom-reap-arm64"}', ''],
+      ['{"scenario":{"name":"x","host":{"arch":"x86","constructor":1}}}', 'in body.scenario.host'],
+      [
+        '{"scenario":{"name":"x","steps":[{"at":0},{"prototype":{}}]}}',
+        'in body.scenario.steps[1]',
+      ],
+    ])('400 for a body with a prototype key: %s', async (text, owner) => {
+      const key = /"(__proto__|constructor|prototype)"/.exec(text)![1];
+      expectError(
+        await http.post('/runs').set('Content-Type', 'application/json').send(text),
+        400,
+        `unknown field "${key}"${owner ? ` ${owner}` : ''}`,
+      );
+    });
+
+    it('400 for a body with a prototype key, however deep', async () => {
+      const deep = `${'{"a":'.repeat(20_000)}{"__proto__":1}${'}'.repeat(20_000)}`;
+      const res = await http
+        .post('/runs')
+        .set('Content-Type', 'application/json')
+        .send(`{"scenario":${deep}}`);
+      expectError(res, 400, /^unknown field "__proto__" in body\.scenario\.a\.a\./);
+    });
+
     it('400 for a body that is not JSON, or not an object', async () => {
       expectError(
         await http.post('/runs').set('Content-Type', 'application/json').send('{"scenario":'),
