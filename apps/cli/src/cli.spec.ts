@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -255,6 +255,34 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  // issue 15, finding 4: exit 3 (meant for a failed run) and a raw ENOENT message
+  it.each([
+    ['/nonexistent/d/x.jsonl', 'no such directory'],
+    ['{dir}', 'is a directory'],
+    ['{dir}/store.sqlite/x.jsonl', 'a part of the path is not a directory'],
+  ])('export -o %s: exit 2 with one line, nothing written', async (path, reason) => {
+    const run = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    writeFileSync(join(dir, 'store.sqlite'), '', { flag: 'a' }); // a file on either dialect
+    const before = readdirSync(dir).sort();
+    const file = path.replace('{dir}', dir);
+    const r = await mnsim('export', run.runId, '-o', file);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(`mnsim: cannot write ${file}: ${reason}\n`);
+    expect(readdirSync(dir).sort()).toEqual(before);
+  });
+
+  it('export -o replaces a file whole', async () => {
+    const run = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    const file = join(dir, 'x.jsonl');
+    writeFileSync(file, 'an older export\n');
+    expect((await mnsim('export', run.runId, '-o', file)).code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(lines[0]).runId).toBe(run.runId);
+    expect(logHashOf(lines.slice(1))).toBe(run.logHash);
+    expect(readdirSync(dir).filter((f) => f.includes('x.jsonl'))).toEqual(['x.jsonl']);
   });
 
   describe('issue 15: what reaches the terminal', () => {
