@@ -1,5 +1,14 @@
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -447,6 +456,52 @@ describe('configuration', () => {
     const list = JSON.parse(r.out) as { name: string; description: string }[];
     expect(list.map((s) => s.name)).toContain('oom-reap-arm64');
     expect(list.every((s) => s.description.length > 20)).toBe(true);
+  });
+});
+
+// issue 15, finding 5: the scenario cap was checked after reading the whole file
+describe('files and standard input', () => {
+  const saved = { ...process.env };
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mnsim-files-'));
+    delete process.env.MNSIM_DATABASE_URL;
+    delete process.env.MNSIM_REDIS_URL;
+    process.env.MNSIM_SQLITE_PATH = join(dir, 'store.sqlite');
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run refuses a 1.5 GB sparse scenario file by its size, at once', async () => {
+    const file = join(dir, 'big.yaml');
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 1.5 * 1024 ** 3);
+    closeSync(fd);
+    const t0 = performance.now();
+    const r = await mnsim('run', file);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(`mnsim: ${file}: file is larger than 16MiB (1610612736 bytes)\n`);
+  });
+
+  // the CLI reads no standard input: `-` is not a file, so nothing unbounded is read from it
+  it.each([
+    [['run', '-'], /^mnsim: unknown scenario "-": no such file/],
+    [['import', '-'], /^mnsim: -: no such file\n$/],
+    [['replay', '-'], /^mnsim: no run matches '-'\n$/],
+  ])('%j is refused without reading standard input', async (args, message) => {
+    const read = vi.spyOn(process.stdin, 'read');
+    try {
+      const r = await mnsim(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(read).not.toHaveBeenCalled();
+    } finally {
+      read.mockRestore();
+    }
   });
 });
 

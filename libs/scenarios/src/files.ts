@@ -1,12 +1,22 @@
 /**
  * Scenario files on disk: a user's file, or a built-in from the repository's `scenarios/` folder.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Scenario } from '../../kernel/src/model/scenario.js';
 import { ScenarioError, UnknownScenarioError } from './errors.js';
 import { parseScenario } from './parse.js';
+import { MAX_SOURCE_BYTES } from './yaml-source.js';
 
 const BUILTIN_NAME = /^[a-z0-9-]+$/;
 const YAML_EXT = /\.ya?ml$/;
@@ -68,20 +78,67 @@ function builtinFile(name: string): string | undefined {
   return isFile(file) ? file : undefined;
 }
 
+/** The file is too large: its size, or what was read before reading stopped. */
+export class FileTooLargeError extends Error {}
+
+/**
+ * Reads at most `maxBytes` bytes from an open file, whatever it is: a file that grows while it is
+ * read, or a device that never ends, stops one byte past the limit.
+ * @throws FileTooLargeError past `maxBytes`
+ */
+export function readBounded(fd: number, maxBytes: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - total));
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    chunks.push(chunk.subarray(0, n));
+    total += n;
+    if (total > maxBytes) throw new FileTooLargeError(`more than ${maxBytes} bytes`);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * A scenario file's text. Its size is checked before anything is read (a 1.5 GB sparse file is
+ * refused at once), and reading stops past the cap whatever the file does meanwhile. Only a
+ * regular file is read: opening does not wait for a FIFO's writer (O_NONBLOCK), and fstat of the
+ * open file, not a stat of its name, says what it is.
+ */
 function readText(path: string): string {
+  const fail = (why: string): ScenarioError =>
+    new ScenarioError(path, '', `cannot read the scenario file: ${why}`);
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why =
+    throw fail(
       err.code === 'ENOENT'
         ? 'no such file'
-        : err.code === 'EISDIR'
-          ? 'is a directory, not a scenario file'
-          : err.code === 'EACCES'
-            ? 'permission denied'
-            : err.message;
-    throw new ScenarioError(path, '', `cannot read the scenario file: ${why}`);
+        : err.code === 'EACCES'
+          ? 'permission denied'
+          : (err.code ?? err.message),
+    );
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw fail('is a directory, not a scenario file');
+    if (!st.isFile()) throw fail('not a regular file');
+    const tooLarge = (size: string): ScenarioError =>
+      new ScenarioError(path, '', `file is larger than ${MAX_SOURCE_BYTES / MIB}MiB (${size})`);
+    if (st.size > MAX_SOURCE_BYTES) throw tooLarge(`${st.size} bytes`);
+    try {
+      return readBounded(fd, MAX_SOURCE_BYTES).toString('utf8');
+    } catch (e) {
+      if (e instanceof FileTooLargeError) throw tooLarge(`${e.message}, it grew while read`);
+      throw fail((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -125,7 +182,8 @@ export function resolveScenario(nameOrPath: string): {
     const source = readText(builtin);
     return { scenario: parseScenario(source, builtin), source, file: builtin };
   }
-  if (isFile(nameOrPath)) {
+  // anything there is read, so that a FIFO or a directory says what it is
+  if (existsSync(nameOrPath)) {
     const source = readText(nameOrPath);
     return { scenario: parseScenario(source, nameOrPath), source, file: resolve(nameOrPath) };
   }
