@@ -122,7 +122,7 @@ describe('log files', () => {
   // 100,000-character id was stored; the API's own pattern could not address such runs
   it.each([
     ['FORGED\x1b[0m\nmnsim: imported run FORGED'],
-    ['x'.repeat(100_000)],
+    ['x'.repeat(101)],
     ['run:1'],
     ['..'],
     ['-rf'],
@@ -136,6 +136,15 @@ describe('log files', () => {
     expect((err as LogFileError).exitCode).toBe(2);
     expect((err as Error).message).toBe(
       `${path}:1: header: runId: must be 1 to 100 letters, digits, ".", "_" or "-", the first a letter or a digit`,
+    );
+  });
+
+  it('refuses a first line longer than a header can be, reading no further', async () => {
+    const header = JSON.parse(lines[0]);
+    header.runId = 'x'.repeat(200_000);
+    const path = file([JSON.stringify(header), ...lines.slice(1)].join('\n'));
+    await expect(LogFile.open(path)).rejects.toThrow(
+      `${path}:1: not an mnsim-log file: the first line is longer than 65536 bytes`,
     );
   });
 

@@ -9,6 +9,7 @@ import {
   createReadStream,
   createWriteStream,
   openSync,
+  readSync,
   statSync,
   writeSync,
 } from 'node:fs';
@@ -43,6 +44,27 @@ export const LOG_FORMAT_VERSION = 1;
 
 /** Longest line read: a run.start line holds the whole scenario (100,000 steps fit in a few MiB). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** Longest header line: its nine fields take a few hundred bytes. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Whether the file's first line ends within `max` bytes (or the file does): read no further. */
+function firstLineFits(file: string, max: number): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(max + 1);
+    let have = 0;
+    while (have < buf.length) {
+      const n = readSync(fd, buf, have, buf.length - have, null);
+      if (n === 0) return true;
+      if (buf.subarray(have, have + n).includes(10)) return true;
+      have += n;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface LogHeader {
   format: typeof LOG_FORMAT;
@@ -226,6 +248,13 @@ export class LogFile implements RecordedLog {
       );
     }
     if (!isFile) throw new LogFileError(file, null, 'not a regular file');
+    if (!firstLineFits(file, MAX_HEADER_BYTES)) {
+      throw new LogFileError(
+        file,
+        1,
+        `not an ${LOG_FORMAT} file: the first line is longer than ${MAX_HEADER_BYTES} bytes`,
+      );
+    }
     const head: string[] = [];
     for await (const line of fileLines(file)) {
       head.push(line);
