@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
-import { canonicalEventLine, logHashOf } from '@mnsim/events';
+import { canonicalEventLine, canonicalJson, logHashOf } from '@mnsim/events';
+import { openStore } from '@mnsim/store';
 import { dropPrefix } from '../../../test/distributed/harness.js';
 import { main } from './cli.js';
-import { parseRunTimeout } from './config.js';
+import { loadConfig, parseRunTimeout } from './config.js';
 
 interface Outcome {
   code: number;
@@ -363,19 +364,64 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
       expect(e.err).not.toMatch(forgedLine);
     });
 
-    it("a recorded violation's comm with control characters is escaped in every table and splat", async () => {
-      const { lines } = await exported();
-      // a log whose violations name a comm no scenario can give: the header's hash covers it
-      const edited = lines.slice(1).map((line) => {
+    /** the exported log with every violation's comm replaced, its header rehashed */
+    function withComm(lines: string[], comm: string, runId: string): string[] {
+      const events = lines.slice(1).map((line) => {
         const e = JSON.parse(line);
         if (e.type !== 'violation') return line;
-        e.payload.violation.comm = FORGED;
+        e.payload.violation.comm = comm;
         return canonicalEventLine(e);
       });
-      const header = { ...JSON.parse(lines[0]), runId: 'odd-comm', logHash: logHashOf(edited) };
-      const file = join(dir, 'odd-comm.jsonl');
-      writeFileSync(file, [JSON.stringify(header), ...edited].join('\n') + '\n');
-      expect((await mnsim('import', file)).code).toBe(0);
+      return [
+        JSON.stringify({ ...JSON.parse(lines[0]), runId, logHash: logHashOf(events) }),
+        ...events,
+      ];
+    }
+
+    it("import refuses a recorded violation whose comm is no task's comm, naming its line", async () => {
+      const { lines } = await exported();
+      const line = lines.findIndex((l) => l.endsWith('"type":"violation"}')) + 1;
+      for (const comm of [FORGED, 'qemu-system-aarch64']) {
+        const file = join(dir, 'odd-comm.jsonl');
+        writeFileSync(file, withComm(lines, comm, 'odd-comm').join('\n') + '\n');
+        const r = await mnsim('import', file);
+        expect(r.code).toBe(2);
+        expect(r.err).toBe(
+          `mnsim: ${file}:${line}: violation: comm: must be 1 to 15 printable ASCII characters\n`,
+        );
+      }
+    });
+
+    it("a stored violation's comm with control characters is escaped in every table and splat", async () => {
+      const { lines } = await exported();
+      // a store written before comm was checked at the edges: rows as an import wrote them then
+      const edited = withComm(lines, FORGED, 'odd-comm');
+      const header = JSON.parse(edited[0]);
+      const store = await openStore(loadConfig().store);
+      try {
+        const meta = { scenario: header.scenario, kernel: header.kernel, arch: header.arch };
+        await store.createRun({ runId: 'odd-comm', ...meta, seed: header.seed });
+        const sink = store.createEventSink('odd-comm', meta);
+        const recordedAt = new Date().toISOString();
+        let violations = 0;
+        for (const line of edited.slice(1)) {
+          const e = JSON.parse(line);
+          sink.append({ ...e, runId: 'odd-comm', recordedAt }, canonicalJson(e.payload));
+          if (e.type === 'violation') {
+            sink.appendViolation(e.id, { ...e.payload.violation, seq: e.seq }, recordedAt);
+            violations++;
+          }
+        }
+        await sink.flush();
+        await store.finishRun('odd-comm', {
+          status: 'completed',
+          events: header.events,
+          logHash: header.logHash,
+          violations,
+        });
+      } finally {
+        await store.close();
+      }
       const table = await mnsim('violations', '--run', 'odd-comm');
       expect(table.code).toBe(0);
       expect(table.out).toContain('\\x1b[2J\\x1b[H\\nmnsim: imported run FORGED');

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import {
   ARCHES,
   KERNEL_VARIANTS,
+  TASK_COMM_LEN,
   type Arch,
   type KernelVariant,
   type Scenario,
@@ -33,6 +34,7 @@ import {
   type Violation,
   canonicalEventLineFromPayload,
   canonicalJson,
+  firstNonPrintableAscii,
   violationWithSeq,
 } from '@mnsim/events';
 import { type RecordedLog, type RunStart, firstIssue, runStartOf } from './recorded-log.js';
@@ -214,7 +216,12 @@ const violationSchema = z.object({
   irqsDisabled: z.int(),
   nonBlock: z.int(),
   pid: z.int(),
-  comm: z.string(),
+  // task->comm as the kernel keeps it (TASK_COMM_LEN with the NUL): it reaches the kernel log
+  comm: z
+    .string()
+    .refine((c) => c.length >= 1 && c.length < TASK_COMM_LEN && firstNonPrintableAscii(c) === -1, {
+      error: `must be 1 to ${TASK_COMM_LEN - 1} printable ASCII characters`,
+    }),
   reported: z.boolean(),
   signature: z.string(),
   stack: z.array(z.string()),

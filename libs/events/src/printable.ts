@@ -27,3 +27,11 @@ function escape(c: string): string {
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, escape);
 }
+
+/**
+ * Where `text` first holds anything but printable ASCII (U+0020..U+007E), or -1: the characters a
+ * task's comm may hold in mnsim's inputs (a scenario, a recorded violation).
+ */
+export function firstNonPrintableAscii(text: string): number {
+  return text.search(/[^\x20-\x7e]/);
+}

@@ -4,6 +4,7 @@
  * and run only on a document that has the right shape.
  */
 import { z } from 'zod';
+import { firstNonPrintableAscii } from '@mnsim/events';
 import { ARCHES, KERNEL_VARIANTS } from '../../kernel/src/model/scenario.js';
 import { MISSING_KEY } from './errors.js';
 import { HZ_VALUES, KiB, LIMITS } from './limits.js';
@@ -97,7 +98,7 @@ const comm = z
   .min(1)
   .max(LIMITS.maxCommLength)
   .superRefine((value, ctx) => {
-    const at = value.search(/[^\x20-\x7e]/);
+    const at = firstNonPrintableAscii(value);
     if (at === -1) return;
     const c = value.codePointAt(at) ?? 0;
     ctx.addIssue({
