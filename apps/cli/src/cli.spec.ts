@@ -505,12 +505,15 @@ describe('configuration', () => {
   });
 });
 
-// issue 15, finding 5: the scenario cap was checked after reading the whole file
-describe('files and standard input', () => {
+/**
+ * For each test of the block: a temporary directory with the embedded SQLite store in it, no
+ * cluster; the environment restored afterwards. Returns the directory of the test running.
+ */
+function scratchSqlite(prefix: string): () => string {
   const saved = { ...process.env };
-  let dir: string;
+  let dir = '';
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mnsim-files-'));
+    dir = mkdtempSync(join(tmpdir(), prefix));
     delete process.env.MNSIM_DATABASE_URL;
     delete process.env.MNSIM_REDIS_URL;
     process.env.MNSIM_SQLITE_PATH = join(dir, 'store.sqlite');
@@ -519,9 +522,15 @@ describe('files and standard input', () => {
     process.env = { ...saved };
     rmSync(dir, { recursive: true, force: true });
   });
+  return () => dir;
+}
+
+// issue 15, finding 5: the scenario cap was checked after reading the whole file
+describe('files and standard input', () => {
+  const dir = scratchSqlite('mnsim-files-');
 
   it('run refuses a 1.5 GB sparse scenario file by its size, at once', async () => {
-    const file = join(dir, 'big.yaml');
+    const file = join(dir(), 'big.yaml');
     const fd = openSync(file, 'w');
     ftruncateSync(fd, 1.5 * 1024 ** 3);
     closeSync(fd);
@@ -552,18 +561,7 @@ describe('files and standard input', () => {
 });
 
 describe('mnsim fuzz', () => {
-  const saved = { ...process.env };
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mnsim-fuzz-'));
-    delete process.env.MNSIM_DATABASE_URL;
-    delete process.env.MNSIM_REDIS_URL;
-    process.env.MNSIM_SQLITE_PATH = join(dir, 'store.sqlite');
-  });
-  afterEach(() => {
-    process.env = { ...saved };
-    rmSync(dir, { recursive: true, force: true });
-  });
+  scratchSqlite('mnsim-fuzz-');
 
   it('the same seed gives the same campaign; another seed another one', async () => {
     const a = await mnsim('fuzz', '--runs', '30', '--seed', '4', '--json');
