@@ -19,5 +19,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // two files at a time (vitest's default is one on two cores): the process tests wait on their
+    // clusters more than they compute, and the suite must stay well within its ten minutes
+    maxWorkers: 2,
   },
 });
