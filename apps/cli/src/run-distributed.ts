@@ -9,14 +9,13 @@ import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import type { Violation } from '@mnsim/events';
 import { kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
 import {
-  AUDITOR_QUEUE,
   Bus,
   ClusterStalledError,
   DEFAULT_CHAIN_TIMEOUT_MS,
   DistributedClient,
-  ORCHESTRATOR_QUEUE,
-  queueOf,
   type RunOutcome,
+  runQueues,
+  unservedQueues,
 } from '@mnsim/bus';
 import { InfrastructureError } from './errors.js';
 import { openStore, type Store } from '@mnsim/store';
@@ -96,20 +95,11 @@ export async function assertRedisReachable(redisUrl: string): Promise<void> {
  * say so at once, naming the queue.
  */
 export async function assertClusterServes(bus: Bus, arch: Arch, redisUrl: string): Promise<void> {
-  const queues = [
-    ORCHESTRATOR_QUEUE,
-    AUDITOR_QUEUE,
-    queueOf('task'),
-    queueOf('mm'),
-    queueOf('oom'),
-    queueOf(`kvm:${arch}`),
-  ];
-  for (const name of queues) {
-    if ((await bus.queue(name).getWorkersCount()) === 0) {
-      throw new InfrastructureError(
-        `no mnsim worker serves queue "${name}" (prefix ${bus.opts.prefix}) on ${redisUrl}: start the cluster with \`npm run cluster\` or \`docker compose up\``,
-      );
-    }
+  const [name] = await unservedQueues(bus, runQueues([arch]));
+  if (name !== undefined) {
+    throw new InfrastructureError(
+      `no mnsim worker serves queue "${name}" (prefix ${bus.opts.prefix}) on ${redisUrl}: start the cluster with \`npm run cluster\` or \`docker compose up\``,
+    );
   }
 }
 
