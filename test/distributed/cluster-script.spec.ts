@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -212,8 +213,26 @@ async function underWay(schema: string, n: number, ms = 60_000): Promise<void> {
   }
 }
 
-/** A port for the first api (the second takes the one above): high, at random, so runs side by side do not collide. */
-const randomPort = (): number => 30_000 + Math.floor(Math.random() * 20_000);
+/** Whether nobody listens on `port` of the loopback right now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for the first api, the second taking the one above: both free now, at random so runs
+ * side by side do not collide, and below Linux's ephemeral range (32768 and up), where any
+ * outgoing connection of the machine may hold one of them.
+ */
+async function randomPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await bindable(port)) && (await bindable(port + 1))) return port;
+  }
+}
 
 /** The compose file's health check command of `service`, as docker runs it (CMD form). */
 function composeHealthcheck(service: string): string[] {
@@ -340,7 +359,7 @@ describe('npm run cluster', () => {
       const e = await fuzz(200, { sqlitePath: join(dir, 'embedded.sqlite') }, 60_000);
       expect(e.code).toBe(0);
       embedded = e.summary;
-      port = randomPort();
+      port = await randomPort();
       cluster = new Cluster(['--replicas', '2'], {
         ...clusterEnv(env.prefix, env.schema),
         MNSIM_API_PORT: String(port),
