@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
+import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
 
 const int = (min: number, max: number, dflt: number) =>
   z.coerce.number().int().min(min).max(max).default(dflt);
@@ -30,6 +31,20 @@ export const clusterEnvSchema = z.object({
   MNSIM_CONCURRENCY: int(1, 1000, 32),
   MNSIM_LOCK_DURATION_MS: int(500, 600_000, DEFAULT_LOCK_DURATION_MS),
   MNSIM_STALLED_INTERVAL_MS: int(200, 600_000, DEFAULT_STALLED_INTERVAL_MS),
+  /** the dead-letter queue's cap (dead-letters.ts); unset: 10,000 entries, 7 days */
+  MNSIM_DLQ_MAX_ENTRIES: z.coerce.number().int().min(1).max(10_000_000).optional(),
+  /** in ms once parsed: `7d`, `12h`, `90m`, seconds alone */
+  MNSIM_DLQ_MAX_AGE: z
+    .string()
+    .transform((raw, ctx) => {
+      const ms = parseDeadLetterAge(raw);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `expected ${DLQ_AGE_RULE}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional(),
   KVM_ARCH: z.enum(ARCHES).optional(),
   /** a file the process touches while it is alive, for a container's health check (supervision.ts) */
   MNSIM_HEARTBEAT_FILE: z.string().optional(),

@@ -4,6 +4,7 @@ export * from './in-process.js';
 export * from './messages.js';
 export * from './replay.js';
 export * from './redis-bus.js';
+export * from './dead-letters.js';
 export * from './logger.js';
 export * from './supervision.js';
 export * from './run-state.js';

@@ -38,6 +38,10 @@ export class BusProvider implements OnApplicationShutdown {
     this.bus = new Bus({
       redisUrl: config.MNSIM_REDIS_URL,
       prefix: config.MNSIM_QUEUE_PREFIX,
+      deadLetterLimits: {
+        maxEntries: config.MNSIM_DLQ_MAX_ENTRIES,
+        maxAgeMs: config.MNSIM_DLQ_MAX_AGE,
+      },
       onConnectionError: (err, queue) =>
         log('error', 'Redis connection error', {
           ...(queue ? { queue } : {}),

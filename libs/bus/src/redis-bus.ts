@@ -14,12 +14,12 @@ import {
   type WorkerOptions,
 } from 'bullmq';
 import { Redis } from 'ioredis';
+import { MalformedMessageError, RetryLaterError, type OutboxJob } from './messages.js';
 import {
-  DEAD_LETTER_QUEUE,
-  MalformedMessageError,
-  RetryLaterError,
-  type OutboxJob,
-} from './messages.js';
+  DEFAULT_DEAD_LETTER_LIMITS,
+  DeadLetterQueue,
+  type DeadLetterLimits,
+} from './dead-letters.js';
 import { RunStateGoneError, runClosedChannel } from './run-state.js';
 import type { BusLogger } from './logger.js';
 
@@ -33,6 +33,8 @@ export interface BusOptions {
    * once per queue and distinct message in CONNECTION_ERROR_QUIET_MS. Default: one line on stderr.
    */
   onConnectionError?: (err: Error, queue?: string) => void;
+  /** the dead-letter queue's cap (MNSIM_DLQ_MAX_ENTRIES, MNSIM_DLQ_MAX_AGE); default 10,000, 7 d */
+  deadLetterLimits?: Partial<DeadLetterLimits>;
 }
 
 /** A connection error repeats with every retry: the same message is reported again after this. */
@@ -136,6 +138,8 @@ export class Bus {
   private readonly closeWatchers = new Map<string, Set<() => void>>();
   /** what runs on this bus's connection and stops before it closes (the chain watchdog) */
   private readonly beforeClose: Array<() => Promise<void>> = [];
+  /** where malformed messages go, capped; `mnsim dlq` reads and empties it */
+  readonly deadLetters: DeadLetterQueue;
 
   constructor(readonly opts: BusOptions) {
     this.redis = new Redis(opts.redisUrl, {
@@ -151,6 +155,10 @@ export class Bus {
     this.redis.on('error', (err: Error) => this.connectionError(err));
     this.producer = new FlowProducer({ connection: this.redis, prefix: opts.prefix });
     this.producer.on('error', (err: Error) => this.connectionError(err));
+    this.deadLetters = new DeadLetterQueue((name) => this.queue(name), {
+      maxEntries: opts.deadLetterLimits?.maxEntries ?? DEFAULT_DEAD_LETTER_LIMITS.maxEntries,
+      maxAgeMs: opts.deadLetterLimits?.maxAgeMs ?? DEFAULT_DEAD_LETTER_LIMITS.maxAgeMs,
+    });
   }
 
   private connectionError(err: Error): void {
@@ -312,17 +320,13 @@ export class Bus {
   }
 
   private async deadLetter(queueName: string, job: Job, reason: string): Promise<void> {
-    await this.queue(DEAD_LETTER_QUEUE).add(
-      'dead',
-      {
-        queue: queueName,
-        jobId: job.id ?? null,
-        name: job.name,
-        data: job.data as unknown,
-        reason,
-      },
-      { removeOnComplete: true, removeOnFail: false, attempts: 1 },
-    );
+    await this.deadLetters.add({
+      queue: queueName,
+      jobId: job.id ?? null,
+      name: job.name,
+      data: job.data as unknown,
+      reason,
+    });
   }
 
   /** Runs `stop` first when the bus closes: for what uses its connection on its own time. */
