@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DataSource } from 'typeorm';
@@ -32,6 +32,18 @@ export interface OpenedDataSource {
   dialect: Dialect;
   /** Postgres schema, if one was given */
   schema: string | null;
+  /** SQLite in a file: the file the connection opened (see `SqliteFileIdentity`) */
+  sqliteFile: SqliteFileIdentity | null;
+}
+
+/**
+ * A database file as the connection opened it: its absolute path and its device and inode
+ * numbers, stat'ed right after the open. A file at the path with other numbers is another file.
+ */
+export interface SqliteFileIdentity {
+  path: string;
+  dev: bigint;
+  ino: bigint;
 }
 
 /** Builds and initializes the DataSource and brings its schema up to date. */
@@ -68,7 +80,7 @@ export async function openDataSource(opts: StoreOptions): Promise<OpenedDataSour
       await dataSource.destroy();
       throw err;
     }
-    return { dataSource, dialect: 'postgres', schema };
+    return { dataSource, dialect: 'postgres', schema, sqliteFile: null };
   }
 
   const path = opts.sqlitePath ?? DEFAULT_SQLITE_PATH;
@@ -86,13 +98,18 @@ export async function openDataSource(opts: StoreOptions): Promise<OpenedDataSour
     logging: false,
   });
   await initialize(dataSource, database);
+  let sqliteFile: SqliteFileIdentity | null = null;
   try {
+    if (database !== ':memory:') {
+      const { dev, ino } = statSync(database, { bigint: true });
+      sqliteFile = { path: database, dev, ino };
+    }
     await dataSource.runMigrations({ transaction: 'all' });
   } catch (err) {
     await dataSource.destroy();
     throw err;
   }
-  return { dataSource, dialect: 'sqlite', schema: null };
+  return { dataSource, dialect: 'sqlite', schema: null, sqliteFile };
 }
 
 /**

@@ -54,3 +54,22 @@ export class StoreConfigError extends StoreError {
     super(message, 3);
   }
 }
+
+/**
+ * The SQLite database file the store opened is no longer at its path: deleted or moved
+ * (`replaced`: false), or another file is there now (`replaced`: true). The connection still
+ * writes to the file it opened, which no other process will ever read.
+ */
+export class StoreGoneError extends StoreError {
+  constructor(
+    readonly path: string,
+    readonly replaced: boolean,
+  ) {
+    super(
+      replaced
+        ? `the SQLite database ${path} was replaced by another file since the store opened it`
+        : `the SQLite database ${path} is gone: deleted or moved since the store opened it`,
+      3,
+    );
+  }
+}

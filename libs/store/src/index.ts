@@ -15,6 +15,7 @@ export type {
   RunResult,
   RunRow,
   SignatureGroup,
+  StaleRunsOptions,
   Store,
   StoredEvent,
   StoreOptions,
@@ -32,6 +33,7 @@ export {
   RunNotFoundError,
   StoreConfigError,
   StoreError,
+  StoreGoneError,
 } from './errors.js';
 export { storedEventToRunEvent } from './rows.js';
 export {

@@ -95,24 +95,34 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
   });
 
   it('creates the indexes the queries rely on, columns in order', async () => {
-    // from the catalogs: TypeORM's getTable() lists Postgres index columns in table order
+    // from the catalogs: TypeORM's getTable() lists Postgres index columns in table order.
+    // A partial index is its columns and ' (partial)'.
     const indexes = async (table: string): Promise<string[]> => {
       if (dialect === 'postgres') {
         const rows: { indexdef: string }[] = await dataSource.query(
           'SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
           [db.options.schema, table],
         );
-        return rows.map((r) => /\((.*)\)$/.exec(r.indexdef)?.[1].replace(/ /g, '') ?? '').sort();
+        return rows
+          .map((r) => {
+            const m = /\(([^()]*)\)( WHERE .*)?$/.exec(r.indexdef);
+            return (m?.[1].replace(/ /g, '') ?? '') + (m?.[2] ? ' (partial)' : '');
+          })
+          .sort();
       }
-      const list: { name: string }[] = await dataSource.query(`PRAGMA index_list("${table}")`);
+      const list: { name: string; partial: number }[] = await dataSource.query(
+        `PRAGMA index_list("${table}")`,
+      );
       const out: string[] = [];
-      for (const { name } of list) {
+      for (const { name, partial } of list) {
         const info: { name: string }[] = await dataSource.query(`PRAGMA index_info("${name}")`);
-        out.push(info.map((c) => c.name).join(','));
+        out.push(info.map((c) => c.name).join(',') + (partial ? ' (partial)' : ''));
       }
       return out.sort();
     };
     expect(await indexes('runs')).toEqual([
+      // the runs still running (failStaleRuns)
+      'created_at (partial)',
       'created_at,run_id',
       'kernel,arch',
       'run_id',

@@ -1,5 +1,6 @@
-import type { DataSource, SelectQueryBuilder } from 'typeorm';
-import { openDataSource, sqliteHandle } from './data-source.js';
+import { stat } from 'node:fs/promises';
+import type { DataSource, QueryResult, SelectQueryBuilder } from 'typeorm';
+import { openDataSource, type SqliteFileIdentity, sqliteHandle } from './data-source.js';
 import {
   buildEntities,
   type RunRecord,
@@ -14,6 +15,7 @@ import {
   RunConflictError,
   RunNotFoundError,
   StoreError,
+  StoreGoneError,
 } from './errors.js';
 import {
   type BatchWriter,
@@ -38,6 +40,7 @@ import {
   type RunResult,
   type RunRow,
   type SignatureGroup,
+  type StaleRunsOptions,
   type Store,
   type StoredEvent,
   type StoreOptions,
@@ -59,7 +62,7 @@ import {
 /** Opens (and migrates) the store: SQLite by default, Postgres when `url` is given. */
 export async function openStore(opts: StoreOptions = {}): Promise<Store> {
   const opened = await openDataSource(opts);
-  return new TypeOrmStore(opened.dataSource, opened.dialect, opened.schema);
+  return new TypeOrmStore(opened.dataSource, opened.dialect, opened.schema, opened.sqliteFile);
 }
 
 const DEFAULT_EVENT_PAGE = 1000;
@@ -75,6 +78,23 @@ interface PendingAppend {
 }
 /** Signatures per statement when deleteViolations rebuilds their rollup */
 const SIGNATURES_PER_REBUILD = 500;
+
+/** The columns of `runs` under the names of RunRecord, for a RETURNING clause. */
+const RUN_RECORD_COLUMNS = [
+  '"run_id" AS "runId"',
+  '"scenario"',
+  '"kernel"',
+  '"arch"',
+  '"seed"',
+  '"status"',
+  '"events"',
+  '"log_hash" AS "logHash"',
+  '"violations"',
+  '"failure_reason" AS "failureReason"',
+  '"created_at" AS "createdAt"',
+  '"finished_at" AS "finishedAt"',
+  '"source"',
+].join(', ');
 
 class TypeOrmStore implements Store, SinkHost {
   private readonly entities: StoreEntities;
@@ -94,6 +114,7 @@ class TypeOrmStore implements Store, SinkHost {
     private readonly dataSource: DataSource,
     readonly dialect: Dialect,
     private readonly schema: string | null,
+    private readonly sqliteFile: SqliteFileIdentity | null = null,
   ) {
     this.entities = buildEntities(dialect);
     if (dialect === 'sqlite') {
@@ -258,6 +279,72 @@ class TypeOrmStore implements Store, SinkHost {
       .limit(limit + 1);
     const records = await this.exclusive(() => qb.getMany());
     return page(records.map(runRow), limit, (r) => [r.createdAt, r.runId]);
+  }
+
+  async failStaleRuns(opts: StaleRunsOptions): Promise<RunRow[]> {
+    if (!Number.isFinite(opts.olderThanMs) || opts.olderThanMs < 0) {
+      throw new InvalidStoreInputError(
+        `olderThanMs must be a duration in ms, got ${opts.olderThanMs}`,
+      );
+    }
+    const reason = nonEmpty('reason', opts.reason);
+    const now = opts.now ?? new Date();
+    const cutoff = wallClock(new Date(now.getTime() - opts.olderThanMs));
+    const runs = this.table('runs');
+    const events = this.table('events');
+    const param = (i: number): string => (this.dialect === 'postgres' ? `$${i}` : '?');
+    // The run's latest event is the one of highest seq: one step down the primary key
+    // (run_id, seq), however long the log. `"status" = 'running'` is a literal, so that the
+    // planners use the partial index of running runs (RunningRunsIndex) instead of reading every
+    // run. The status condition is evaluated again on the row being updated (Postgres waits for
+    // a concurrent update of it; SQLite has one writer): a second sweep, or a finishRun, that
+    // got there first leaves nothing to fail.
+    const latestEvent =
+      `(SELECT e."recorded_at" FROM ${events} e WHERE e."run_id" = ${runs}."run_id" ` +
+      `ORDER BY e."seq" DESC LIMIT 1)`;
+    const sql =
+      `UPDATE ${runs} SET "status" = 'failed', "failure_reason" = ${param(1)}, ` +
+      `"finished_at" = ${param(2)} ` +
+      `WHERE "status" = 'running' AND "created_at" < ${param(3)} ` +
+      `AND COALESCE(${latestEvent}, "created_at") < ${param(4)} ` +
+      `RETURNING ${RUN_RECORD_COLUMNS}`;
+    const params = [reason, wallClock(now), cutoff, cutoff];
+    const records = await this.exclusive(async (): Promise<RunRecord[]> => {
+      if (this.sqlite !== null) {
+        return this.sqlite.writer.db.prepare<unknown[], RunRecord>(sql).all(...params);
+      }
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        const result = (await runner.query(sql, params, true)) as QueryResult<RunRecord>;
+        return result.records;
+      } finally {
+        await runner.release();
+      }
+    });
+    return records
+      .map(runRow)
+      .sort((a, b) =>
+        a.createdAt === b.createdAt
+          ? a.runId.localeCompare(b.runId)
+          : a.createdAt.localeCompare(b.createdAt),
+      );
+  }
+
+  async checkPresent(): Promise<void> {
+    this.assertOpen();
+    const file = this.sqliteFile;
+    if (file === null) return;
+    let found: { dev: bigint; ino: bigint };
+    try {
+      found = await stat(file.path, { bigint: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new StoreGoneError(file.path, false);
+      throw err;
+    }
+    if (found.dev !== file.dev || found.ino !== file.ino) {
+      throw new StoreGoneError(file.path, true);
+    }
   }
 
   async resolveRunId(prefix: string): Promise<string> {
@@ -457,6 +544,11 @@ class TypeOrmStore implements Store, SinkHost {
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
     this.assertOpen();
     return this.queue === null ? task() : this.queue.run(task);
+  }
+
+  /** a table's name for raw SQL, in the store's schema on Postgres */
+  private table(name: string): string {
+    return this.schema === null ? `"${name}"` : `"${this.schema}"."${name}"`;
   }
 
   private async findRun(runId: string): Promise<RunRow | null> {

@@ -52,6 +52,16 @@ export interface RunResult {
   failureReason?: string | null;
 }
 
+/** Which runs `failStaleRuns` fails, and how. */
+export interface StaleRunsOptions {
+  /** no sign of life (start, latest event) for more than this long, in ms */
+  olderThanMs: number;
+  /** the failure reason the failed runs get */
+  reason: string;
+  /** the sweep's clock; default the wall clock now */
+  now?: Date;
+}
+
 export interface RunFilter {
   scenario?: string;
   kernel?: string;
@@ -188,6 +198,13 @@ export interface Store {
   getRun(runId: string): Promise<RunRow | null>;
   /** newest first */
   listRuns(filter: RunFilter): Promise<Page<RunRow>>;
+  /**
+   * Ends `failed`, with `reason`, every run still `running` whose last sign of life (its start,
+   * and the `recordedAt` of its latest event by seq) is more than `olderThanMs` old: its client or
+   * orchestrator is gone. One UPDATE, conditional on the status, so concurrent sweeps fail a run
+   * once and a run finished meanwhile is left as it is. Returns the runs it failed, oldest first.
+   */
+  failStaleRuns(opts: StaleRunsOptions): Promise<RunRow[]>;
   /** a unique prefix of a run id (like git) → the full id; throws RunNotFoundError/AmbiguousRunIdError */
   resolveRunId(prefix: string): Promise<string>;
   /** ordered by seq */
@@ -201,6 +218,12 @@ export interface Store {
   /** all violations, or those of one run (projection rebuild) */
   deleteViolations(runId?: string): Promise<void>;
   createEventSink(runId: string, meta: EventSinkMeta, opts?: EventSinkOptions): EventSink;
+  /**
+   * Throws StoreGoneError if the database file of a file-backed SQLite store is no longer the one
+   * the store opened (deleted, moved, or replaced by another file): writes would go to a file no
+   * one else can open. Nothing to check on Postgres or in memory.
+   */
+  checkPresent(): Promise<void>;
   /** waits for pending sink batches, then closes the connection(s) */
   close(): Promise<void>;
 }
