@@ -14,6 +14,12 @@ import { scenariosCommand } from './commands/scenarios.js';
 import { fuzzCommand } from './commands/fuzz.js';
 import { importCommand } from './commands/import.js';
 import { replayCommand } from './commands/replay.js';
+import {
+  dlqListCommand,
+  dlqPurgeCommand,
+  dlqRetryCommand,
+  dlqShowCommand,
+} from './commands/dlq.js';
 import { loadApiConfig, serve } from '../../api/src/index.js';
 
 function nonNegativeInt(name: string) {
@@ -158,6 +164,51 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print one JSON object')
     .action(async (opts: { runs: number; seed: number; distributed?: boolean; json?: boolean }) => {
       setExit(await fuzzCommand(opts, loadConfig()));
+    });
+
+  const dlq = program
+    .command('dlq')
+    .description(
+      "the cluster's dead-letter queue: the messages its workers refused, with the reason (MNSIM_REDIS_URL, MNSIM_QUEUE_PREFIX); the workers keep at most MNSIM_DLQ_MAX_ENTRIES (10000) entries, none older than MNSIM_DLQ_MAX_AGE (7d)",
+    );
+  dlq
+    .command('list')
+    .description('list the entries, newest first: id, when, queue, job, run, reason')
+    .option(
+      '--limit <n>',
+      'at most this many entries (1..10000)',
+      positiveInt('--limit', 10_000),
+      50,
+    )
+    .option('--json', 'print JSON (without the messages: see `dlq show`)')
+    .action(async (opts: { limit: number; json?: boolean }) => {
+      setExit(await dlqListCommand(opts, loadConfig()));
+    });
+  dlq
+    .command('show')
+    .description('print one entry whole, with the message it holds')
+    .argument('<id>', 'entry id (see `dlq list`)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      setExit(await dlqShowCommand(id, opts, loadConfig()));
+    });
+  dlq
+    .command('retry')
+    .description(
+      "send an entry's message back to its queue (same job name and data) and remove the entry; a message that is still malformed is dead-lettered again",
+    )
+    .argument('[id]', 'entry id (see `dlq list`)')
+    .option('--all', 'every entry, oldest first')
+    .action(async (id: string | undefined, opts: { all?: boolean }) => {
+      setExit(await dlqRetryCommand(id, opts, loadConfig()));
+    });
+  dlq
+    .command('purge')
+    .description('remove entries: every one (needs --yes), or those older than a duration')
+    .option('--older-than <duration>', 'only entries dead-lettered longer ago (90m, 12h, 7d)')
+    .option('--yes', 'remove every entry')
+    .action(async (opts: { olderThan?: string; yes?: boolean }) => {
+      setExit(await dlqPurgeCommand(opts, loadConfig()));
     });
 
   program
