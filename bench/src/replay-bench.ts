@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { LogFile, recordLogFile, replayLog, simulate } from '@mnsim/engine';
 import type { Scenario } from '@mnsim/kernel';
 import { scenarioFromData } from '@mnsim/scenarios';
+import { NO_RUN_LIMITS } from '@mnsim/events';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -103,7 +104,9 @@ function seconds(t0: bigint): number {
 
 async function replayFile(file: string): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const { report } = await replayLog(await LogFile.open(file));
+  const { report } = await replayLog(await LogFile.open(file), undefined, undefined, {
+    limits: NO_RUN_LIMITS,
+  });
   const secs = seconds(t0);
   if (!report.matches) {
     throw new Error(`replay benchmark: the replay diverged at seq ${report.firstDivergence?.seq}`);
@@ -145,7 +148,10 @@ export async function benchReplay(
     const scenario = replayBenchScenario(Math.ceil(minEvents / EVENTS_PER_STEP));
     const file = join(dir, 'replay-bench.jsonl');
     log(`replay: writing a log of at least ${minEvents} events…`);
-    const { header } = await recordLogFile(scenario, file, { runId: 'replay-bench' });
+    const { header } = await recordLogFile(scenario, file, {
+      runId: 'replay-bench',
+      limits: NO_RUN_LIMITS,
+    });
     if (header.events < minEvents) {
       throw new Error(
         `replay benchmark: the log has ${header.events} events, fewer than ${minEvents}`,
@@ -155,7 +161,7 @@ export async function benchReplay(
     const secs = await replayFile(file);
 
     const t0 = process.hrtime.bigint();
-    simulate(scenario, { keepKernelLog: false });
+    simulate(scenario, { keepKernelLog: false, limits: NO_RUN_LIMITS });
     const simulateSecs = seconds(t0);
     const hashed = hashFileSecs(file);
     log(

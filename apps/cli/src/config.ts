@@ -2,8 +2,11 @@
  * The CLI's configuration, from the environment, validated once: MNSIM_DATABASE_URL (postgres://…)
  * selects Postgres, otherwise the embedded SQLite file (MNSIM_SQLITE_PATH, default
  * .mnsim/mnsim.sqlite under the current directory); MNSIM_RUN_TIMEOUT bounds a distributed client's
- * wait for runs that no longer move.
+ * wait for runs that no longer move; MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES and
+ * MNSIM_MAX_TRACE_ENTRIES what one run may produce.
  */
+import { type RunLimits, runLimitsFromEnv } from '@mnsim/events';
+import { ConfigError, parseRunTimeout as parseBusRunTimeout } from '@mnsim/bus';
 import type { StoreOptions } from '@mnsim/store';
 import { UsageError } from './errors.js';
 
@@ -14,26 +17,21 @@ export interface CliConfig {
   queuePrefix?: string;
   /** MNSIM_RUN_TIMEOUT: a distributed client gives up when none of its runs moved for this long */
   runTimeoutMs?: number;
+  /** what one embedded run or replay may produce (DEFAULT_RUN_LIMITS unless set) */
+  runLimits?: Readonly<RunLimits>;
 }
 
-/** MNSIM_RUN_TIMEOUT's default, in seconds: design.md's 60 s. */
-export const DEFAULT_RUN_TIMEOUT_S = 60;
-
 /**
- * MNSIM_RUN_TIMEOUT: seconds, or a number with `ms`, `s` or `m`; from 1 s to a day.
+ * MNSIM_RUN_TIMEOUT in ms, read as the cluster's services read it (@mnsim/bus); default 60 s.
  * @throws UsageError naming the variable and what it accepts
  */
 export function parseRunTimeout(raw: string | undefined): number {
-  const text = raw?.trim();
-  if (!text) return DEFAULT_RUN_TIMEOUT_S * 1000;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text);
-  const ms = m ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000) : NaN;
-  if (!(ms >= 1000 && ms <= 86_400_000)) {
-    throw new UsageError(
-      `MNSIM_RUN_TIMEOUT must be a duration from 1 s to 24 h, in seconds or with ms, s or m (got ${JSON.stringify(text)})`,
-    );
+  try {
+    return parseBusRunTimeout(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
   }
-  return Math.round(ms);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -57,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
     redisUrl: redis || null,
     queuePrefix: env.MNSIM_QUEUE_PREFIX?.trim() || 'mnsim',
     runTimeoutMs: parseRunTimeout(env.MNSIM_RUN_TIMEOUT),
+    runLimits: runLimitsFromEnv(env),
   };
 }

@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
-import { recordInto, simulate, type SimulationResult } from '@mnsim/engine';
+import { recordInto, simulateAsync, type SimulationResult } from '@mnsim/engine';
+import type { RunLimits } from '@mnsim/events';
 import type { Store } from '@mnsim/store';
 
 export interface RecordedRun extends SimulationResult {
@@ -16,7 +17,7 @@ export async function runEmbedded(
   store: Store,
   scenario: Scenario,
   source: string | null,
-  opts: { kernel?: KernelVariant; seed?: number },
+  opts: { kernel?: KernelVariant; seed?: number; limits?: Readonly<RunLimits> },
 ): Promise<RecordedRun> {
   const runId = randomUUID();
   const kernel = opts.kernel ?? scenario.kernel;
@@ -36,11 +37,12 @@ export async function runEmbedded(
   });
   let result: SimulationResult;
   try {
-    result = simulate(scenario, {
-      kernel,
-      seed,
-      onEvent: recordInto(sink, runId),
-    });
+    result = await simulateAsync(
+      scenario,
+      { kernel, seed, limits: opts.limits, onEvent: recordInto(sink, runId) },
+      // Postgres writes in the background: past two batches in flight, wait for them
+      () => (sink.backlog > 2 ? sink.drained() : undefined),
+    );
     await sink.flush();
   } catch (err) {
     await sink.flush().catch(() => undefined);

@@ -15,15 +15,17 @@ import type {
   TraceDetail,
   ViolationRecord,
 } from '@mnsim/kernel';
-import type {
-  ArmedTimerEntry,
-  CallPayload,
-  EventType,
-  PayloadMap,
-  ReturnPayload,
-  StimulusPayload,
-  TraceEntry,
-  ViolationPayload,
+import {
+  type ArmedTimerEntry,
+  type CallPayload,
+  type EventType,
+  type PayloadMap,
+  type ReturnPayload,
+  type StimulusPayload,
+  type TraceEntry,
+  type ViolationPayload,
+  TRACE_KEPT_ENTRIES,
+  TRACE_SUMMARY,
 } from '@mnsim/events';
 
 export interface EmittedEvent<T extends EventType = EventType> {
@@ -46,6 +48,8 @@ export class EventBuilder {
   seq: number;
   private pendingLog: PrintkLine[] = [];
   private pendingTrace: TraceEntry[] = [];
+  /** entries traced past TRACE_KEPT_ENTRIES since the last event: counted, not kept */
+  private omittedTrace = 0;
   private pendingArmed: ArmedTimerEntry[] = [];
 
   constructor(
@@ -69,8 +73,13 @@ export class EventBuilder {
     this.pendingLog.push({ jiffies: ctx.jiffies, level, text });
   }
 
+  /**
+   * A trace entry for the next event. Past TRACE_KEPT_ENTRIES only their number is kept: a walk
+   * whose entries grow with the scenario (one per memslot) is summarised, not copied whole.
+   */
   trace(what: string, detail: TraceDetail): void {
-    this.pendingTrace.push({ detail, what });
+    if (this.pendingTrace.length < TRACE_KEPT_ENTRIES) this.pendingTrace.push({ detail, what });
+    else this.omittedTrace++;
   }
 
   armed(entry: ArmedTimerEntry): void {
@@ -89,6 +98,10 @@ export class EventBuilder {
       this.pendingLog = [];
     }
     if (this.pendingTrace.length > 0) {
+      if (this.omittedTrace > 0) {
+        this.pendingTrace.push({ detail: { omitted: this.omittedTrace }, what: TRACE_SUMMARY });
+        this.omittedTrace = 0;
+      }
       out.trace = this.pendingTrace;
       this.pendingTrace = [];
     }

@@ -20,6 +20,7 @@ export {
   diffViolations,
   replayLog,
   type Divergence,
+  type ReplayOptions,
   type ReplayOutcome,
   type ReplayReport,
   type ViolationsDiff,

@@ -452,7 +452,7 @@ export interface RecordedLogFile {
 export async function recordLogFile(
   scenario: Scenario,
   file: string,
-  opts: Pick<SimulateOptions, 'kernel' | 'seed'> & { runId: string },
+  opts: Pick<SimulateOptions, 'kernel' | 'seed' | 'limits'> & { runId: string },
 ): Promise<RecordedLogFile> {
   const body = `${file}.events`;
   try {
@@ -463,6 +463,7 @@ export async function recordLogFile(
       result = simulate(scenario, {
         kernel: opts.kernel,
         seed: opts.seed,
+        limits: opts.limits,
         keepKernelLog: false,
         onEvent: (e, payload) => {
           pending += canonicalEventLineFromPayload(e, payload) + '\n';

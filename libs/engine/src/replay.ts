@@ -16,7 +16,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import { scenarioFromData } from '@mnsim/scenarios';
-import { type CanonicalEvent, type Violation, canonicalEventLineFromPayload } from '@mnsim/events';
+import {
+  type CanonicalEvent,
+  type RunLimits,
+  type Violation,
+  canonicalEventLineFromPayload,
+} from '@mnsim/events';
 import { type RecordedLog, type RunStart, violationOfLine } from './recorded-log.js';
 import { simulate, type SimulationResult } from './simulate.js';
 import { type LinesDigest, type SyncLineSource, SyncSourceError } from './file-line-source.js';
@@ -66,15 +71,23 @@ export interface ReplayOutcome {
   arch: Arch;
 }
 
+export interface ReplayOptions {
+  /** what the re-execution may produce, like a run (DEFAULT_RUN_LIMITS by default) */
+  limits?: Readonly<RunLimits>;
+}
+
 /**
  * Replays a recorded log on `kernel` (default: the recorded variant, i.e. verify mode).
- * @throws the log's own errors for a malformed log (a file names its line), never a divergence
+ * @throws the log's own errors for a malformed log (a file names its line), never a divergence;
+ *   a RunLimitExceededError when the re-execution passes one of its limits
  */
 export async function replayLog(
   log: RecordedLog,
   kernel?: KernelVariant,
   arch?: Arch,
+  opts: ReplayOptions = {},
 ): Promise<ReplayOutcome> {
+  const limits = opts.limits;
   const start = log.start;
   const target = kernel ?? start.kernel;
   const onArch = arch ?? start.arch;
@@ -84,11 +97,18 @@ export async function replayLog(
   const scenario = onArch === start.arch ? start.scenario : scenarioOnArch(start, onArch);
 
   if (mode === 'verify' && log.syncLines) {
-    const lockstep = await verifyInLockstep(log, log.syncLines(), scenario, start.seed, target);
+    const lockstep = await verifyInLockstep(
+      log,
+      log.syncLines(),
+      scenario,
+      start.seed,
+      target,
+      limits,
+    );
     if (lockstep !== null)
       return outcome(mode, log, target, onArch, lockstep, null, lockstep.violations);
   }
-  const sim = simulateChunks(scenario, start.seed, target, firstLine);
+  const sim = simulateChunks(scenario, start.seed, target, firstLine, limits);
   const replayHash = sim.result.logHash ?? '';
 
   if (mode === 'verify') {
@@ -110,6 +130,7 @@ export async function replayLog(
           firstLine,
           scan.firstBadChunk,
           scan.badChunkLines,
+          limits,
         );
   return outcome(mode, log, target, onArch, sim.result, divergence, scan.violations);
 }
@@ -126,6 +147,7 @@ export async function verifyInLockstep(
   scenario: Scenario,
   seed: number,
   kernel: KernelVariant,
+  limits?: Readonly<RunLimits>,
 ): Promise<SimulationResult | null> {
   let result: SimulationResult;
   let same: boolean;
@@ -133,6 +155,7 @@ export async function verifyInLockstep(
     result = simulate(scenario, {
       kernel,
       seed,
+      limits,
       keepKernelLog: false,
       hashLog: false,
       onLine: (bytes, length) => {
@@ -187,8 +210,17 @@ function outcome(
  * The first event at which a log differs from a re-execution on its recorded variant, reading the
  * lines unchecked. For `mnsim import` to name the line of a log whose hash does not hold.
  */
-export async function firstDifferenceFromModel(log: RecordedLog): Promise<Divergence | null> {
-  const sim = simulateChunks(log.start.scenario, log.start.seed, log.start.kernel, undefined);
+export async function firstDifferenceFromModel(
+  log: RecordedLog,
+  limits?: Readonly<RunLimits>,
+): Promise<Divergence | null> {
+  const sim = simulateChunks(
+    log.start.scenario,
+    log.start.seed,
+    log.start.kernel,
+    undefined,
+    limits,
+  );
   const scan = await scanLines(log.lines(), sim.digests, false);
   return scan.firstBadChunk === null
     ? null
@@ -199,6 +231,7 @@ export async function firstDifferenceFromModel(log: RecordedLog): Promise<Diverg
         undefined,
         scan.firstBadChunk,
         scan.badChunkLines,
+        limits,
       );
 }
 
@@ -293,12 +326,14 @@ function simulateChunks(
   seed: number,
   kernel: KernelVariant,
   firstLine: string | undefined,
+  limits: Readonly<RunLimits> | undefined,
 ): { digests: string[]; result: SimulationResult } {
   const digester = new ChunkDigester();
   const line = lineOf(firstLine);
   const result = simulate(scenario, {
     kernel,
     seed,
+    limits,
     keepKernelLog: false,
     onEvent: (e, payload) => {
       digester.add(line(e, payload));
@@ -360,6 +395,7 @@ function locateDivergence(
   firstLine: string | undefined,
   chunkIndex: number,
   recorded: string[],
+  limits: Readonly<RunLimits> | undefined,
 ): Divergence | null {
   const replayed: string[] = [];
   const line = lineOf(firstLine);
@@ -367,6 +403,7 @@ function locateDivergence(
   simulate(scenario, {
     kernel,
     seed,
+    limits,
     keepKernelLog: false,
     onEvent: (e, payload) => {
       if (e.seq >= from && e.seq < from + CHUNK_EVENTS) replayed.push(line(e, payload));

@@ -15,9 +15,13 @@ import {
   type ComponentStates,
 } from '@mnsim/kernel';
 import {
+  type Attachments,
   type EventType,
+  type RunLimits,
   type Violation,
+  DEFAULT_RUN_LIMITS,
   LogHasher,
+  RunBudget,
   RUN_END_ID,
   RUN_START_ID,
   bootId,
@@ -53,6 +57,11 @@ export interface SimulateOptions {
    * other core, as the logHash when all of them are equal.
    */
   hashLog?: boolean;
+  /**
+   * What the run may produce (DEFAULT_RUN_LIMITS by default): past one, simulate throws a
+   * RunLimitExceededError at the event that passed it.
+   */
+  limits?: Readonly<RunLimits>;
 }
 
 export interface SimulationResult {
@@ -73,6 +82,37 @@ export interface SimulationResult {
 }
 
 export function simulate(input: Scenario, opts: SimulateOptions = {}): SimulationResult {
+  const run = simulation(input, opts);
+  for (;;) {
+    const next = run.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * simulate() for a caller whose sink writes asynchronously: after each stimulus's chain it asks
+ * `pause` whether to wait (a store whose writes have fallen behind answers with the promise of
+ * their completion), so that memory stays bounded when the database is slower than the model.
+ */
+export async function simulateAsync(
+  input: Scenario,
+  opts: SimulateOptions,
+  pause: () => Promise<void> | undefined,
+): Promise<SimulationResult> {
+  const run = simulation(input, opts);
+  for (;;) {
+    const next = run.next();
+    if (next.done) return next.value;
+    const wait = pause();
+    if (wait !== undefined) await wait;
+  }
+}
+
+/** The run as a generator that yields after each stimulus's chain. */
+function* simulation(
+  input: Scenario,
+  opts: SimulateOptions,
+): Generator<void, SimulationResult, void> {
   const scenario: Scenario = {
     ...input,
     kernel: opts.kernel ?? input.kernel,
@@ -92,14 +132,18 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
     throw new Error('simulate: onEvent and onLine need encode');
   }
   const encoder = new EventEncoder();
+  const budget = new RunBudget(opts.limits ?? DEFAULT_RUN_LIMITS);
   const sink = (e: EmittedEvent): void => {
     let encoded = '';
     if (encode) {
       const { payloadStart, payloadEnd } = encoder.line(e, e.payload);
       const w = encoder.writer;
+      budget.event(e.seq, w.pos, (e.payload as Attachments).trace);
       if (hashLog) hasher.updateBytes(w.buf, w.pos);
       opts.onLine?.(w.buf, w.pos);
       if (opts.onEvent) encoded = w.buf.toString('utf8', payloadStart, payloadEnd);
+    } else {
+      budget.event(e.seq, 0, (e.payload as Attachments).trace);
     }
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
@@ -129,6 +173,7 @@ export function simulate(input: Scenario, opts: SimulateOptions = {}): Simulatio
     const id = stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
     const out = transport.runStimulus(stim, id, globals);
     scheduler.done(stim, out.ret, out.armed, globals.panicked);
+    yield;
   }
 
   transport.emitRoot('run.end', RUN_END_ID, scheduler.state.now, {

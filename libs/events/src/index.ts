@@ -8,3 +8,4 @@ export * from './payload-encoding.js';
 export * from './canonical-writer.js';
 export * from './run-id.js';
 export * from './printable.js';
+export * from './run-limits.js';

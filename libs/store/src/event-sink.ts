@@ -277,6 +277,14 @@ export class BufferedEventSink implements EventSink {
     }
   }
 
+  get backlog(): number {
+    return this.pendingCount;
+  }
+
+  async drained(): Promise<void> {
+    await this.pending;
+  }
+
   /** Hands the buffered rows to the writer: synchronously on an idle SQLite connection. */
   private spill(fromFlush = false): void {
     const events = this.events;

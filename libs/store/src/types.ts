@@ -179,6 +179,10 @@ export interface EventSink {
   /** `recordedAt` defaults to that of the buffered event `eventId`, else now */
   appendViolation(eventId: string, v: Violation, recordedAt?: string): void;
   flush(): Promise<void>;
+  /** batches handed to the writer and not yet written: a producer waits when it grows */
+  readonly backlog: number;
+  /** settles when every batch handed to the writer is written (a failure: the next call throws) */
+  drained(): Promise<void>;
 }
 
 export interface Store {

@@ -191,7 +191,7 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
         const signatures = run.violations.map((v) => v.signature);
         return { ok: true, logHash: run.logHash, kernel: run.kernel, arch: run.arch, signatures };
       }
-      const run = await runEmbedded(store, scenario, yaml, {});
+      const run = await runEmbedded(store, scenario, yaml, { limits: config.runLimits });
       const signatures = run.violations.map((v) => v.signature);
       return { ok: true, logHash: run.logHash, kernel: run.kernel, arch: run.arch, signatures };
     } catch (err) {

@@ -45,13 +45,15 @@ export async function replayCommand(
   let origin: string;
   if (isLogFileRef(ref)) {
     origin = ref;
-    outcome = await replayLog(await LogFile.open(ref), opts.kernel, opts.arch);
+    outcome = await replayLog(await LogFile.open(ref), opts.kernel, opts.arch, {
+      limits: config.runLimits,
+    });
   } else {
     const store = await openStore(config.store);
     try {
       const run = await RecordedRun.open(store, ref);
       origin = `run ${run.runId}`;
-      outcome = await replayLog(run, opts.kernel, opts.arch);
+      outcome = await replayLog(run, opts.kernel, opts.arch, { limits: config.runLimits });
     } finally {
       await store.close();
     }

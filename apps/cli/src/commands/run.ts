@@ -29,6 +29,7 @@ export async function runCommand(
     const run = await runEmbedded(store, scenario, source, {
       kernel: opts.kernel,
       seed: opts.seed,
+      limits: config.runLimits,
     });
     process.stdout.write(
       opts.json ? JSON.stringify(runJson(run)) + '\n' : runHuman(run, scenario.hz),
