@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
+import { DEFAULT_RUN_TIMEOUT_MS } from './cluster-watch.js';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
 
@@ -40,6 +41,18 @@ export const clusterEnvSchema = z.object({
       const ms = parseDeadLetterAge(raw);
       if (ms === null) {
         ctx.addIssue({ code: 'custom', message: `expected ${DLQ_AGE_RULE}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional(),
+  /** in ms once parsed (parseRunTimeout); unset: 60 s */
+  MNSIM_RUN_TIMEOUT: z
+    .string()
+    .transform((raw, ctx) => {
+      const ms = runTimeoutMs(raw);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `expected ${RUN_TIMEOUT_RULE}` });
         return z.NEVER;
       }
       return ms;
@@ -84,4 +97,32 @@ export function loadClusterConfigOrExit(
     process.stderr.write(`mnsim ${service}: bad configuration: ${(err as Error).message}\n`);
     process.exit(2);
   }
+}
+
+/** What MNSIM_RUN_TIMEOUT accepts. */
+export const RUN_TIMEOUT_RULE = 'a duration from 1 s to 24 h, in seconds or with ms, s or m';
+
+/** MNSIM_RUN_TIMEOUT's text in ms, or null when it is not one; blank is the default, 60 s. */
+function runTimeoutMs(raw: string): number | null {
+  const text = raw.trim();
+  if (text === '') return DEFAULT_RUN_TIMEOUT_MS;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text);
+  const ms = m ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000) : NaN;
+  return ms >= 1000 && ms <= 86_400_000 ? Math.round(ms) : null;
+}
+
+/**
+ * MNSIM_RUN_TIMEOUT, in ms; unset or blank: 60 s. The one reading of it: a distributed client
+ * gives up on runs that did not move for this long, and the api and the auditor fail the runs
+ * whose last sign of life is older (stale-run-sweeper.ts).
+ * @throws ConfigError naming the variable and what it accepts
+ */
+export function parseRunTimeout(raw: string | undefined): number {
+  const ms = runTimeoutMs(raw ?? '');
+  if (ms === null) {
+    throw new ConfigError(
+      `MNSIM_RUN_TIMEOUT must be ${RUN_TIMEOUT_RULE} (got ${JSON.stringify(raw?.trim())})`,
+    );
+  }
+  return ms;
 }
