@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import type { ClusterConfig } from '@mnsim/bus';
+import { type ClusterConfig, DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/bus';
 import type { Store } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';
@@ -12,6 +12,7 @@ import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
 import { ScenarioSourceService } from './scenario-source.service.js';
+import { RUN_TIMEOUT_MS, StaleRunSweep } from './stale-runs.service.js';
 import { STORE, StoreLifecycle } from './store.provider.js';
 import { ViolationsController } from './violations.controller.js';
 import { ViolationsService } from './violations.service.js';
@@ -20,6 +21,7 @@ import { ZodValidationPipe } from './zod-validation.pipe.js';
 /**
  * The HTTP API over one open Store, which the module closes when the application shuts down; with
  * `orchestrator`, also the orchestrator of that cluster's runs (its queue workers close first).
+ * While it runs, the runs with no sign of life for `runTimeoutMs` are failed (StaleRunSweep).
  */
 @Module({})
 export class ApiModule {
@@ -27,6 +29,7 @@ export class ApiModule {
     store: Store,
     cluster: ClusterTarget = null,
     orchestrator: ClusterConfig | null = null,
+    runTimeoutMs: number = DEFAULT_RUN_TIMEOUT_MS,
   ): DynamicModule {
     return {
       module: ApiModule,
@@ -35,6 +38,8 @@ export class ApiModule {
       providers: [
         { provide: STORE, useValue: store },
         { provide: CLUSTER, useValue: cluster },
+        { provide: RUN_TIMEOUT_MS, useValue: runTimeoutMs },
+        StaleRunSweep,
         MetricsService,
         StoreLifecycle,
         RunsService,

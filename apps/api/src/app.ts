@@ -33,7 +33,12 @@ export async function createApiApp(
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(
-      ApiModule.forStore(store, config.cluster ?? null, config.orchestrator ?? null),
+      ApiModule.forStore(
+        store,
+        config.cluster ?? null,
+        config.orchestrator ?? null,
+        config.runTimeoutMs,
+      ),
       new ExpressAdapter(),
       {
         // the parser is registered below, after authentication, with our limit

@@ -13,6 +13,7 @@ describe('loadApiConfig', () => {
       store: { sqlitePath: undefined },
       cluster: null,
       orchestrator: null,
+      runTimeoutMs: 60_000,
     });
   });
 
@@ -27,6 +28,7 @@ describe('loadApiConfig', () => {
         MNSIM_SQLITE_PATH: '/ignored/with/postgres.sqlite',
         MNSIM_REDIS_URL: 'redis://cache:6379',
         MNSIM_QUEUE_PREFIX: 'lab',
+        MNSIM_RUN_TIMEOUT: '90',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -44,7 +46,9 @@ describe('loadApiConfig', () => {
         MNSIM_CONCURRENCY: 32,
         MNSIM_LOCK_DURATION_MS: 4_000,
         MNSIM_STALLED_INTERVAL_MS: 1_000,
+        MNSIM_RUN_TIMEOUT: 90_000,
       },
+      runTimeoutMs: 90_000,
     });
     expect(loadApiConfig({ MNSIM_REDIS_URL: 'redis://r:1' }).cluster).toEqual({
       redisUrl: 'redis://r:1',
@@ -99,6 +103,15 @@ describe('loadApiConfig', () => {
       'MNSIM_DATABASE_SCHEMA must be a Postgres schema name',
     ],
     [{ MNSIM_ORCHESTRATOR: 'yes' }, 'MNSIM_ORCHESTRATOR must be on or off'],
+    // read as the CLI reads it, with or without a cluster
+    [
+      { MNSIM_RUN_TIMEOUT: 'soon' },
+      'MNSIM_RUN_TIMEOUT must be a duration from 1 s to 24 h, in seconds or with ms, s or m (got "soon")',
+    ],
+    [
+      { MNSIM_REDIS_URL: 'redis://r:1', MNSIM_RUN_TIMEOUT: '999ms' },
+      'MNSIM_RUN_TIMEOUT must be a duration from 1 s to 24 h',
+    ],
     // the orchestrator's settings are the workers', checked as theirs
     [{ MNSIM_REDIS_URL: 'redis://r:1', MNSIM_CONCURRENCY: '0' }, 'MNSIM_CONCURRENCY: '],
     [{ MNSIM_REDIS_URL: 'redis://r:1', MNSIM_LOCK_DURATION_MS: 'x' }, 'MNSIM_LOCK_DURATION_MS: '],

@@ -13,8 +13,10 @@
  *                          (MNSIM_QUEUE_PREFIX, MNSIM_CONCURRENCY, …) apply, validated as theirs
  *   MNSIM_ORCHESTRATOR     on|off; default on. off: an api that serves HTTP only (a read replica
  *                          beside the cluster's own api), reporting the cluster without driving it
+ *   MNSIM_RUN_TIMEOUT      default 60 s: a run still running with no sign of life for this long
+ *                          is failed (its client or orchestrator is gone); as the CLI reads it
  */
-import { type ClusterConfig, ConfigError, parseClusterConfig } from '@mnsim/bus';
+import { type ClusterConfig, ConfigError, parseClusterConfig, parseRunTimeout } from '@mnsim/bus';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
 import { z } from 'zod';
 
@@ -33,6 +35,11 @@ export interface ApiConfig {
    * absent: none, the api serves HTTP only
    */
   orchestrator?: ClusterConfig | null;
+  /**
+   * MNSIM_RUN_TIMEOUT in ms: the runs still running whose last sign of life is older are failed
+   * (absent: 60 s)
+   */
+  runTimeoutMs?: number;
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
@@ -128,13 +135,15 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   const e = parsed.data;
   let orchestrator: ClusterConfig | null = null;
-  if (e.MNSIM_REDIS_URL !== undefined && e.MNSIM_ORCHESTRATOR === 'on') {
-    try {
+  let runTimeoutMs: number;
+  try {
+    runTimeoutMs = parseRunTimeout(env.MNSIM_RUN_TIMEOUT);
+    if (e.MNSIM_REDIS_URL !== undefined && e.MNSIM_ORCHESTRATOR === 'on') {
       orchestrator = parseClusterConfig(env);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new ApiConfigError(err.message);
-      throw err;
     }
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ApiConfigError(err.message);
+    throw err;
   }
   return {
     host: e.MNSIM_API_HOST,
@@ -150,6 +159,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         ? { redisUrl: e.MNSIM_REDIS_URL, prefix: e.MNSIM_QUEUE_PREFIX ?? 'mnsim' }
         : null,
     orchestrator,
+    runTimeoutMs,
   };
 }
 

@@ -3,6 +3,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { AUDITOR_QUEUE, BusModule, type ClusterConfig } from '@mnsim/bus';
 import { openStore } from '@mnsim/store';
 import { AUDIT_STORE, auditorProcessor } from './auditor.processor.js';
+import { StaleRunSweep } from './stale-run-sweep.js';
 
 @Module({})
 export class AuditorModule {
@@ -24,6 +25,7 @@ export class AuditorModule {
             }),
         },
         auditorProcessor(config),
+        StaleRunSweep,
       ],
     };
   }

@@ -11,6 +11,7 @@ export * from './run-state.js';
 export * from './component-processor.js';
 export * from './orchestrator-processor.js';
 export * from './chain-watchdog.js';
+export * from './stale-run-sweeper.js';
 export * from './auditor-processor.js';
 export * from './client.js';
 export * from './cluster-watch.js';
