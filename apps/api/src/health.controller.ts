@@ -9,7 +9,9 @@ export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Liveness: the store answers (no token needed)' })
+  @ApiOperation({
+    summary: 'Liveness: the store answers and its database is still in place (no token needed)',
+  })
   @ApiOkResponse({ standardSchema: healthResponse })
   @ApiResponse({ status: 503, standardSchema: errorResponse })
   check() {
