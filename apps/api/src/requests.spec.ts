@@ -17,6 +17,14 @@ describe('parseSince', () => {
     expect(parseSince(text, now)?.toISOString()).toBe(iso);
   });
 
+  // issue 15: 999999999w was an Invalid Date, and the 400 said "invalid timestamp 'Invalid Date'"
+  it.each(['999999999w', '99999999d', '2920000w', '2900000d'])(
+    '%s reaches back before 1970: the epoch, everything',
+    (text) => {
+      expect(parseSince(text, now)?.toISOString()).toBe('1970-01-01T00:00:00.000Z');
+    },
+  );
+
   it.each([
     'yesterday',
     '12',

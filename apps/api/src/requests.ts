@@ -37,13 +37,15 @@ const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const;
 
 /**
  * `since`, as `mnsim violations --since` takes it: an ISO 8601 date or instant (2026-11-25,
- * 2026-11-25T10:00Z), or a duration back from now (30m, 12h, 7d, 2w).
+ * 2026-11-25T10:00Z), or a duration back from now (30m, 12h, 7d, 2w). A duration that reaches
+ * back before 1970 means everything: it is the Unix epoch, before anything was recorded (nine
+ * digits of weeks go past the range of a Date).
  */
 export function parseSince(text: string, now: Date = new Date()): Date | null {
   const rel = DURATION.exec(text);
   if (rel) {
     const seconds = Number(rel[1]) * UNIT_SECONDS[rel[2] as keyof typeof UNIT_SECONDS];
-    return new Date(now.getTime() - seconds * 1000);
+    return new Date(Math.max(0, now.getTime() - seconds * 1000));
   }
   if (!ISO_INSTANT.test(text)) return null;
   const date = new Date(text);

@@ -16,14 +16,18 @@ export interface ViolationsOptions {
   limit: number;
 }
 
-/** --since: an ISO date/time, or a duration back from now: 30m, 12h, 7d. */
+/**
+ * --since: an ISO date/time, or a duration back from now: 30m, 12h, 7d. A duration that reaches
+ * back before 1970 means everything: the Unix epoch (past the range of a Date, it was an invalid
+ * date the store refused).
+ */
 export function parseSince(value: string, now = new Date()): Date {
   const rel = /^(\d+)\s*([smhdw])$/.exec(value.trim());
   if (rel) {
     const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[
       rel[2] as 's' | 'm' | 'h' | 'd' | 'w'
     ];
-    return new Date(now.getTime() - Number(rel[1]) * unit * 1000);
+    return new Date(Math.max(0, now.getTime() - Number(rel[1]) * unit * 1000));
   }
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) {
