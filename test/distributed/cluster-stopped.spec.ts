@@ -112,7 +112,7 @@ describe('the whole cluster stopped in the middle of a campaign', () => {
       if (outcome?.status === 'completed') {
         // all its events were out, only the auditor's close was left: it closes with the hash
         // of exactly the run's events, the embedded twin's, as the store says too
-        const embedded = simulate(parseScenario(r.source ?? '', r.runId), {
+        const embedded = simulate(parseScenario(row?.source ?? '', r.runId), {
           kernel: r.kernel as KernelVariant,
           seed: r.seed,
         });

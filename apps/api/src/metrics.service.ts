@@ -84,10 +84,10 @@ export class MetricsService implements OnApplicationShutdown {
       );
       for (const q of per) lines.push(`mnsim_queue_failed_total{queue="${q.name}"} ${q.failed}`);
     }
-    family('mnsim_runs', 'gauge', 'Runs in the store, by status (first 1000 of each).');
+    family('mnsim_runs', 'gauge', 'Runs in the store, by status.');
+    const counts = await this.store.countRuns();
     for (const status of ['running', 'completed', 'failed'] as const) {
-      const page = await this.store.listRuns({ status, limit: 1000 });
-      lines.push(`mnsim_runs{status="${status}"} ${page.rows.length}`);
+      lines.push(`mnsim_runs{status="${status}"} ${counts[status]}`);
     }
     return lines.join('\n') + '\n';
   }

@@ -6,7 +6,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type ViolationPayload, canonicalJson } from '@mnsim/events';
-import { MAX_PAGE_SIZE, type RunRow, type Store, type ViolationToAppend } from '@mnsim/store';
+import {
+  MAX_PAGE_SIZE,
+  type RunRow,
+  type RunSummaryRow,
+  type Store,
+  type ViolationToAppend,
+} from '@mnsim/store';
 import { violationWithSeq } from '@mnsim/events';
 
 const EVENT_PAGE = 5000;
@@ -58,8 +64,8 @@ async function oneRun(store: Store, runId: string): Promise<RunRow[]> {
   return run === null ? [] : [run];
 }
 
-async function allRuns(store: Store): Promise<RunRow[]> {
-  const runs: RunRow[] = [];
+async function allRuns(store: Store): Promise<RunSummaryRow[]> {
+  const runs: RunSummaryRow[] = [];
   let cursor: string | null = null;
   do {
     const page = await store.listRuns({ limit: MAX_PAGE_SIZE, cursor });
@@ -70,7 +76,7 @@ async function allRuns(store: Store): Promise<RunRow[]> {
 }
 
 /** One run's violations from its log: every `violation` event, stamped with the event's wall clock. */
-async function rebuildRun(store: Store, run: RunRow): Promise<void> {
+async function rebuildRun(store: Store, run: RunSummaryRow): Promise<void> {
   let batch: ViolationToAppend[] = [];
   for await (const e of store.iterateEvents(run.runId, EVENT_PAGE)) {
     if (e.type !== 'violation') continue;

@@ -14,6 +14,8 @@ export type {
   RunFilter,
   RunResult,
   RunRow,
+  RunSummaryRow,
+  RunCounts,
   SignatureGroup,
   StaleRunsOptions,
   Store,

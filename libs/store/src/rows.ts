@@ -1,7 +1,7 @@
 import type { EventType, RunEvent, RunStatus, Violation } from '../../events/src/types.js';
 import type { EventRecord, RunRecord, ViolationRecord } from './entities.js';
 import { InvalidStoreInputError } from './errors.js';
-import type { RunRow, StoredEvent, ViolationRow } from './types.js';
+import type { RunRow, RunSummaryRow, StoredEvent, ViolationRow } from './types.js';
 import { boolFromDb, intFromDb, isoFromDb, stringArrayFromDb, wallClock } from './values.js';
 
 /** Conversions between the API's shapes and the table rows, shared by every write path. */
@@ -64,6 +64,26 @@ export function violationRecord(
 }
 
 export function runRow(r: RunRecord): RunRow {
+  return { ...runSummaryRow(r), source: r.source };
+}
+
+/** The columns of a run but its source, as listings select them. */
+export const RUN_SUMMARY_COLUMNS = [
+  'runId',
+  'scenario',
+  'kernel',
+  'arch',
+  'seed',
+  'status',
+  'events',
+  'logHash',
+  'violations',
+  'failureReason',
+  'createdAt',
+  'finishedAt',
+] as const;
+
+export function runSummaryRow(r: Omit<RunRecord, 'source'>): RunSummaryRow {
   return {
     runId: r.runId,
     scenario: r.scenario,
@@ -77,7 +97,6 @@ export function runRow(r: RunRecord): RunRow {
     failureReason: r.failureReason,
     createdAt: isoFromDb(r.createdAt),
     finishedAt: r.finishedAt === null ? null : isoFromDb(r.finishedAt),
-    source: r.source,
   };
 }
 

@@ -232,6 +232,37 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await ids({ status: 'completed' })).toEqual(['run-4']);
     });
 
+    it('lists runs without their sources, which getRun has', async () => {
+      const source = `name: big\n# ${'x'.repeat(100_000)}\n`;
+      await store.createRun({ ...run, seed: 1, source });
+      const [listed] = (await store.listRuns({ limit: 1 })).rows;
+      expect(listed.runId).toBe(run.runId);
+      expect(listed).not.toHaveProperty('source');
+      expect((await store.getRun(run.runId))?.source).toBe(source);
+    });
+
+    it('counts every run by status, past any page size', async () => {
+      const n = 1_203;
+      for (let i = 0; i < n; i += 100) {
+        await Promise.all(
+          Array.from({ length: Math.min(100, n - i) }, (_, j) =>
+            store.createRun({ ...run, runId: `count-${i + j}`, seed: i + j }),
+          ),
+        );
+      }
+      for (const id of ['count-0', 'count-1']) {
+        await store.finishRun(id, { status: 'completed', events: 1, logHash: null, violations: 0 });
+      }
+      await store.finishRun('count-2', {
+        status: 'failed',
+        events: 0,
+        logHash: null,
+        violations: 0,
+        failureReason: 'x',
+      });
+      expect(await store.countRuns()).toEqual({ running: n - 3, completed: 2, failed: 1 });
+    });
+
     it('rejects a malformed cursor with a clear error', async () => {
       await expect(store.listRuns({ limit: 1, cursor: 'garbage' })).rejects.toBeInstanceOf(
         InvalidStoreInputError,

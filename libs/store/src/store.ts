@@ -25,7 +25,15 @@ import {
   SqliteBatchWriter,
 } from './event-sink.js';
 import { backfill, qualifiedNames } from './migrations/1795564800000-signature-rollup.js';
-import { eventRecord, runRow, storedEvent, violationRecord, violationRow } from './rows.js';
+import {
+  RUN_SUMMARY_COLUMNS,
+  eventRecord,
+  runRow,
+  runSummaryRow,
+  storedEvent,
+  violationRecord,
+  violationRow,
+} from './rows.js';
 import { SerialQueue } from './serial-queue.js';
 import {
   type Dialect,
@@ -37,8 +45,10 @@ import {
   type NewRun,
   type Page,
   type RunFilter,
+  type RunCounts,
   type RunResult,
   type RunRow,
+  type RunSummaryRow,
   type SignatureGroup,
   type StaleRunsOptions,
   type Store,
@@ -260,9 +270,13 @@ class TypeOrmStore implements Store, SinkHost {
     return this.exclusive(() => this.findRun(runId));
   }
 
-  async listRuns(filter: RunFilter): Promise<Page<RunRow>> {
+  async listRuns(filter: RunFilter): Promise<Page<RunSummaryRow>> {
     const limit = positiveInt('limit', filter.limit, MAX_PAGE_SIZE);
-    const qb = this.dataSource.getRepository(this.entities.runs).createQueryBuilder('r');
+    // not the sources: a page of runs of 1 MB scenarios would otherwise weigh 50 MB
+    const qb = this.dataSource
+      .getRepository(this.entities.runs)
+      .createQueryBuilder('r')
+      .select(RUN_SUMMARY_COLUMNS.map((c) => `r.${c}`));
     for (const key of ['scenario', 'kernel', 'arch', 'status'] as const) {
       const value = filter[key];
       if (value !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: value });
@@ -278,7 +292,22 @@ class TypeOrmStore implements Store, SinkHost {
       .addOrderBy('r.runId', 'DESC')
       .limit(limit + 1);
     const records = await this.exclusive(() => qb.getMany());
-    return page(records.map(runRow), limit, (r) => [r.createdAt, r.runId]);
+    return page(records.map(runSummaryRow), limit, (r) => [r.createdAt, r.runId]);
+  }
+
+  async countRuns(): Promise<RunCounts> {
+    const rows: { status: string; n: number | string }[] = await this.exclusive(() =>
+      this.dataSource
+        .getRepository(this.entities.runs)
+        .createQueryBuilder('r')
+        .select('r.status', 'status')
+        .addSelect('COUNT(*)', 'n')
+        .groupBy('r.status')
+        .getRawMany(),
+    );
+    const counts: RunCounts = { running: 0, completed: 0, failed: 0 };
+    for (const r of rows) counts[r.status as keyof RunCounts] = intFromDb(r.n);
+    return counts;
   }
 
   async failStaleRuns(opts: StaleRunsOptions): Promise<RunRow[]> {

@@ -44,6 +44,12 @@ export interface RunRow {
   source: string | null;
 }
 
+/** A run as listings carry it: without its scenario source (up to the API's body limit each). */
+export type RunSummaryRow = Omit<RunRow, 'source'>;
+
+/** Runs in the store by status: every one counted. */
+export type RunCounts = Record<RunStatus, number>;
+
 export interface RunResult {
   status: 'completed' | 'failed';
   events: number;
@@ -201,7 +207,8 @@ export interface Store {
   finishRun(runId: string, result: RunResult): Promise<void>;
   getRun(runId: string): Promise<RunRow | null>;
   /** newest first */
-  listRuns(filter: RunFilter): Promise<Page<RunRow>>;
+  listRuns(filter: RunFilter): Promise<Page<RunSummaryRow>>;
+  countRuns(): Promise<RunCounts>;
   /**
    * Ends `failed`, with `reason`, every run still `running` whose last sign of life (its start,
    * and the `recordedAt` of its latest event by seq) is more than `olderThanMs` old: its client or
