@@ -8,7 +8,14 @@ export class BenchArgError extends Error {
   readonly exitCode = 2;
 }
 
-export const BENCH_PARTS = ['embedded', 'distributed', 'recovery', 'replay', 'query'] as const;
+export const BENCH_PARTS = [
+  'embedded',
+  'distributed',
+  'recovery',
+  'replay',
+  'query',
+  'api',
+] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 /** `value` as a whole number from min to max, or a BenchArgError naming `name`. */

@@ -5,7 +5,9 @@
  * the same rows into the same table measured in the same process, so the ratio is like for like.
  * replay: verify mode from a JSONL log of over 1M events; query: the API on a 1M-violation Postgres
  * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling;
- * recovery: how long the runs of a SIGKILLed worker wait (distributed.recoverySecs).
+ * recovery: how long the runs of a SIGKILLed worker wait (distributed.recoverySecs); api: the p99
+ * of /health and /violations while 4 heavy runs are simulated, and the time to stop the scenario
+ * that once took the API down.
  * `--only` runs a subset; a part not run is null.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { benchReplay } from './replay-bench.js';
 import { benchQueries } from './query-bench.js';
 import { benchDistributed } from './distributed-bench.js';
 import { benchRecovery } from './recovery-bench.js';
+import { benchApi } from './api-bench.js';
 import { BenchArgError, benchParts, envWholeNumber, wholeNumber } from './args.js';
 
 const { values } = parseArgs({
@@ -38,7 +41,7 @@ function settings() {
   try {
     const env = process.env;
     return {
-      // --only embedded,distributed,recovery,replay,query: a subset (the whole set takes a while)
+      // --only embedded,distributed,recovery,replay,query,api: a subset (the whole set takes a while)
       parts: benchParts(values.only),
       runs: wholeNumber('--runs', values.runs, 1, 1_000_000),
       steps: wholeNumber('--steps', values.steps, 1, 100_000),
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
     distributed: null,
     replay: null,
     query: null,
+    api: null,
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
   const redisUrl = process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -196,6 +200,10 @@ async function main(): Promise<void> {
     } catch (err) {
       result.query = { error: err instanceof Error ? err.message : String(err) };
     }
+  }
+  if (parts.has('api')) {
+    log('api: /health and /violations while 4 heavy runs are simulated, and the hostile scenario…');
+    result.api = await benchApi({ databaseUrl: queryUrl, log });
   }
   process.stdout.write(JSON.stringify(result, null, values.json ? undefined : 2) + '\n');
 }

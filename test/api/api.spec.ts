@@ -15,6 +15,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { type ApiConfig, createApiApp } from '../../apps/api/src/index.js';
+import { buildDist } from '../distributed/processes.js';
 
 const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TOKEN = 'test-token-0123456789abcdef';
@@ -127,6 +128,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
   const runs: Record<string, RunAnswer> = {};
 
   beforeAll(async () => {
+    buildDist(); // the simulation threads run the compiled worker
     db = setup();
     app = await createApiApp(configFor(db.options), { logger: false });
     http = request(app.getHttpServer());

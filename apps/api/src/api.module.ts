@@ -1,7 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { type ClusterConfig, DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/bus';
-import type { Store } from '@mnsim/store';
+import { DEFAULT_RUN_LIMITS } from '@mnsim/events';
+import type { Store, StoreOptions } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
@@ -11,7 +12,7 @@ import { CLUSTER, type ClusterTarget, MetricsService } from './metrics.service.j
 import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
-import { ScenarioSourceService } from './scenario-source.service.js';
+import { SimulationPool, type SimulationPoolOptions } from './simulation-pool.js';
 import { RUN_TIMEOUT_MS, StaleRunSweep } from './stale-runs.service.js';
 import { STORE, StoreLifecycle } from './store.provider.js';
 import { ViolationsController } from './violations.controller.js';
@@ -21,7 +22,9 @@ import { ZodValidationPipe } from './zod-validation.pipe.js';
 /**
  * The HTTP API over one open Store, which the module closes when the application shuts down; with
  * `orchestrator`, also the orchestrator of that cluster's runs (its queue workers close first).
- * While it runs, the runs with no sign of life for `runTimeoutMs` are failed (StaleRunSweep).
+ * While it runs, the runs with no sign of life for `runTimeoutMs` are failed (StaleRunSweep). Runs
+ * and replays are simulated by `simulation.pool`'s threads, each with a connection to
+ * `simulation.store` (none: on the request thread).
  */
 @Module({})
 export class ApiModule {
@@ -30,6 +33,10 @@ export class ApiModule {
     cluster: ClusterTarget = null,
     orchestrator: ClusterConfig | null = null,
     runTimeoutMs: number = DEFAULT_RUN_TIMEOUT_MS,
+    simulation: { store: StoreOptions; pool: SimulationPoolOptions } = {
+      store: {},
+      pool: { threads: 0, queue: 0, limits: DEFAULT_RUN_LIMITS },
+    },
   ): DynamicModule {
     return {
       module: ApiModule,
@@ -43,7 +50,11 @@ export class ApiModule {
         MetricsService,
         StoreLifecycle,
         RunsService,
-        ScenarioSourceService,
+        {
+          provide: SimulationPool,
+          useFactory: (s: Store) => new SimulationPool(s, simulation.store, simulation.pool),
+          inject: [STORE],
+        },
         ReplayService,
         ViolationsService,
         HealthService,

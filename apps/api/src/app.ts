@@ -12,6 +12,7 @@ import { openStore } from '@mnsim/store';
 import { ApiModule } from './api.module.js';
 import { type ApiConfig, ApiConfigError, describeStore, isLoopback } from './config.js';
 import { bearerAuth, bodyErrors } from './http-middleware.js';
+import { simulationPoolOptions } from './simulation-pool.js';
 
 export interface CreateApiAppOptions {
   /**
@@ -38,6 +39,7 @@ export async function createApiApp(
         config.cluster ?? null,
         config.orchestrator ?? null,
         config.runTimeoutMs,
+        { store: config.store, pool: simulationPoolOptions(config.store, config.simulation) },
       ),
       new ExpressAdapter(),
       {

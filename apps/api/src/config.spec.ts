@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUN_LIMITS } from '@mnsim/events';
 import { ApiConfigError, loadApiConfig } from './config.js';
 
 const TOKEN = 'abcdefghijklmnop';
@@ -14,6 +15,7 @@ describe('loadApiConfig', () => {
       cluster: null,
       orchestrator: null,
       runTimeoutMs: 60_000,
+      simulation: { threads: undefined, queue: undefined, limits: DEFAULT_RUN_LIMITS },
     });
   });
 
@@ -29,6 +31,11 @@ describe('loadApiConfig', () => {
         MNSIM_REDIS_URL: 'redis://cache:6379',
         MNSIM_QUEUE_PREFIX: 'lab',
         MNSIM_RUN_TIMEOUT: '90',
+        MNSIM_API_THREADS: '3',
+        MNSIM_API_QUEUE: '0',
+        MNSIM_MAX_RUN_EVENTS: '1_000_000',
+        MNSIM_MAX_RUN_BYTES: '1000000000',
+        MNSIM_MAX_TRACE_ENTRIES: '509',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -49,6 +56,11 @@ describe('loadApiConfig', () => {
         MNSIM_RUN_TIMEOUT: 90_000,
       },
       runTimeoutMs: 90_000,
+      simulation: {
+        threads: 3,
+        queue: 0,
+        limits: { maxEvents: 1_000_000, maxBytes: 1_000_000_000, maxTraceEntries: 509 },
+      },
     });
     expect(loadApiConfig({ MNSIM_REDIS_URL: 'redis://r:1' }).cluster).toEqual({
       redisUrl: 'redis://r:1',
@@ -103,6 +115,10 @@ describe('loadApiConfig', () => {
       'MNSIM_DATABASE_SCHEMA must be a Postgres schema name',
     ],
     [{ MNSIM_ORCHESTRATOR: 'yes' }, 'MNSIM_ORCHESTRATOR must be on or off'],
+    [{ MNSIM_API_THREADS: '0' }, 'MNSIM_API_THREADS must be a number of threads from 1 to 64'],
+    [{ MNSIM_API_THREADS: 'all' }, 'MNSIM_API_THREADS must be a number of threads from 1 to 64'],
+    [{ MNSIM_API_QUEUE: '1025' }, 'MNSIM_API_QUEUE must be a number of requests from 0 to 1024'],
+    [{ MNSIM_MAX_RUN_EVENTS: '0' }, 'MNSIM_MAX_RUN_EVENTS must be a positive integer'],
     // read as the CLI reads it, with or without a cluster
     [
       { MNSIM_RUN_TIMEOUT: 'soon' },

@@ -15,8 +15,15 @@
  *                          beside the cluster's own api), reporting the cluster without driving it
  *   MNSIM_RUN_TIMEOUT      default 60 s: a run still running with no sign of life for this long
  *                          is failed (its client or orchestrator is gone); as the CLI reads it
+ *   MNSIM_API_THREADS      worker threads that simulate POST /runs and replays, 1..64; default the
+ *                          cores, at most 4 (an in-memory SQLite store: none, on the request thread)
+ *   MNSIM_API_QUEUE        requests that may wait for a thread, 0..1024; default twice the threads;
+ *                          past them, 429 with Retry-After
+ *   MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES, MNSIM_MAX_TRACE_ENTRIES
+ *                          what one run or replay may produce; as the CLI reads them
  */
 import { type ClusterConfig, ConfigError, parseClusterConfig, parseRunTimeout } from '@mnsim/bus';
+import { InvalidRunLimitError, type RunLimits, runLimitsFromEnv } from '@mnsim/events';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
 import { z } from 'zod';
 
@@ -40,6 +47,8 @@ export interface ApiConfig {
    * (absent: 60 s)
    */
   runTimeoutMs?: number;
+  /** the simulation pool's threads and queue (absent: the defaults), and the runs' limits */
+  simulation?: { threads?: number; queue?: number; limits?: Readonly<RunLimits> };
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
@@ -120,6 +129,27 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -, at most 64' })
       .optional(),
   ),
+  MNSIM_API_THREADS: optional.pipe(
+    z
+      .string()
+      .regex(/^\d{1,2}$/, { error: 'must be a number of threads from 1 to 64' })
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .min(1, { error: 'must be a number of threads from 1 to 64' })
+          .max(64, { error: 'must be a number of threads from 1 to 64' }),
+      )
+      .optional(),
+  ),
+  MNSIM_API_QUEUE: optional.pipe(
+    z
+      .string()
+      .regex(/^\d{1,4}$/, { error: 'must be a number of requests from 0 to 1024' })
+      .transform(Number)
+      .pipe(z.number().max(1024, { error: 'must be a number of requests from 0 to 1024' }))
+      .optional(),
+  ),
   MNSIM_ORCHESTRATOR: optional.pipe(
     z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   ),
@@ -136,13 +166,17 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const e = parsed.data;
   let orchestrator: ClusterConfig | null = null;
   let runTimeoutMs: number;
+  let limits: RunLimits;
   try {
+    limits = runLimitsFromEnv(env);
     runTimeoutMs = parseRunTimeout(env.MNSIM_RUN_TIMEOUT);
     if (e.MNSIM_REDIS_URL !== undefined && e.MNSIM_ORCHESTRATOR === 'on') {
       orchestrator = parseClusterConfig(env);
     }
   } catch (err) {
-    if (err instanceof ConfigError) throw new ApiConfigError(err.message);
+    if (err instanceof ConfigError || err instanceof InvalidRunLimitError) {
+      throw new ApiConfigError(err.message);
+    }
     throw err;
   }
   return {
@@ -160,6 +194,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         : null,
     orchestrator,
     runTimeoutMs,
+    simulation: { threads: e.MNSIM_API_THREADS, queue: e.MNSIM_API_QUEUE, limits },
   };
 }
 

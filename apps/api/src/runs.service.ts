@@ -1,7 +1,11 @@
-import { Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
-import { MAX_PAGE_SIZE, RunNotFoundError, type RunRow, type Store } from '@mnsim/store';
-import { runJson } from '../../cli/src/format.js';
-import { runEmbedded } from '../../cli/src/run-embedded.js';
+import { Injectable } from '@nestjs/common';
+import {
+  MAX_PAGE_SIZE,
+  RunNotFoundError,
+  type RunRow,
+  type RunSummaryRow,
+  type Store,
+} from '@mnsim/store';
 import {
   type CreateRunBody,
   DEFAULT_PAGE_SIZE,
@@ -9,22 +13,17 @@ import {
   type ListRunsQuery,
 } from './requests.js';
 import { pagedQuery } from './cursor-guard.js';
-import { ScenarioSourceService } from './scenario-source.service.js';
+import { SimulationPool } from './simulation-pool.js';
 import { InjectStore } from './store.provider.js';
-
-/** A run as GET /runs lists it: the row without the scenario source (up to the body limit each). */
-export type RunSummary = Omit<RunRow, 'source'>;
 
 @Injectable()
 export class RunsService {
-  private readonly logger = new Logger('mnsim-api');
-
   constructor(
     @InjectStore() private readonly store: Store,
-    private readonly scenarios: ScenarioSourceService,
+    private readonly pool: SimulationPool,
   ) {}
 
-  async list(q: ListRunsQuery): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
+  async list(q: ListRunsQuery): Promise<{ runs: RunSummaryRow[]; nextCursor: string | null }> {
     const page = await pagedQuery(q.cursor, () =>
       this.store.listRuns({
         scenario: q.scenario,
@@ -35,7 +34,7 @@ export class RunsService {
         cursor: q.cursor,
       }),
     );
-    return { runs: page.rows.map(summary), nextCursor: page.nextCursor };
+    return { runs: page.rows, nextCursor: page.nextCursor };
   }
 
   /** the run a full id or a unique prefix names, with its scenario source */
@@ -69,29 +68,10 @@ export class RunsService {
   }
 
   /**
-   * Runs the scenario embedded, in this process, and records it like `mnsim run`; the answer is
-   * `mnsim run --json`'s object. The simulation is synchronous: the server answers nothing else
-   * while it runs (the scenario limits bound how long that is).
+   * Runs the scenario embedded, on a simulation thread, and records it like `mnsim run`; the answer
+   * is `mnsim run --json`'s object. A run stopped by a limit is recorded failed and answers 422.
    */
-  async create(body: CreateRunBody): Promise<object> {
-    const { scenario, source } = this.scenarios.resolve(body);
-    try {
-      const run = await runEmbedded(this.store, scenario, source, {
-        kernel: body.kernel,
-        seed: body.seed,
-      });
-      return runJson(run);
-    } catch (err) {
-      // runEmbedded has marked the run failed with this reason
-      this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-      throw new InternalServerErrorException(
-        `the run failed: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
+  create(body: CreateRunBody): Promise<object> {
+    return this.pool.run({ kind: 'run', body });
   }
-}
-
-function summary(run: RunRow): RunSummary {
-  const { source: _source, ...rest } = run;
-  return rest;
 }
