@@ -9,6 +9,7 @@ import { ARCHES, type Address } from '@mnsim/kernel';
 import {
   AuditorProcessor,
   Bus,
+  type BusOptions,
   ComponentProcessor,
   DistributedClient,
   JOB,
@@ -96,10 +97,11 @@ export async function inProcessCluster(
   env: Env,
   settings = { concurrency: 16, lockDurationMs: 5000, stalledIntervalMs: 2000 },
   without: readonly Address[] = [],
+  busOptions: Partial<BusOptions> = {},
 ): Promise<() => Promise<void>> {
   const buses: Bus[] = [];
   const mk = (): Bus => {
-    const b = new Bus({ redisUrl: REDIS_URL, prefix: env.prefix });
+    const b = new Bus({ ...busOptions, redisUrl: REDIS_URL, prefix: env.prefix });
     buses.push(b);
     return b;
   };

@@ -54,6 +54,7 @@ describe('loadApiConfig', () => {
         MNSIM_LOCK_DURATION_MS: 4_000,
         MNSIM_STALLED_INTERVAL_MS: 1_000,
         MNSIM_RUN_TIMEOUT: 90_000,
+        MNSIM_MAX_RUN_EVENTS: 1_000_000,
       },
       runTimeoutMs: 90_000,
       simulation: {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
+import { runLimitsFromEnv } from '@mnsim/events';
 import { DEFAULT_RUN_TIMEOUT_MS } from './cluster-watch.js';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
@@ -56,6 +57,18 @@ export const clusterEnvSchema = z.object({
         return z.NEVER;
       }
       return ms;
+    })
+    .optional(),
+  /** the orchestrator fails a run past this many events (runLimitsFromEnv reads it); unset: 100,000 */
+  MNSIM_MAX_RUN_EVENTS: z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return runLimitsFromEnv({ MNSIM_MAX_RUN_EVENTS: raw }).maxEvents;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
     })
     .optional(),
   KVM_ARCH: z.enum(ARCHES).optional(),

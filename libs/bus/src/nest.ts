@@ -42,6 +42,7 @@ export class BusProvider implements OnApplicationShutdown {
         maxEntries: config.MNSIM_DLQ_MAX_ENTRIES,
         maxAgeMs: config.MNSIM_DLQ_MAX_AGE,
       },
+      maxRunEvents: config.MNSIM_MAX_RUN_EVENTS,
       onConnectionError: (err, queue) =>
         log('error', 'Redis connection error', {
           ...(queue ? { queue } : {}),

@@ -9,7 +9,15 @@
  * the run. Embedded twin: libs/engine simulate().
  */
 import { type Scenario, type Stimulus, RunScheduler, makeContext, newGlobals } from '@mnsim/kernel';
-import { RUN_END_ID, RUN_START_ID, bootId, encodePayload, stepId } from '@mnsim/events';
+import {
+  DEFAULT_RUN_LIMITS,
+  RUN_END_ID,
+  RUN_START_ID,
+  RunLimitExceededError,
+  bootId,
+  encodePayload,
+  stepId,
+} from '@mnsim/events';
 import { EventBuilder } from './event-builder.js';
 import {
   AUDITOR_QUEUE,
@@ -129,6 +137,12 @@ export class OrchestratorProcessor {
     rec.globals = msg.ctx.globals;
     rec.seq = msg.cursor.seq;
     rec.violations = msg.cursor.violations;
+    const maxEvents = this.bus.opts.maxRunEvents ?? DEFAULT_RUN_LIMITS.maxEvents;
+    if (rec.seq > maxEvents) {
+      // as the embedded engine's RunBudget says it, at the end of the chain that passed it
+      const passed = new RunLimitExceededError('maxEvents', maxEvents, rec.seq, rec.seq - 1);
+      return this.fail(msg.runId, meta, rec, msgKey, passed.message);
+    }
     scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
     rec.lastMsg = msgKey;
     await this.advance(msg.runId, meta, rec, scheduler, []);
@@ -161,13 +175,24 @@ export class OrchestratorProcessor {
     if (rec.status !== 'running' || !rec.current) return;
     if (stimulusId !== null && rec.current.id !== stimulusId) return;
     const s = rec.current.stimulus;
+    await this.fail(runId, meta, rec, msgKey, reason ?? (await this.timeoutReason(meta, rec, s)));
+  }
+
+  /** Ends the run failed with `reason`: the auditor's finish closes it with what is staged. */
+  private async fail(
+    runId: string,
+    meta: RunMeta,
+    rec: OrchestratorRecord,
+    msgKey: string,
+    reason: string,
+  ): Promise<void> {
     rec.status = 'failed';
-    rec.failureReason = reason ?? (await this.timeoutReason(meta, rec, s));
+    rec.failureReason = reason;
     rec.lastMsg = msgKey;
     rec.outbox = [this.finishJob(runId, meta, rec)];
     await this.runs.saveOrchestrator(runId, rec, []);
     await this.bus.send(rec.outbox);
-    this.log('warn', 'run failed', { runId, reason: rec.failureReason });
+    this.log('warn', 'run failed', { runId, reason });
   }
 
   /**

@@ -35,6 +35,11 @@ export interface BusOptions {
   onConnectionError?: (err: Error, queue?: string) => void;
   /** the dead-letter queue's cap (MNSIM_DLQ_MAX_ENTRIES, MNSIM_DLQ_MAX_AGE); default 10,000, 7 d */
   deadLetterLimits?: Partial<DeadLetterLimits>;
+  /**
+   * the orchestrator fails a run whose log passed this many events, at the end of the chain that
+   * passed it (MNSIM_MAX_RUN_EVENTS); default DEFAULT_RUN_LIMITS.maxEvents
+   */
+  maxRunEvents?: number;
 }
 
 /** A connection error repeats with every retry: the same message is reported again after this. */
