@@ -17,6 +17,7 @@ import pg from 'pg';
 import { canonicalEventLine, canonicalJson, logHashOf } from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import { dropPrefix } from '../../../test/distributed/harness.js';
+import { hostileScenario } from '../../../bench/src/hostile-scenario.js';
 import { main } from './cli.js';
 import { loadConfig, parseRunTimeout } from './config.js';
 
@@ -433,6 +434,33 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
       // eslint-disable-next-line no-control-regex
       expect(table.out + replay.out).not.toMatch(/\x1b/);
     });
+  });
+
+  it('run stops the 8 VMs × 509 memslots scenario at a limit: exit 3, one line, the run failed', async () => {
+    const file = join(dir, 'hostile.json');
+    writeFileSync(file, JSON.stringify(hostileScenario()));
+    const r = await mnsim('run', file, '--json');
+    expect(r.code).toBe(3);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(
+      /^mnsim: the run passed its limit of 16,777,216 bytes of log: [\d,]+ at seq \d+ \(MNSIM_MAX_RUN_BYTES sets the limit\)\n$/,
+    );
+    const store = await openStore(loadConfig().store);
+    try {
+      const rows = (await store.listRuns({ scenario: 'hostile-memslots', limit: 10 })).rows;
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ status: 'failed', logHash: null });
+      expect(`mnsim: ${rows[0].failureReason}\n`).toBe(r.err);
+    } finally {
+      await store.close();
+    }
+    // the limits are the user's to set (process.env is restored after each test)
+    process.env.MNSIM_MAX_RUN_EVENTS = '5000';
+    const fewer = await mnsim('run', file, '--json');
+    expect(fewer.code).toBe(3);
+    expect(fewer.err).toMatch(
+      /^mnsim: the run passed its limit of 5,000 events: 5,001 at seq 5000 /,
+    );
   });
 
   it('an invalid scenario file is refused naming the file, the field and the reason', async () => {

@@ -12,7 +12,7 @@ import {
   type TraceEntry,
 } from '@mnsim/events';
 import { hostileScenario } from '../../../bench/src/hostile-scenario.js';
-import { simulate } from './simulate.js';
+import { simulate, simulateAsync } from './simulate.js';
 
 describe('run limits', () => {
   it('stop the 8 VMs × 509 memslots × 9,000 mprotects scenario at a limit, naming it', () => {
@@ -69,5 +69,34 @@ describe('trace summaries', () => {
       expect(omitted).toBeGreaterThanOrEqual(100 - TRACE_KEPT_ENTRIES);
     }
     expect(traces.every((t) => t.length <= TRACE_KEPT_ENTRIES + 1)).toBe(true);
+  });
+});
+
+describe('simulateAsync', () => {
+  it('asks to pause after each stimulus and waits for what it is given, with the same result', async () => {
+    const { scenario } = resolveScenario('oom-reap-arm64');
+    const order: string[] = [];
+    let pauses = 0;
+    const result = await simulateAsync(
+      scenario,
+      { keepKernelLog: false, onEvent: (e) => order.push(`event ${e.seq}`) },
+      () => {
+        pauses++;
+        if (pauses % 2 === 1) return undefined; // nothing to wait for
+        // a store that has fallen behind: nothing is emitted until its writes complete
+        order.push('wait');
+        return new Promise<void>((resolve) =>
+          setTimeout(() => {
+            order.push('drained');
+            resolve();
+          }, 1),
+        );
+      },
+    );
+    expect(pauses).toBeGreaterThan(2);
+    for (let i = order.indexOf('wait'); i !== -1; i = order.indexOf('wait', i + 1)) {
+      expect(order[i + 1]).toBe('drained');
+    }
+    expect(result.logHash).toBe(simulate(scenario, { keepKernelLog: false }).logHash);
   });
 });
