@@ -9,7 +9,7 @@ export default defineConfig({
   // SWC instead of esbuild: Nest and TypeORM need emitDecoratorMetadata.
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: {
-    alias: ['kernel', 'events', 'bus', 'store', 'scenarios', 'engine'].map((name) => ({
+    alias: ['kernel', 'events', 'runtime', 'bus', 'store', 'scenarios', 'engine'].map((name) => ({
       find: `@mnsim/${name}`,
       replacement: lib(name),
     })),

@@ -37,16 +37,13 @@ import { chainDoneChannel, hopJobId } from './trivial-worker.js';
 import { type RoundCpu, cpuBetween, readCpu } from './cpu-usage.js';
 import { benchSandbox, dropPrefix } from './cleanup.js';
 import {
-  AUDITOR_QUEUE,
   Bus,
-  COMPONENT_QUEUES,
   DEFAULT_JOB_OPTIONS,
   DEFAULT_LOCK_DURATION_MS,
   DEFAULT_STALLED_INTERVAL_MS,
   DistributedClient,
-  ORCHESTRATOR_QUEUE,
-  kvmQueue,
 } from '@mnsim/bus';
+import { AUDITOR_QUEUE, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, kvmQueue } from '@mnsim/runtime';
 
 /** dist/bench/src → the repository root (its dist/apps/… holds the workers) */
 const DIST = join(import.meta.dirname, '../../..');

@@ -27,13 +27,12 @@ import { ARCHES, type Scenario } from '@mnsim/kernel';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore, type Store } from '@mnsim/store';
 import {
-  AUDITOR_QUEUE,
   Bus,
-  COMPONENT_QUEUES,
   DEFAULT_LOCK_DURATION_MS,
   DEFAULT_STALLED_INTERVAL_MS,
   DistributedClient,
 } from '@mnsim/bus';
+import { AUDITOR_QUEUE, COMPONENT_QUEUES } from '@mnsim/runtime';
 import { benchSandbox } from './cleanup.js';
 
 /** dist/bench/src → the repository root */

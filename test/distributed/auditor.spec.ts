@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logHashOf } from '@mnsim/events';
-import { AuditorProcessor, JOB, RunStateRepository, type WireEvent } from '@mnsim/bus';
+import { AuditorProcessor, RunStateRepository } from '@mnsim/bus';
+import { JOB, type WireEvent } from '@mnsim/runtime';
 import { type Env, quietLog, testEnv } from './harness.js';
 
 function wire(seq: number): WireEvent {

@@ -5,7 +5,8 @@
  * timeout.spec.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChainWatchdog, ORCHESTRATOR_QUEUE, jobId } from '@mnsim/bus';
+import { ChainWatchdog } from '@mnsim/bus';
+import { ORCHESTRATOR_QUEUE, jobId } from '@mnsim/runtime';
 import { type Env, quietLog, startRunByHand, testEnv } from './harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

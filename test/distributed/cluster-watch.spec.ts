@@ -6,16 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveScenario } from '@mnsim/scenarios';
-import {
-  Bus,
-  COMPONENT_QUEUES,
-  ClusterStalledError,
-  ComponentProcessor,
-  DistributedClient,
-  ORCHESTRATOR_QUEUE,
-  jobId,
-  kvmQueue,
-} from '@mnsim/bus';
+import { Bus, ClusterStalledError, ComponentProcessor, DistributedClient } from '@mnsim/bus';
+import { COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, jobId, kvmQueue } from '@mnsim/runtime';
 import { runDistributedWith } from '../../apps/cli/src/run-distributed.js';
 import {
   type Env,

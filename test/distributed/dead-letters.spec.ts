@@ -8,17 +8,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   Bus,
   BusProvider,
-  COMPONENT_QUEUES,
-  ConfigError,
   DEFAULT_DLQ_MAX_AGE_MS,
   DEFAULT_DLQ_MAX_ENTRIES,
   DeadLetterQueue,
-  MalformedMessageError,
   parseClusterConfig,
   parseDeadLetterAge,
   type BusLogger,
   type DeadLetterData,
 } from '@mnsim/bus';
+import { COMPONENT_QUEUES, ConfigError, MalformedMessageError } from '@mnsim/runtime';
 import { REDIS_URL, dropPrefix } from './harness.js';
 
 const DAY = 86_400_000;

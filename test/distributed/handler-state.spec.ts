@@ -8,18 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import type { Address } from '@mnsim/kernel';
 import {
-  COMPONENT_QUEUES,
   ComponentProcessor,
   type Continuation,
-  JOB,
-  ORCHESTRATOR_QUEUE,
   OrchestratorProcessor,
   RunStateRepository,
   StaleStateError,
+} from '@mnsim/bus';
+import {
+  COMPONENT_QUEUES,
+  JOB,
+  ORCHESTRATOR_QUEUE,
   type InvokeMessage,
   type ReplyMessage,
   kvmQueue,
-} from '@mnsim/bus';
+} from '@mnsim/runtime';
 import { type Env, quietLog, startRunByHand, testEnv } from './harness.js';
 
 const QUEUES = [...Object.values(COMPONENT_QUEUES), kvmQueue('arm64')];

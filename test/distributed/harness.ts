@@ -12,11 +12,10 @@ import {
   type BusOptions,
   ComponentProcessor,
   DistributedClient,
-  JOB,
   OrchestratorProcessor,
   type BusLogger,
-  type StartMessage,
 } from '@mnsim/bus';
+import { JOB, type StartMessage } from '@mnsim/runtime';
 import { resolveScenario } from '@mnsim/scenarios';
 import { openStore, type Store } from '@mnsim/store';
 

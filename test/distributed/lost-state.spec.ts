@@ -8,19 +8,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import { resolveScenario } from '@mnsim/scenarios';
 import {
-  AUDITOR_QUEUE,
-  COMPONENT_QUEUES,
   ComponentProcessor,
   DistributedClient,
-  JOB,
-  ORCHESTRATOR_QUEUE,
   RunStateGoneError,
   RunStateRepository,
+} from '@mnsim/bus';
+import {
+  AUDITOR_QUEUE,
+  COMPONENT_QUEUES,
+  JOB,
+  ORCHESTRATOR_QUEUE,
   type InvokeMessage,
   type WireEvent,
   jobId,
   kvmQueue,
-} from '@mnsim/bus';
+} from '@mnsim/runtime';
 import { type Env, quietLog, startRunByHand, testEnv } from './harness.js';
 
 describe('a run whose state Redis lost', () => {

@@ -11,7 +11,7 @@ import {
   DEAD_LETTER_QUEUE,
   ORCHESTRATOR_QUEUE,
   kvmQueue,
-} from '@mnsim/bus';
+} from '@mnsim/runtime';
 import { ARCHES } from '@mnsim/kernel';
 import { campaign, expectEmbedded, runAll } from './campaign.js';
 import { type Env, testEnv } from './harness.js';

@@ -8,13 +8,13 @@
 import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  ConfigError,
   type BusLogger,
   StaleRunSweeper,
   parseClusterConfig,
   staleRunReason,
   staleSweepIntervalOf,
 } from '@mnsim/bus';
+import { ConfigError } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module.js';
 import { DATABASE_URL, type Env, REDIS_URL, testEnv } from './harness.js';

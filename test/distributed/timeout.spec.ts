@@ -5,13 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveScenario } from '@mnsim/scenarios';
 import { runDistributedWith } from '../../apps/cli/src/run-distributed.js';
-import {
-  Bus,
-  COMPONENT_QUEUES,
-  ComponentProcessor,
-  RunStateRepository,
-  kvmQueue,
-} from '@mnsim/bus';
+import { Bus, ComponentProcessor, RunStateRepository } from '@mnsim/bus';
+import { COMPONENT_QUEUES, kvmQueue } from '@mnsim/runtime';
 import { type Env, REDIS_URL, inProcessCluster, quietLog, testEnv } from './harness.js';
 
 /** long enough for the test to take kvm-x86's worker away before the chain times out */

@@ -8,7 +8,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, COMPONENT_QUEUES } from '@mnsim/bus';
+import { Bus } from '@mnsim/bus';
+import { COMPONENT_QUEUES } from '@mnsim/runtime';
 import { PrivateRedis } from './private-redis.js';
 import { buildDist } from './processes.js';
 

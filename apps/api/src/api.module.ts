@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { type ClusterConfig, DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/bus';
+import type { ClusterConfig } from '@mnsim/bus';
+import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
 import { DEFAULT_RUN_LIMITS } from '@mnsim/events';
 import type { Store, StoreOptions } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';

@@ -22,7 +22,8 @@
  *   MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES, MNSIM_MAX_TRACE_ENTRIES
  *                          what one run or replay may produce; as the CLI reads them
  */
-import { type ClusterConfig, ConfigError, parseClusterConfig, parseRunTimeout } from '@mnsim/bus';
+import { type ClusterConfig, parseClusterConfig } from '@mnsim/bus';
+import { ConfigError, parseRunTimeout } from '@mnsim/runtime';
 import { InvalidRunLimitError, type RunLimits, runLimitsFromEnv } from '@mnsim/events';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
 import { z } from 'zod';

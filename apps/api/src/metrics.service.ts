@@ -5,14 +5,14 @@
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ARCHES } from '@mnsim/kernel';
+import { Bus } from '@mnsim/bus';
 import {
   AUDITOR_QUEUE,
-  Bus,
   DEAD_LETTER_QUEUE,
   ORCHESTRATOR_QUEUE,
   kvmQueue,
   queueOf,
-} from '@mnsim/bus';
+} from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { STORE } from './store.provider.js';
 

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
-import { AUDITOR_QUEUE, BusModule, type ClusterConfig } from '@mnsim/bus';
+import { BusModule, type ClusterConfig } from '@mnsim/bus';
+import { AUDITOR_QUEUE } from '@mnsim/runtime';
 import { openStore } from '@mnsim/store';
 import { AUDIT_STORE, auditorProcessor } from './auditor.processor.js';
 import { StaleRunSweep } from './stale-run-sweep.js';

@@ -2,7 +2,6 @@
 import { Inject, type OnApplicationShutdown, type Type } from '@nestjs/common';
 import { Processor } from '@nestjs/bullmq';
 import {
-  AUDITOR_QUEUE,
   AuditorProcessor as Auditor,
   BUS_LOGGER,
   BusProvider,
@@ -11,6 +10,7 @@ import {
   type ClusterConfig,
   workerOptionsOf,
 } from '@mnsim/bus';
+import { AUDITOR_QUEUE } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 
 /** The auditor's store, opened before the worker starts. */

@@ -9,9 +9,9 @@ import {
   type BusLogger,
   CLUSTER_CONFIG,
   type ClusterConfig,
-  DEFAULT_RUN_TIMEOUT_MS,
   StaleRunSweeper,
 } from '@mnsim/bus';
+import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { AUDIT_STORE } from './auditor.processor.js';
 

@@ -1,26 +1,14 @@
 /**
  * The `mnsim` program: commander parses the arguments, each command runs, every error becomes a
- * one-line message and the contract's exit status.
+ * one-line message and the contract's exit status. A command's module is loaded when it runs:
+ * an embedded `mnsim run` loads neither Nest, BullMQ, ioredis nor express.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KERNEL_VARIANTS, ARCHES, type Arch, type KernelVariant } from '@mnsim/kernel';
 import { printable } from '@mnsim/events';
 import { loadConfig } from './config.js';
+import type { ViolationsOptions } from './commands/violations.js';
 import { EXIT_BAD_INPUT, reportError } from './errors.js';
-import { runCommand } from './commands/run.js';
-import { violationsCommand } from './commands/violations.js';
-import { exportCommand } from './commands/export.js';
-import { scenariosCommand } from './commands/scenarios.js';
-import { fuzzCommand } from './commands/fuzz.js';
-import { importCommand } from './commands/import.js';
-import { replayCommand } from './commands/replay.js';
-import {
-  dlqListCommand,
-  dlqPurgeCommand,
-  dlqRetryCommand,
-  dlqShowCommand,
-} from './commands/dlq.js';
-import { loadApiConfig, serve } from '../../api/src/index.js';
 
 function nonNegativeInt(name: string) {
   return (value: string): number => {
@@ -83,7 +71,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           failOnViolation?: boolean;
         },
       ) => {
-        setExit(await runCommand(scenario, opts, loadConfig()));
+        setExit(await (await import('./commands/run.js')).runCommand(scenario, opts, loadConfig()));
       },
     );
 
@@ -104,8 +92,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       100,
     )
     .option('--json', 'print JSON')
-    .action(async (opts: Parameters<typeof violationsCommand>[0]) => {
-      setExit(await violationsCommand(opts, loadConfig()));
+    .action(async (opts: ViolationsOptions) => {
+      setExit(
+        await (await import('./commands/violations.js')).violationsCommand(opts, loadConfig()),
+      );
     });
 
   program
@@ -116,7 +106,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<runId>', 'run id (a unique prefix is enough)')
     .option('-o, --output <file>', 'output file (default: standard output)')
     .action(async (runId: string, opts: { output?: string }) => {
-      setExit(await exportCommand(runId, opts, loadConfig()));
+      setExit(
+        await (await import('./commands/export.js')).exportCommand(runId, opts, loadConfig()),
+      );
     });
 
   program
@@ -125,7 +117,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<log.jsonl>', 'the log file')
     .option('--json', 'print one JSON object instead of the run id')
     .action(async (file: string, opts: { json?: boolean }) => {
-      setExit(await importCommand(file, opts, loadConfig()));
+      setExit(await (await import('./commands/import.js')).importCommand(file, opts, loadConfig()));
     });
 
   program
@@ -151,7 +143,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ref: string | undefined,
         opts: { kernel?: KernelVariant; arch?: Arch; json?: boolean; rebuild?: boolean },
       ) => {
-        setExit(await replayCommand(ref, opts, loadConfig()));
+        setExit(
+          await (await import('./commands/replay.js')).replayCommand(ref, opts, loadConfig()),
+        );
       },
     );
 
@@ -163,7 +157,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--distributed', 'run on the cluster (BullMQ on Redis)')
     .option('--json', 'print one JSON object')
     .action(async (opts: { runs: number; seed: number; distributed?: boolean; json?: boolean }) => {
-      setExit(await fuzzCommand(opts, loadConfig()));
+      setExit(await (await import('./commands/fuzz.js')).fuzzCommand(opts, loadConfig()));
     });
 
   const dlq = program
@@ -182,7 +176,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--json', 'print JSON (without the messages: see `dlq show`)')
     .action(async (opts: { limit: number; json?: boolean }) => {
-      setExit(await dlqListCommand(opts, loadConfig()));
+      setExit(await (await import('./commands/dlq.js')).dlqListCommand(opts, loadConfig()));
     });
   dlq
     .command('show')
@@ -190,7 +184,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<id>', 'entry id (see `dlq list`)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      setExit(await dlqShowCommand(id, opts, loadConfig()));
+      setExit(await (await import('./commands/dlq.js')).dlqShowCommand(id, opts, loadConfig()));
     });
   dlq
     .command('retry')
@@ -200,7 +194,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('[id]', 'entry id (see `dlq list`)')
     .option('--all', 'every entry, oldest first')
     .action(async (id: string | undefined, opts: { all?: boolean }) => {
-      setExit(await dlqRetryCommand(id, opts, loadConfig()));
+      setExit(await (await import('./commands/dlq.js')).dlqRetryCommand(id, opts, loadConfig()));
     });
   dlq
     .command('purge')
@@ -208,7 +202,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--older-than <duration>', 'only entries dead-lettered longer ago (90m, 12h, 7d)')
     .option('--yes', 'remove every entry')
     .action(async (opts: { olderThan?: string; yes?: boolean }) => {
-      setExit(await dlqPurgeCommand(opts, loadConfig()));
+      setExit(await (await import('./commands/dlq.js')).dlqPurgeCommand(opts, loadConfig()));
     });
 
   program
@@ -217,6 +211,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "serve the HTTP API: runs, events, violations, signatures, replay (MNSIM_API_HOST, MNSIM_API_PORT, MNSIM_API_TOKEN); with MNSIM_REDIS_URL also orchestrate that cluster's runs (MNSIM_ORCHESTRATOR=off: HTTP only)",
     )
     .action(async () => {
+      const { loadApiConfig, serve } = await import('../../api/src/index.js');
       const api = await serve(loadApiConfig());
       await api.closed;
       setExit(0);
@@ -226,8 +221,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('scenarios')
     .description('list the built-in scenarios and what each shows')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }) => {
-      setExit(scenariosCommand(opts));
+    .action(async (opts: { json?: boolean }) => {
+      setExit((await import('./commands/scenarios.js')).scenariosCommand(opts));
     });
 
   return program;

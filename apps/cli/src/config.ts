@@ -6,7 +6,7 @@
  * MNSIM_MAX_TRACE_ENTRIES what one run may produce.
  */
 import { type RunLimits, runLimitsFromEnv } from '@mnsim/events';
-import { ConfigError, parseRunTimeout as parseBusRunTimeout } from '@mnsim/bus';
+import { ConfigError, parseRunTimeout as parseBusRunTimeout } from '@mnsim/runtime';
 import type { StoreOptions } from '@mnsim/store';
 import { UsageError } from './errors.js';
 

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
-import { BusModule, type ClusterConfig, kvmQueue } from '@mnsim/bus';
+import { BusModule, type ClusterConfig } from '@mnsim/bus';
+import { kvmQueue } from '@mnsim/runtime';
 import { kvmArchOf, kvmProcessor } from './kvm.processor.js';
 
 @Module({})

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
-import { BusModule, COMPONENT_QUEUES, type ClusterConfig } from '@mnsim/bus';
+import { BusModule, type ClusterConfig } from '@mnsim/bus';
+import { COMPONENT_QUEUES } from '@mnsim/runtime';
 import { mmuNotifierProcessor } from './mmu-notifier.processor.js';
 
 @Module({})

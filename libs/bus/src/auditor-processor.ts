@@ -18,7 +18,7 @@ import {
   type RunLabels,
   type WireEvent,
   parseMessage,
-} from './messages.js';
+} from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { RunStateRepository } from './run-state.js';

@@ -8,7 +8,7 @@
  * One sweep (a script) per interval per orchestrator, whatever the number of runs, instead of a
  * delayed job per stimulus that was armed with it and removed when its chain completed.
  */
-import { JOB, ORCHESTRATOR_QUEUE, jobId } from './messages.js';
+import { JOB, ORCHESTRATOR_QUEUE, jobId } from '@mnsim/runtime';
 import type { Bus } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { RunStateRepository } from './run-state.js';

@@ -8,7 +8,7 @@
  */
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import { ClusterWatch, type ClusterWatchOptions } from './cluster-watch.js';
-import { JOB, ORCHESTRATOR_QUEUE, jobId, type StartMessage } from './messages.js';
+import { JOB, ORCHESTRATOR_QUEUE, jobId, type StartMessage } from '@mnsim/runtime';
 import type { Bus } from './redis-bus.js';
 import { RunStateRepository, type RunLiveness, type RunOutcome } from './run-state.js';
 

@@ -12,10 +12,15 @@
  * client's bound when nothing moves at all.
  */
 import type { Arch } from '@mnsim/kernel';
-import { AUDITOR_QUEUE, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, kvmQueue } from './messages.js';
+import {
+  AUDITOR_QUEUE,
+  COMPONENT_QUEUES,
+  DEFAULT_RUN_TIMEOUT_MS,
+  ORCHESTRATOR_QUEUE,
+  kvmQueue,
+} from '@mnsim/runtime';
 import type { Bus } from './redis-bus.js';
 
-export const DEFAULT_RUN_TIMEOUT_MS = 60_000;
 /** A queue without a worker for this long (at most half the run timeout) gives up. */
 export const DEFAULT_MISSING_WORKER_MS = 20_000;
 const DEFAULT_CHECK_MS = 1_000;

@@ -24,7 +24,10 @@ import {
   jobId,
   parseMessage,
   queueOf,
-} from './messages.js';
+  execute,
+  type Execution,
+  type RecordedReply,
+} from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import {
@@ -36,7 +39,6 @@ import {
   StaleStateError,
   msgIndex,
 } from './run-state.js';
-import { execute, type Execution, type RecordedReply } from './replay.js';
 
 /** Records of each kind a worker keeps in memory at most (the least recently used go first). */
 const CACHED_RECORDS = 4096;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
 import { runLimitsFromEnv } from '@mnsim/events';
-import { DEFAULT_RUN_TIMEOUT_MS } from './cluster-watch.js';
+import { ConfigError, RUN_TIMEOUT_RULE, runTimeoutMs } from '@mnsim/runtime';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
 
@@ -78,8 +78,6 @@ export const clusterEnvSchema = z.object({
 
 export type ClusterConfig = z.infer<typeof clusterEnvSchema>;
 
-export class ConfigError extends Error {}
-
 /** @throws ConfigError naming the variable and the reason */
 export function parseClusterConfig(
   env: NodeJS.ProcessEnv,
@@ -110,32 +108,4 @@ export function loadClusterConfigOrExit(
     process.stderr.write(`mnsim ${service}: bad configuration: ${(err as Error).message}\n`);
     process.exit(2);
   }
-}
-
-/** What MNSIM_RUN_TIMEOUT accepts. */
-export const RUN_TIMEOUT_RULE = 'a duration from 1 s to 24 h, in seconds or with ms, s or m';
-
-/** MNSIM_RUN_TIMEOUT's text in ms, or null when it is not one; blank is the default, 60 s. */
-function runTimeoutMs(raw: string): number | null {
-  const text = raw.trim();
-  if (text === '') return DEFAULT_RUN_TIMEOUT_MS;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text);
-  const ms = m ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000) : NaN;
-  return ms >= 1000 && ms <= 86_400_000 ? Math.round(ms) : null;
-}
-
-/**
- * MNSIM_RUN_TIMEOUT, in ms; unset or blank: 60 s. The one reading of it: a distributed client
- * gives up on runs that did not move for this long, and the api and the auditor fail the runs
- * whose last sign of life is older (stale-run-sweeper.ts).
- * @throws ConfigError naming the variable and what it accepts
- */
-export function parseRunTimeout(raw: string | undefined): number {
-  const ms = runTimeoutMs(raw ?? '');
-  if (ms === null) {
-    throw new ConfigError(
-      `MNSIM_RUN_TIMEOUT must be ${RUN_TIMEOUT_RULE} (got ${JSON.stringify(raw?.trim())})`,
-    );
-  }
-  return ms;
 }

@@ -14,7 +14,7 @@
  */
 import type { Job, Queue } from 'bullmq';
 import { z } from 'zod';
-import { DEAD_LETTER_QUEUE } from './messages.js';
+import { DEAD_LETTER_QUEUE } from '@mnsim/runtime';
 
 export const DEAD_LETTER_JOB = 'dead';
 

@@ -1,8 +1,11 @@
-/** @mnsim/bus: the transports. In-process (embedded) here; BullMQ on Redis for distributed runs. */
-export * from './event-builder.js';
-export * from './in-process.js';
-export * from './messages.js';
-export * from './replay.js';
+/**
+ * @mnsim/bus: the distributed transport. The runtime's messages (@mnsim/runtime) as BullMQ jobs on
+ * Redis: the queues, the run state, the processors the worker apps serve, the client.
+ */
+export * from '@mnsim/runtime';
+export * from '@mnsim/runtime';
+export * from '@mnsim/runtime';
+export * from '@mnsim/runtime';
 export * from './redis-bus.js';
 export * from './dead-letters.js';
 export * from './logger.js';

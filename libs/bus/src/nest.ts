@@ -18,7 +18,7 @@ import { BullModule, OnWorkerEvent, Processor, WorkerHost, getQueueToken } from 
 import type { Job, Queue, WorkerOptions } from 'bullmq';
 import type { Address } from '@mnsim/kernel';
 import { ComponentProcessor } from './component-processor.js';
-import { queueOf } from './messages.js';
+import { queueOf } from '@mnsim/runtime';
 import type { ClusterConfig } from './config.js';
 import { Bus, logJobFailed, workerOptions } from './redis-bus.js';
 import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';

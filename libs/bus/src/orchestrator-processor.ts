@@ -18,8 +18,8 @@ import {
   encodePayload,
   stepId,
 } from '@mnsim/events';
-import { EventBuilder } from './event-builder.js';
 import {
+  EventBuilder,
   AUDITOR_QUEUE,
   JOB,
   ORCHESTRATOR_JOBS,
@@ -35,7 +35,7 @@ import {
   jobId,
   parseMessage,
   queueOf,
-} from './messages.js';
+} from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';

@@ -14,7 +14,7 @@ import {
   type WorkerOptions,
 } from 'bullmq';
 import { Redis } from 'ioredis';
-import { MalformedMessageError, RetryLaterError, type OutboxJob } from './messages.js';
+import { MalformedMessageError, RetryLaterError, type OutboxJob } from '@mnsim/runtime';
 import {
   DEFAULT_DEAD_LETTER_LIMITS,
   DeadLetterQueue,

@@ -41,8 +41,7 @@ import type {
   SchedulerState,
   Stimulus,
 } from '@mnsim/kernel';
-import type { InvokeMessage, OutboxJob, WireEvent } from './messages.js';
-import type { RecordedReply } from './replay.js';
+import type { InvokeMessage, OutboxJob, WireEvent, RecordedReply } from '@mnsim/runtime';
 
 export interface RunMeta {
   scenario: Scenario;

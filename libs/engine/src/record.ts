@@ -4,7 +4,7 @@
  */
 import type { EventSink } from '@mnsim/store';
 import type { Json } from '@mnsim/events';
-import type { EmittedEvent } from '@mnsim/bus';
+import type { EmittedEvent } from '@mnsim/runtime';
 
 export function recordInto(
   sink: EventSink,

@@ -28,7 +28,7 @@ import {
   EventEncoder,
   stepId,
 } from '@mnsim/events';
-import { type EmittedEvent, InProcessTransport } from '@mnsim/bus';
+import { type EmittedEvent, InProcessTransport } from '@mnsim/runtime';
 import { kernelLogFromEvent, type KernelLogLine } from './kernel-log.js';
 
 export interface SimulateOptions {

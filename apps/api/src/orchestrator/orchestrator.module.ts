@@ -5,7 +5,8 @@
  */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
-import { BusModule, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, type ClusterConfig } from '@mnsim/bus';
+import { BusModule, type ClusterConfig } from '@mnsim/bus';
+import { COMPONENT_QUEUES, ORCHESTRATOR_QUEUE } from '@mnsim/runtime';
 import { orchestratorProcessor } from './orchestrator.processor.js';
 import { taskProcessor } from './task.processor.js';
 

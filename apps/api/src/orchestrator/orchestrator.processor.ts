@@ -6,12 +6,12 @@ import type { OnApplicationBootstrap, Type } from '@nestjs/common';
 import { Processor } from '@nestjs/bullmq';
 import {
   ChainWatchdog,
-  ORCHESTRATOR_QUEUE,
   OrchestratorProcessor as Orchestrator,
   QueueProcessor,
   type ClusterConfig,
   workerOptionsOf,
 } from '@mnsim/bus';
+import { ORCHESTRATOR_QUEUE } from '@mnsim/runtime';
 
 /** The processor of the `orchestrator` queue, built once the config (its worker options) is loaded. */
 export function orchestratorProcessor(config: ClusterConfig): Type<QueueProcessor> {

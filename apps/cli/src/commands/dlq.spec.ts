@@ -5,7 +5,8 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Bus, COMPONENT_QUEUES, DeadLetterQueue, type DeadLetterData } from '@mnsim/bus';
+import { Bus, DeadLetterQueue, type DeadLetterData } from '@mnsim/bus';
+import { COMPONENT_QUEUES } from '@mnsim/runtime';
 import { REDIS_URL, dropPrefix } from '../../../../test/distributed/harness.js';
 import { main } from '../cli.js';
 

@@ -3,7 +3,7 @@ import { printable } from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import { resolveScenario } from '@mnsim/scenarios';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
-import { runDistributed, type RunProgress } from '../run-distributed.js';
+import type { RunProgress } from '../run-distributed.js';
 import type { CliConfig } from '../config.js';
 import { EXIT_FAILED, EXIT_FINDINGS, EXIT_OK } from '../errors.js';
 import { runHuman, runJson } from '../format.js';
@@ -87,6 +87,8 @@ async function runOnCluster(
   const progress = opts.json ? null : clusterProgress(printable(scenario.name));
   let run;
   try {
+    // the cluster's client (BullMQ, ioredis) is loaded only for a distributed run
+    const { runDistributed } = await import('../run-distributed.js');
     run = await runDistributed(scenario, source, {
       kernel: opts.kernel,
       seed: opts.seed,
