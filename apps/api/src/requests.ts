@@ -39,7 +39,9 @@ const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const;
  * `since`, as `mnsim violations --since` takes it: an ISO 8601 date or instant (2026-11-25,
  * 2026-11-25T10:00Z), or a duration back from now (30m, 12h, 7d, 2w). A duration that reaches
  * back before 1970 means everything: it is the Unix epoch, before anything was recorded (nine
- * digits of weeks go past the range of a Date).
+ * digits of weeks go past the range of a Date). So does a date before 1970, and one past the
+ * year 9999 in UTC is its last instant: Postgres has no year 0 and no five-digit years, and
+ * refused 0000-01-01 and 9999-12-31T23:59-23:59 with a 500.
  */
 export function parseSince(text: string, now: Date = new Date()): Date | null {
   const rel = DURATION.exec(text);
@@ -49,7 +51,9 @@ export function parseSince(text: string, now: Date = new Date()): Date | null {
   }
   if (!ISO_INSTANT.test(text)) return null;
   const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? null : date;
+  return Number.isNaN(date.getTime())
+    ? null
+    : new Date(Math.min(Math.max(0, date.getTime()), Date.UTC(9999, 11, 31, 23, 59, 59, 999)));
 }
 
 const since = z
