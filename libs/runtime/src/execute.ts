@@ -148,6 +148,7 @@ class ReplayingSys implements Sys {
       restoreContext(ctx, reply.ctx);
       ev.seq = reply.cursor.seq;
       this.violations = reply.cursor.violations;
+      this.armed = clone(reply.cursor.armed) as ArmedTimer[];
       return clone(reply.ret) as CallRet<F>;
     }
     this.pending = { id, index, to, fn, args: clone(args), ctx: snapshotContext(ctx) };
