@@ -31,6 +31,25 @@ export default tseslint.config(
     },
   },
   {
+    // one package uses another through its name and entry point; an app never imports another
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./.*/src(/|$)',
+              message:
+                'import another package by its name (@mnsim/…), not its src/ by a relative path; apps never import each other',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // tests read JSON the program printed: JSON.parse is `any` by design there
     files: ['**/*.spec.ts', 'test/**/*.ts'],
     rules: {

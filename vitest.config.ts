@@ -9,10 +9,12 @@ export default defineConfig({
   // SWC instead of esbuild: Nest and TypeORM need emitDecoratorMetadata.
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: {
-    alias: ['kernel', 'events', 'runtime', 'bus', 'store', 'scenarios', 'engine'].map((name) => ({
-      find: `@mnsim/${name}`,
-      replacement: lib(name),
-    })),
+    alias: ['kernel', 'events', 'runtime', 'bus', 'store', 'scenarios', 'engine', 'runs'].map(
+      (name) => ({
+        find: `@mnsim/${name}`,
+        replacement: lib(name),
+      }),
+    ),
   },
   test: {
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],

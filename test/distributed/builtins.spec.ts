@@ -13,7 +13,7 @@ import { generateScenario, listBuiltinScenarios, resolveScenario } from '@mnsim/
 import { openStore } from '@mnsim/store';
 import { FLUSH_EVENTS } from '@mnsim/bus';
 import { AUDITOR_QUEUE, ORCHESTRATOR_QUEUE } from '@mnsim/runtime';
-import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
+import { runDistributedWith, type DistributedRun } from '@mnsim/bus';
 import { exportCommand } from '../../apps/cli/src/commands/export.js';
 import { DATABASE_URL, type Env, inProcessCluster, testEnv } from './harness.js';
 

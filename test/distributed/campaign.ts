@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { KERNEL_VARIANTS, type KernelVariant, type Scenario } from '@mnsim/kernel';
 import { simulate } from '@mnsim/engine';
 import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
-import { runDistributedWith, type DistributedRun } from '../../apps/cli/src/run-distributed.js';
+import { runDistributedWith, type DistributedRun } from '@mnsim/bus';
 import type { Env } from './harness.js';
 
 export interface Case {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveScenario } from '@mnsim/scenarios';
 import { Bus, ClusterStalledError, ComponentProcessor, DistributedClient } from '@mnsim/bus';
 import { COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, jobId, kvmQueue } from '@mnsim/runtime';
-import { runDistributedWith } from '../../apps/cli/src/run-distributed.js';
+import { runDistributedWith } from '@mnsim/bus';
 import {
   type Env,
   REDIS_URL,

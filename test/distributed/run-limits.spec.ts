@@ -8,7 +8,7 @@ import { scenarioFromData } from '@mnsim/scenarios';
 import { simulate } from '@mnsim/engine';
 import { TRACE_SUMMARY } from '@mnsim/events';
 import { hostileScenario } from '../../bench/src/hostile-scenario.js';
-import { runDistributedWith } from '../../apps/cli/src/run-distributed.js';
+import { runDistributedWith } from '@mnsim/bus';
 import { type Env, inProcessCluster, testEnv } from './harness.js';
 
 const MAX_EVENTS = 300;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveScenario } from '@mnsim/scenarios';
-import { runDistributedWith } from '../../apps/cli/src/run-distributed.js';
+import { runDistributedWith } from '@mnsim/bus';
 import { Bus, ComponentProcessor, RunStateRepository } from '@mnsim/bus';
 import { COMPONENT_QUEUES, kvmQueue } from '@mnsim/runtime';
 import { type Env, REDIS_URL, inProcessCluster, quietLog, testEnv } from './harness.js';

@@ -6,8 +6,8 @@
 import { RecordedRun, replayLog } from '@mnsim/engine';
 import type { RunLimits } from '@mnsim/events';
 import type { Store } from '@mnsim/store';
-import { runJson, violationJson } from '../../cli/src/format.js';
-import { runEmbedded } from '../../cli/src/run-embedded.js';
+import { runJson, violationJson } from '@mnsim/runs';
+import { runEmbedded } from '@mnsim/runs';
 import { errorStatus } from './error-status.js';
 import type { CreateRunBody, ReplayBody } from './requests.js';
 import { resolveRunScenario } from './scenario-source.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { SignatureGroup, Store, ViolationFilter } from '@mnsim/store';
-import { violationRowJson } from '../../cli/src/format.js';
+import { violationRowJson } from '@mnsim/runs';
 import { DEFAULT_PAGE_SIZE, type SignaturesQuery, type ViolationsQuery } from './requests.js';
 import { pagedQuery } from './cursor-guard.js';
 import { InjectStore } from './store.provider.js';

@@ -1,42 +1,11 @@
-/** Human and JSON renderings of runs and violations, as the design's CLI contract prints them. */
+/**
+ * Human renderings of runs and violations, as the design's CLI contract prints them (the JSON ones,
+ * which the API answers with too, are @mnsim/runs').
+ */
 import { formatKernelLog } from '@mnsim/engine';
-import { type Violation, printable, violationWithSeq } from '@mnsim/events';
+import { printable } from '@mnsim/events';
 import type { SignatureGroup, ViolationRow } from '@mnsim/store';
-import type { Arch, KernelVariant } from '@mnsim/kernel';
-import type { KernelLogLine } from '@mnsim/engine';
-
-/** What a run prints, embedded or distributed. */
-export interface PrintableRun {
-  runId: string;
-  scenario: string;
-  kernel: KernelVariant;
-  arch: Arch;
-  seed: number;
-  status: 'completed' | 'failed';
-  events: number;
-  logHash: string | null;
-  violations: Violation[];
-  kernelLog: KernelLogLine[];
-  panicked: boolean;
-}
-
-export function runJson(run: PrintableRun): object {
-  return {
-    runId: run.runId,
-    scenario: run.scenario,
-    kernel: run.kernel,
-    arch: run.arch,
-    seed: run.seed,
-    status: run.status,
-    events: run.events,
-    logHash: run.logHash,
-    violations: run.violations.map(violationJson),
-  };
-}
-
-export function violationJson(v: Violation): Violation {
-  return violationWithSeq(v.seq, v);
-}
+import type { PrintableRun } from '@mnsim/runs';
 
 /** The run's kernel log as dmesg shows it, then one summary line. */
 export function runHuman(run: PrintableRun, hz: number): string {
@@ -50,28 +19,6 @@ export function runHuman(run: PrintableRun, hz: number): string {
       `, ${run.logHash}`,
   );
   return lines.join('\n') + '\n';
-}
-
-export function violationRowJson(v: ViolationRow): object {
-  return {
-    ...violationJson(v),
-    runId: v.runId,
-    scenario: v.scenario,
-    kernel: v.kernel,
-    arch: v.arch,
-    recordedAt: v.recordedAt,
-  };
-}
-
-function table(header: string[], rows: string[][]): string {
-  const cells = rows.map((r) => r.map(printable));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const fmt = (r: string[]): string =>
-    r
-      .map((c, i) => c.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [fmt(header), ...cells.map(fmt)].join('\n') + '\n';
 }
 
 export function violationsHuman(rows: ViolationRow[], more: boolean): string {
@@ -108,4 +55,16 @@ export function signaturesHuman(groups: SignatureGroup[]): string {
       g.signature,
     ]),
   );
+}
+
+/** Columns padded to their widest cell, every cell escaped: what reaches a terminal. */
+export function table(header: string[], rows: string[][]): string {
+  const cells = rows.map((r) => r.map(printable));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...cells.map(fmt)].join('\n') + '\n';
 }

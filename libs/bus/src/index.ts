@@ -20,3 +20,4 @@ export * from './client.js';
 export * from './cluster-watch.js';
 export * from './config.js';
 export * from './nest.js';
+export * from './run-on-cluster.js';

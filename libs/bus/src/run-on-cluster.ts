@@ -1,24 +1,23 @@
 /**
- * A distributed run: submitted to a running cluster (npm run cluster, or docker compose), waited
- * for with progress, then read back from the store the auditor wrote, so the result prints exactly
- * like an embedded run's (runJson / runHuman).
+ * A run on the cluster, the use-case of `mnsim run --distributed`: submitted to a running cluster
+ * (npm run cluster, or docker compose), waited for with progress, then read back from the store
+ * the auditor wrote, so the result prints exactly like an embedded run's (runJson / runHuman).
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import type { Violation } from '@mnsim/events';
 import { kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
-import {
-  Bus,
-  ClusterStalledError,
-  DEFAULT_CHAIN_TIMEOUT_MS,
-  DistributedClient,
-  type RunOutcome,
-  runQueues,
-  unservedQueues,
-} from '@mnsim/bus';
-import { InfrastructureError } from './errors.js';
 import { openStore, type Store } from '@mnsim/store';
+import { DEFAULT_CHAIN_TIMEOUT_MS, DistributedClient } from './client.js';
+import { ClusterStalledError, runQueues, unservedQueues } from './cluster-watch.js';
+import { Bus } from './redis-bus.js';
+import type { RunOutcome } from './run-state.js';
+
+/** The cluster cannot take the run: Redis does not answer, or a queue it needs has no worker. */
+export class ClusterUnavailableError extends Error {
+  readonly exitCode = 3;
+}
 
 export interface RunDistributedOptions {
   kernel?: KernelVariant;
@@ -82,7 +81,7 @@ export async function assertRedisReachable(redisUrl: string): Promise<void> {
     await probe.ping();
   } catch (err) {
     const reason = (lastError ?? (err as Error)).message;
-    throw new InfrastructureError(
+    throw new ClusterUnavailableError(
       `cannot reach Redis at ${redisUrl} (${reason}): start it, or set MNSIM_REDIS_URL`,
     );
   } finally {
@@ -97,7 +96,7 @@ export async function assertRedisReachable(redisUrl: string): Promise<void> {
 export async function assertClusterServes(bus: Bus, arch: Arch, redisUrl: string): Promise<void> {
   const [name] = await unservedQueues(bus, runQueues([arch]));
   if (name !== undefined) {
-    throw new InfrastructureError(
+    throw new ClusterUnavailableError(
       `no mnsim worker serves queue "${name}" (prefix ${bus.opts.prefix}) on ${redisUrl}: start the cluster with \`npm run cluster\` or \`docker compose up\``,
     );
   }

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Scenario } from '../../kernel/src/model/scenario.js';
+import { type Scenario } from '@mnsim/kernel';
 import { ScenarioError, UnknownScenarioError } from './errors.js';
 import { parseScenario } from './parse.js';
 import { MAX_SOURCE_BYTES } from './yaml-source.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Scenario } from '../../kernel/src/model/scenario.js';
+import { type Scenario } from '@mnsim/kernel';
 import { ScenarioError } from './errors.js';
 import { parseScenario, scenarioFromData } from './parse.js';
 

@@ -2,7 +2,7 @@
  * parseScenario: YAML text → validated, normalized Scenario, or one ScenarioError naming the file,
  * the field path and the reason of the first problem in document order.
  */
-import { type Scenario, type Step, type SubscriberSpec } from '../../kernel/src/model/scenario.js';
+import { type Scenario, type Step, type SubscriberSpec } from '@mnsim/kernel';
 import { ScenarioError, formatPath } from './errors.js';
 import { type Problem, problemOf, reasonFor } from './issues.js';
 import { type ParsedScenario, scenarioSchema } from './schema.js';

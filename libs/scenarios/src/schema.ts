@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { firstNonPrintableAscii } from '@mnsim/events';
-import { ARCHES, KERNEL_VARIANTS } from '../../kernel/src/model/scenario.js';
+import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
 import { MISSING_KEY } from './errors.js';
 import { HZ_VALUES, KiB, LIMITS } from './limits.js';
 import { parseAddress, parseSize } from './units.js';

@@ -4,7 +4,7 @@
  * default filled in and every size and address in bytes; steps are still in file order, so that
  * paths name the step as the file has it.
  */
-import { type Scenario } from '../../kernel/src/model/scenario.js';
+import { type Scenario } from '@mnsim/kernel';
 import { type PathSegment } from './errors.js';
 import { type Problem } from './issues.js';
 import { ipaBitsRange, LIMITS, PAGE_SIZES } from './limits.js';

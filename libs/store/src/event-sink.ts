@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
-import type { RunEvent, Violation } from '../../events/src/types.js';
+import type { RunEvent, Violation } from '@mnsim/events';
 import { SQLITE_BATCH_ROWS } from './raw-sqlite-rate.js';
 import {
   type EventInsert,

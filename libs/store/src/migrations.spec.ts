@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { EVENT_TYPES } from '../../events/src/types.js';
+import { EVENT_TYPES } from '@mnsim/events';
 import { openDataSource } from './data-source.js';
 import { EVENT_TYPES_V1 } from './migrations/1795478400000-initial-schema.js';
 import { MIGRATIONS } from './migrations/index.js';

@@ -1,4 +1,4 @@
-import type { EventType, RunEvent, RunStatus, Violation } from '../../events/src/types.js';
+import type { EventType, RunEvent, RunStatus, Violation } from '@mnsim/events';
 import type { EventRecord, RunRecord, ViolationRecord } from './entities.js';
 import { InvalidStoreInputError } from './errors.js';
 import type { RunRow, RunSummaryRow, StoredEvent, ViolationRow } from './types.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { RunEvent, Violation } from '../../events/src/types.js';
+import type { RunEvent, Violation } from '@mnsim/events';
 import { openDataSource } from './data-source.js';
 import { openStore, type Store } from './index.js';
 import { dropSchema, PG_TEST_URL } from './test-dialects.js';

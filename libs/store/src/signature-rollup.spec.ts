@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import type { RunEvent, Violation } from '../../events/src/types.js';
+import type { RunEvent, Violation } from '@mnsim/events';
 import { openDataSource } from './data-source.js';
 import {
   openStore,

@@ -6,7 +6,7 @@
 import { copyFileSync, renameSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../events/src/types.js';
+import type { RunEvent } from '@mnsim/events';
 import { openStore, type Store, StoreGoneError, InvalidStoreInputError } from './index.js';
 import { PG_TEST_URL, TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventType, Json, RunEvent, Violation } from '../../events/src/types.js';
+import type { EventType, Json, RunEvent, Violation } from '@mnsim/events';
 import {
   AmbiguousRunIdError,
   InvalidStoreInputError,

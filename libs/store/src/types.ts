@@ -1,4 +1,4 @@
-import type { EventType, RunEvent, RunStatus, Violation } from '../../events/src/types.js';
+import type { EventType, RunEvent, RunStatus, Violation } from '@mnsim/events';
 
 export type Dialect = 'sqlite' | 'postgres';
 

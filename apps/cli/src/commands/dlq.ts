@@ -13,8 +13,9 @@ import {
   parseDeadLetterAge,
 } from '@mnsim/bus';
 import type { CliConfig } from '../config.js';
+import { table } from '../format.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from '../errors.js';
-import { assertRedisReachable } from '../run-distributed.js';
+import { assertRedisReachable } from '@mnsim/bus';
 import { CLUSTER_DEFAULTS } from './run.js';
 
 async function withDeadLetters<T>(
@@ -48,17 +49,6 @@ function entryJson(e: DeadLetter, withData: boolean): object {
     reason: e.reason,
     ...(withData ? { data: e.data } : {}),
   };
-}
-
-function table(header: string[], rows: string[][]): string {
-  const cells = rows.map((r) => r.map(printable));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const fmt = (r: string[]): string =>
-    r
-      .map((c, i) => c.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [fmt(header), ...cells.map(fmt)].join('\n') + '\n';
 }
 
 const nEntries = (n: number): string => (n === 1 ? '1 entry' : `${n} entries`);

@@ -12,13 +12,9 @@ import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { Bus, ClusterStalledError, DistributedClient } from '@mnsim/bus';
 import { EXIT_FAILED, EXIT_OK, InfrastructureError } from '../errors.js';
-import {
-  assertClusterServes,
-  assertRedisReachable,
-  runDistributedWith,
-} from '../run-distributed.js';
+import { assertClusterServes, assertRedisReachable, runDistributedWith } from '@mnsim/bus';
 import { CLUSTER_DEFAULTS } from './run.js';
-import { runEmbedded } from '../run-embedded.js';
+import { runEmbedded } from '@mnsim/runs';
 
 export interface FuzzOptions {
   runs: number;

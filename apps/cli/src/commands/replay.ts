@@ -18,7 +18,7 @@ import type { Arch, KernelVariant } from '@mnsim/kernel';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../errors.js';
-import { violationJson } from '../format.js';
+import { violationJson } from '@mnsim/runs';
 
 export interface ReplayOptions {
   kernel?: KernelVariant;

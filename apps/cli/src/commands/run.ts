@@ -3,11 +3,11 @@ import { printable } from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import { resolveScenario } from '@mnsim/scenarios';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
-import type { RunProgress } from '../run-distributed.js';
+import type { RunProgress } from '@mnsim/bus';
 import type { CliConfig } from '../config.js';
 import { EXIT_FAILED, EXIT_FINDINGS, EXIT_OK } from '../errors.js';
-import { runHuman, runJson } from '../format.js';
-import { runEmbedded } from '../run-embedded.js';
+import { runHuman } from '../format.js';
+import { runEmbedded, runJson } from '@mnsim/runs';
 
 export interface RunOptions {
   kernel?: KernelVariant;
@@ -88,7 +88,7 @@ async function runOnCluster(
   let run;
   try {
     // the cluster's client (BullMQ, ioredis) is loaded only for a distributed run
-    const { runDistributed } = await import('../run-distributed.js');
+    const { runDistributed } = await import('@mnsim/bus');
     run = await runDistributed(scenario, source, {
       kernel: opts.kernel,
       seed: opts.seed,

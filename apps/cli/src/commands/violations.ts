@@ -2,7 +2,8 @@
 import { openStore, type ViolationFilter } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, UsageError } from '../errors.js';
-import { signaturesHuman, violationRowJson, violationsHuman } from '../format.js';
+import { violationRowJson } from '@mnsim/runs';
+import { signaturesHuman, violationsHuman } from '../format.js';
 
 export interface ViolationsOptions {
   arch?: string;
