@@ -9,12 +9,20 @@ export default defineConfig({
   // SWC instead of esbuild: Nest and TypeORM need emitDecoratorMetadata.
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: {
-    alias: ['kernel', 'events', 'runtime', 'bus', 'store', 'scenarios', 'engine', 'runs'].map(
-      (name) => ({
-        find: `@mnsim/${name}`,
-        replacement: lib(name),
-      }),
-    ),
+    alias: [
+      'errors',
+      'kernel',
+      'events',
+      'runtime',
+      'bus',
+      'store',
+      'scenarios',
+      'engine',
+      'runs',
+    ].map((name) => ({
+      find: `@mnsim/${name}`,
+      replacement: lib(name),
+    })),
   },
   test: {
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],

@@ -22,6 +22,7 @@
  *   MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES, MNSIM_MAX_TRACE_ENTRIES
  *                          what one run or replay may produce; as the CLI reads them
  */
+import { MnsimError } from '@mnsim/errors';
 import { type ClusterConfig, parseClusterConfig } from '@mnsim/bus';
 import { ConfigError, parseRunTimeout } from '@mnsim/runtime';
 import { InvalidRunLimitError, type RunLimits, runLimitsFromEnv } from '@mnsim/events';
@@ -53,11 +54,9 @@ export interface ApiConfig {
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
-export class ApiConfigError extends Error {
-  readonly exitCode = 2;
+export class ApiConfigError extends MnsimError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ApiConfigError';
+    super(message, 'config');
   }
 }
 

@@ -1,14 +1,12 @@
 /**
- * The HTTP status of every error the API's work can end with, in one place: the exception filter
- * answers with it, and the simulation workers classify their failures with it before they cross
- * the thread boundary (where an error keeps its message and loses its class).
+ * The HTTP status of every error the API's work can end with: Nest's HTTP exceptions as they are,
+ * mnsim's errors by their kind (@mnsim/errors maps each kind once), anything else 500 with no
+ * detail. The exception filter answers with it, and the simulation workers classify their
+ * failures with it before they cross the thread boundary (where an error keeps its message and
+ * loses its class).
  */
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { RecordedRunError } from '@mnsim/engine';
-import { InvalidRunLimitError, RunLimitExceededError } from '@mnsim/events';
-import { ScenarioError, UnknownScenarioError } from '@mnsim/scenarios';
-import { AmbiguousRunIdError, RunNotFoundError, StoreError } from '@mnsim/store';
-import { UnknownBuiltinError } from './scenario-source.js';
+import { MnsimError } from '@mnsim/errors';
 
 export interface ErrorStatus {
   status: number;
@@ -18,38 +16,14 @@ export interface ErrorStatus {
 }
 
 export function errorStatus(exception: unknown): ErrorStatus {
-  const clientError = (status: number, message: string): ErrorStatus => ({
-    status,
-    message,
-    internal: false,
-  });
   if (exception instanceof HttpException) {
-    return clientError(exception.getStatus(), messageOf(exception));
+    const status = exception.getStatus();
+    return { status, message: messageOf(exception), internal: status >= 500 };
   }
-  if (exception instanceof RunNotFoundError) {
-    return clientError(HttpStatus.NOT_FOUND, exception.message);
-  }
-  if (
-    exception instanceof AmbiguousRunIdError ||
-    exception instanceof ScenarioError ||
-    exception instanceof UnknownScenarioError ||
-    exception instanceof UnknownBuiltinError ||
-    (exception instanceof StoreError && exception.exitStatus === 2)
-  ) {
-    return clientError(HttpStatus.BAD_REQUEST, exception.message);
-  }
-  if (exception instanceof RunLimitExceededError) {
-    // the request was well formed, but what it asks for is more than a run may produce
-    return clientError(HttpStatus.UNPROCESSABLE_ENTITY, exception.message);
-  }
-  if (exception instanceof RecordedRunError) {
-    // 2: the run cannot be replayed (not completed); 3: its log in the store is damaged
-    return exception.exitCode === 2
-      ? clientError(HttpStatus.CONFLICT, exception.message)
-      : { status: HttpStatus.INTERNAL_SERVER_ERROR, message: exception.message, internal: true };
-  }
-  if (exception instanceof InvalidRunLimitError) {
-    return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: exception.message, internal: true };
+  if (exception instanceof MnsimError) {
+    // its kind's status (@mnsim/errors): 400 bad input, 404, 409, 422 a run limit, 503, 500
+    const status = exception.httpStatus;
+    return { status, message: exception.message, internal: status >= 500 };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,

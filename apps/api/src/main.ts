@@ -6,6 +6,7 @@
  * run by hand, keeps Nest's text lines.
  */
 import { stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
+import { exitStatusOf } from '@mnsim/errors';
 import { serve } from './app.js';
 import { loadApiConfig } from './config.js';
 
@@ -14,12 +15,6 @@ try {
   const logger = workerLogger('api');
   await serve(loadApiConfig(process.env), (line) => logger.log(line), { logger });
 } catch (err) {
-  const e = err as { message?: unknown; exitCode?: unknown; exitStatus?: unknown };
-  process.stderr.write(`mnsim serve: ${String(e?.message ?? err)}\n`);
-  process.exitCode =
-    typeof e?.exitCode === 'number'
-      ? e.exitCode
-      : typeof e?.exitStatus === 'number'
-        ? e.exitStatus
-        : 3;
+  process.stderr.write(`mnsim serve: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = exitStatusOf(err);
 }

@@ -1,3 +1,4 @@
+import { MnsimError } from '@mnsim/errors';
 import type { Scenario } from '@mnsim/kernel';
 import {
   listBuiltinScenarios,
@@ -8,8 +9,10 @@ import {
 import type { CreateRunBody } from './requests.js';
 
 /** A POST /runs body that names no scenario the API has: 400. */
-export class UnknownBuiltinError extends Error {
-  readonly exitCode = 2;
+export class UnknownBuiltinError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'bad-input');
+  }
 }
 
 let builtins: string[] | null = null;

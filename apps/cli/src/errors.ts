@@ -1,3 +1,4 @@
+import { MnsimError, exitStatusOf } from '@mnsim/errors';
 import { printable } from '@mnsim/events';
 
 /**
@@ -10,23 +11,22 @@ export const EXIT_FINDINGS = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_FAILED = 3;
 
-export class UsageError extends Error {
-  readonly exitCode = EXIT_BAD_INPUT;
-}
-
-export class InfrastructureError extends Error {
-  readonly exitCode = EXIT_FAILED;
-}
-
-/** The exit status an error asks for: ScenarioError has exitCode, StoreError has exitStatus. */
-export function exitCodeOf(err: unknown): number {
-  if (err && typeof err === 'object') {
-    const e = err as { exitCode?: unknown; exitStatus?: unknown };
-    if (typeof e.exitCode === 'number') return e.exitCode;
-    if (typeof e.exitStatus === 'number') return e.exitStatus;
+/** A command line the program cannot act on: exit 2. */
+export class UsageError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'bad-input');
   }
-  return EXIT_FAILED;
 }
+
+/** The run or the infrastructure failed: exit 3. */
+export class InfrastructureError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'failed');
+  }
+}
+
+/** The exit status an error asks for: its kind's (@mnsim/errors), 3 for anything else. */
+export const exitCodeOf = exitStatusOf;
 
 export function reportError(err: unknown): number {
   const code = exitCodeOf(err);

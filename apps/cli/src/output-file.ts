@@ -3,10 +3,10 @@
  * renamed into place, so that a reader never sees half a file and a failure leaves nothing behind
  * (rename(2) within one directory is atomic).
  */
+import { MnsimError } from '@mnsim/errors';
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { EXIT_BAD_INPUT, EXIT_FAILED } from './errors.js';
 
 /** What an errno says about the path, when the path is what is wrong (exit 2). */
 const PATH_REASONS: Readonly<Record<string, string>> = {
@@ -22,17 +22,17 @@ const PATH_REASONS: Readonly<Record<string, string>> = {
 };
 
 /** The output file cannot be written: exit 2 when the path is at fault, 3 when the disk is. */
-export class OutputFileError extends Error {
-  readonly exitCode: number;
-
+export class OutputFileError extends MnsimError {
   constructor(
     readonly file: string,
     code: string | undefined,
   ) {
     const reason = code === undefined ? undefined : PATH_REASONS[code];
-    super(`cannot write ${file}: ${reason ?? `${code ?? 'write failed'}`}`);
-    this.name = 'OutputFileError';
-    this.exitCode = reason === undefined ? EXIT_FAILED : EXIT_BAD_INPUT;
+    // a path that cannot be written is the user's input; anything else is a failure
+    super(
+      `cannot write ${file}: ${reason ?? `${code ?? 'write failed'}`}`,
+      reason === undefined ? 'failed' : 'bad-input',
+    );
   }
 }
 

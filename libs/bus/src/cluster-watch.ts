@@ -11,6 +11,7 @@
  * The chain timeout (ChainWatchdog) fails one stuck run while the others move; this is the
  * client's bound when nothing moves at all.
  */
+import { MnsimError } from '@mnsim/errors';
 import type { Arch } from '@mnsim/kernel';
 import {
   AUDITOR_QUEUE,
@@ -25,12 +26,11 @@ import type { Bus } from './redis-bus.js';
 export const DEFAULT_MISSING_WORKER_MS = 20_000;
 const DEFAULT_CHECK_MS = 1_000;
 
-/** The exit status of the mnsim contract for a run that failed on the infrastructure. */
-const EXIT_FAILED = 3;
-
 /** The cluster cannot finish the runs a client waits for: the message says what is missing. */
-export class ClusterStalledError extends Error {
-  readonly exitCode = EXIT_FAILED;
+export class ClusterStalledError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'unavailable');
+  }
 }
 
 export interface ClusterWatchOptions {

@@ -3,6 +3,7 @@
  * (npm run cluster, or docker compose), waited for with progress, then read back from the store
  * the auditor wrote, so the result prints exactly like an embedded run's (runJson / runHuman).
  */
+import { MnsimError } from '@mnsim/errors';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
@@ -15,8 +16,10 @@ import { Bus } from './redis-bus.js';
 import type { RunOutcome } from './run-state.js';
 
 /** The cluster cannot take the run: Redis does not answer, or a queue it needs has no worker. */
-export class ClusterUnavailableError extends Error {
-  readonly exitCode = 3;
+export class ClusterUnavailableError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'unavailable');
+  }
 }
 
 export interface RunDistributedOptions {

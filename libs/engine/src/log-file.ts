@@ -4,6 +4,7 @@
  * logHash. Every other line is one event in its canonical encoding, in seq order: exactly the lines
  * the logHash covers. Files are read as a stream, a line at a time, whatever their size.
  */
+import { MnsimError } from '@mnsim/errors';
 import {
   closeSync,
   createReadStream,
@@ -81,17 +82,14 @@ export interface LogHeader {
 }
 
 /** A log file that cannot be read as one: `<file>:<line>: <reason>`, exit status 2. */
-export class LogFileError extends Error {
-  readonly exitCode = 2;
-
+export class LogFileError extends MnsimError {
   constructor(
     readonly file: string,
     /** 1-based; null when the problem is with the file as a whole */
     readonly line: number | null,
     readonly reason: string,
   ) {
-    super(line === null ? `${file}: ${reason}` : `${file}:${line}: ${reason}`);
-    this.name = 'LogFileError';
+    super(line === null ? `${file}: ${reason}` : `${file}:${line}: ${reason}`, 'bad-input');
   }
 }
 

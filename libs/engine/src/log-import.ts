@@ -3,6 +3,7 @@
  * is read twice, as a stream both times: once to check all of it (nothing is written for a log
  * that is refused), once to write it. Importing the same log again changes nothing.
  */
+import { MnsimError } from '@mnsim/errors';
 import type { Store } from '@mnsim/store';
 import { LogFile, LogHashMismatchError, lineOfSeq } from './log-file.js';
 import { firstDifferenceFromModel } from './replay.js';
@@ -24,8 +25,10 @@ export interface ImportResult {
 }
 
 /** The store holds another run, or an unfinished one, under the log's run id (exit status 2). */
-export class ImportConflictError extends Error {
-  readonly exitCode = 2;
+export class ImportConflictError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'conflict');
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
  * A run recorded in the store, as replay reads it: its row says how many events and which logHash,
  * its events are streamed in seq order and turned back into their canonical lines.
  */
+import { MnsimError } from '@mnsim/errors';
 import { LogHasher, canonicalEventLineFromPayload } from '@mnsim/events';
 import type { RunRow, Store } from '@mnsim/store';
 import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
@@ -10,13 +11,10 @@ import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
 const EVENT_PAGE = 5000;
 
 /** A run that cannot be replayed: 2 when it is the request (not completed), 3 when the store is damaged. */
-export class RecordedRunError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 2 | 3,
-  ) {
-    super(message);
-    this.name = 'RecordedRunError';
+export class RecordedRunError extends MnsimError {
+  /** 2: the run cannot be replayed (it is not completed); 3: its log in the store is damaged */
+  constructor(message: string, status: 2 | 3) {
+    super(message, status === 2 ? 'conflict' : 'failed');
   }
 }
 

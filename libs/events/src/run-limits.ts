@@ -7,6 +7,7 @@
  * One budget serves every path that produces a run's events (the embedded engine and replay),
  * fed with each event's canonical line as it is encoded.
  */
+import { MnsimError } from '@mnsim/errors';
 import type { TraceEntry } from './payloads.js';
 
 export interface RunLimits {
@@ -52,9 +53,7 @@ const WHAT: Readonly<Record<keyof RunLimits, string>> = {
   maxTraceEntries: 'trace entries in one event',
 };
 
-export class RunLimitExceededError extends Error {
-  readonly exitCode = 3;
-
+export class RunLimitExceededError extends MnsimError {
   constructor(
     readonly limit: keyof RunLimits,
     readonly max: number,
@@ -64,8 +63,8 @@ export class RunLimitExceededError extends Error {
     super(
       `the run passed its limit of ${max.toLocaleString('en-US')} ${WHAT[limit]}: ` +
         `${reached.toLocaleString('en-US')} at seq ${seq} (${RUN_LIMIT_ENV[limit]} sets the limit)`,
+      'limit',
     );
-    this.name = 'RunLimitExceededError';
   }
 }
 
@@ -134,6 +133,8 @@ export function runLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): RunLimit
   return limits;
 }
 
-export class InvalidRunLimitError extends Error {
-  readonly exitCode = 2;
+export class InvalidRunLimitError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'config');
+  }
 }

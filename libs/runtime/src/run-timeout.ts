@@ -1,3 +1,4 @@
+import { MnsimError } from '@mnsim/errors';
 /**
  * MNSIM_RUN_TIMEOUT, read in one place: a distributed client gives up on runs that did not move
  * for this long, and the api and the auditor fail the runs whose last sign of life is older. Here
@@ -8,7 +9,11 @@
 export const DEFAULT_RUN_TIMEOUT_MS = 60_000;
 
 /** A configuration value the process cannot start with; its message names the variable. */
-export class ConfigError extends Error {}
+export class ConfigError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'config');
+  }
+}
 
 /** What MNSIM_RUN_TIMEOUT accepts. */
 export const RUN_TIMEOUT_RULE = 'a duration from 1 s to 24 h, in seconds or with ms, s or m';

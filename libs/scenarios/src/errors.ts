@@ -1,3 +1,4 @@
+import { MnsimError } from '@mnsim/errors';
 /** Exit status of `mnsim` for bad input (usage, invalid scenario or log). */
 export const EXIT_BAD_INPUT = 2;
 
@@ -49,8 +50,7 @@ function oneLine(text: string): string {
  * An invalid scenario: the file, the field path and the reason, printed as one line
  * `<file>: <path>: <reason>` (no `<path>: ` for a problem with the document as a whole).
  */
-export class ScenarioError extends Error {
-  readonly exitCode = EXIT_BAD_INPUT;
+export class ScenarioError extends MnsimError {
   readonly reason: string;
 
   constructor(
@@ -61,16 +61,13 @@ export class ScenarioError extends Error {
     readonly line?: number,
   ) {
     const r = oneLine(reason);
-    super(path === '' ? `${file}: ${r}` : `${file}: ${path}: ${r}`);
-    this.name = 'ScenarioError';
+    super(path === '' ? `${file}: ${r}` : `${file}: ${path}: ${r}`, 'bad-input');
     this.reason = r;
   }
 }
 
 /** A scenario argument that is neither a readable file nor the name of a built-in scenario. */
-export class UnknownScenarioError extends Error {
-  readonly exitCode = EXIT_BAD_INPUT;
-
+export class UnknownScenarioError extends MnsimError {
   constructor(
     readonly nameOrPath: string,
     readonly builtins: readonly string[],
@@ -78,7 +75,7 @@ export class UnknownScenarioError extends Error {
     super(
       `unknown scenario ${JSON.stringify(nameOrPath)}: no such file and no such built-in scenario` +
         ` (built-ins: ${builtins.length > 0 ? builtins.join(', ') : 'none'})`,
+      'bad-input',
     );
-    this.name = 'UnknownScenarioError';
   }
 }

@@ -1,21 +1,13 @@
+import { MnsimError } from '@mnsim/errors';
 /**
- * Errors the store raises for a caller's input. Each carries the user-facing message and the exit
- * status the CLI uses (2: bad input, 3: the run/infrastructure failed), so no stack trace needs to
- * reach a user.
+ * Errors the store raises. Each carries the user-facing message and its kind (bad input, not
+ * found, a failure), so no stack trace needs to reach a user.
  */
-export class StoreError extends Error {
-  constructor(
-    message: string,
-    readonly exitStatus: 2 | 3,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export class StoreError extends MnsimError {}
 
 export class RunNotFoundError extends StoreError {
   constructor(readonly runIdOrPrefix: string) {
-    super(`no run matches '${runIdOrPrefix}'`, 2);
+    super(`no run matches '${runIdOrPrefix}'`, 'not-found');
   }
 }
 
@@ -29,7 +21,7 @@ export class AmbiguousRunIdError extends StoreError {
       `run id prefix '${prefix}' is ambiguous: it matches ${candidates.join(', ')}` +
         (more ? ', …' : '') +
         '; give more characters',
-      2,
+      'bad-input',
     );
   }
 }
@@ -39,19 +31,19 @@ export const AMBIGUOUS_LISTED = 5;
 
 export class RunConflictError extends StoreError {
   constructor(runId: string, detail: string) {
-    super(`run '${runId}' already exists with a different ${detail}`, 3);
+    super(`run '${runId}' already exists with a different ${detail}`, 'failed');
   }
 }
 
 export class InvalidStoreInputError extends StoreError {
   constructor(message: string) {
-    super(message, 2);
+    super(message, 'bad-input');
   }
 }
 
 export class StoreConfigError extends StoreError {
   constructor(message: string) {
-    super(message, 3);
+    super(message, 'failed');
   }
 }
 
@@ -69,7 +61,7 @@ export class StoreGoneError extends StoreError {
       replaced
         ? `the SQLite database ${path} was replaced by another file since the store opened it`
         : `the SQLite database ${path} is gone: deleted or moved since the store opened it`,
-      3,
+      'unavailable',
     );
   }
 }

@@ -210,7 +210,7 @@ describe('checkPresent on SQLite', () => {
     await store.createRun(newRun('lost'));
     const err: unknown = await store.checkPresent().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreGoneError);
-    expect(err).toMatchObject({ path, replaced: false, exitStatus: 3 });
+    expect(err).toMatchObject({ path, replaced: false, kind: 'unavailable', exitCode: 3 });
     expect((err as Error).message).toBe(
       `the SQLite database ${path} is gone: deleted or moved since the store opened it`,
     );

@@ -562,7 +562,7 @@ class TypeOrmStore implements Store, SinkHost {
   }
 
   assertOpen(): void {
-    if (this.closed) throw new StoreError('the store is closed', 3);
+    if (this.closed) throw new StoreError('the store is closed', 'failed');
   }
 
   sinkBusy(sink: BufferedEventSink, busy: boolean): void {

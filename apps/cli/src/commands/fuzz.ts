@@ -10,7 +10,7 @@ import { printable } from '@mnsim/events';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
-import { Bus, ClusterStalledError, DistributedClient } from '@mnsim/bus';
+import { Bus, ClusterStalledError, ClusterUnavailableError, DistributedClient } from '@mnsim/bus';
 import { EXIT_FAILED, EXIT_OK, InfrastructureError } from '../errors.js';
 import { assertClusterServes, assertRedisReachable, runDistributedWith } from '@mnsim/bus';
 import { CLUSTER_DEFAULTS } from './run.js';
@@ -193,7 +193,12 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
     } catch (err) {
       // the cluster cannot go on (ClusterStalledError), or the infrastructure is wrong: the
       // campaign stops with the reason
-      if (err instanceof InfrastructureError || err instanceof ClusterStalledError) throw err;
+      if (
+        err instanceof InfrastructureError ||
+        err instanceof ClusterStalledError ||
+        err instanceof ClusterUnavailableError
+      )
+        throw err;
       // a run that cannot finish is recorded as failed; the campaign goes on
       const reason = err instanceof Error ? err.message : String(err);
       return { ok: false, reason: `${scenario.name}: ${reason}` };
