@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseSince } from './requests.js';
+import {
+  MAX_SCENARIO_DEPTH,
+  MAX_YAML_BYTES,
+  createRunBody,
+  depthOf,
+  parseSince,
+  violationsQuery,
+} from './requests.js';
 
 describe('parseSince', () => {
   const now = new Date('2026-11-25T12:00:00.000Z');
@@ -37,5 +44,34 @@ describe('parseSince', () => {
     '',
   ])('refuses %j', (text) => {
     expect(parseSince(text, now)).toBeNull();
+  });
+});
+
+describe('the request schemas refuse what the store cannot take', () => {
+  // found by the hostile-requests property: comm=oom_reaper%00 reached Postgres, which refuses a
+  // NUL in a parameter, and answered 500
+  it.each(['oom_reaper\x00', 'a\nb', '\x1b[2J'])('a filter with control characters: %j', (comm) => {
+    const r = violationsQuery.safeParse({ comm });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0].message).toBe('must not hold control characters');
+  });
+
+  it('a scenario object nested deeper than any scenario', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 3500; i++) deep = { a: deep };
+    const r = createRunBody.safeParse({ scenario: { name: deep } });
+    expect(r.success).toBe(false);
+    expect(depthOf({ name: deep }, MAX_SCENARIO_DEPTH)).toBeGreaterThan(MAX_SCENARIO_DEPTH);
+    expect(
+      createRunBody.safeParse({ scenario: { processes: [{ vms: [{ memslots: [{}] }] }] } }).success,
+    ).toBe(true);
+  });
+
+  it('a YAML text past 128 KiB, pointing at the JSON form', () => {
+    const r = createRunBody.safeParse({ yaml: `# ${'x'.repeat(MAX_YAML_BYTES)}` });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0].message).toMatch(
+      /^must be at most 128 KiB: send a larger scenario as a JSON object/,
+    );
   });
 });

@@ -79,11 +79,17 @@ const arch = z
 const kernel = z
   .enum(KERNEL_VARIANTS, { error: `must be one of ${KERNEL_VARIANTS.join(', ')}` })
   .describe('kernel variant');
+/**
+ * A filter's text. No control characters: no name mnsim records has one (comm is printable ASCII,
+ * scenario names are [a-z0-9-]), and Postgres refuses a NUL in a parameter outright.
+ */
 const text = (max: number, what: string) =>
   z
     .string()
     .min(1, { error: 'must not be empty' })
     .max(max, { error: `must be at most ${max} characters` })
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\x00-\x1f\x7f]*$/, { error: 'must not hold control characters' })
     .describe(what);
 const limit = intParam(1, MAX_PAGE_SIZE).describe(
   `page size, 1..${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})`,
@@ -143,13 +149,44 @@ const BUILTIN_NAME = /^[a-z0-9-]{1,64}$/;
 
 const NOT_A_SCENARIO = 'must be the name of a built-in scenario or a scenario object';
 
+/**
+ * How deep a scenario object may nest: a real one is 7 levels deep (processes, vms, memslots). A
+ * deeper one is refused here, before anything walks it recursively (copying it to a simulation
+ * thread overflowed the stack at 3,500 levels).
+ */
+export const MAX_SCENARIO_DEPTH = 32;
+
+/**
+ * A scenario's YAML text is for scenarios written by hand (the built-ins are under 4 KiB); a
+ * generated one goes as a JSON object, which parses a hundred times faster than YAML's flow style.
+ */
+export const MAX_YAML_BYTES = 128 * 1024;
+
+/** The depth of a JSON value, walked without recursion; stops counting past `max`. */
+export function depthOf(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, d);
+    if (deepest > max) return deepest;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
 export const createRunBody = z
   .strictObject({
     scenario: z
       .union(
         [
           z.string().regex(BUILTIN_NAME, { error: NOT_A_SCENARIO }),
-          z.record(z.string(), z.unknown()),
+          z
+            .record(z.string(), z.unknown())
+            .refine((o) => depthOf(o, MAX_SCENARIO_DEPTH) <= MAX_SCENARIO_DEPTH, {
+              error: `nests deeper than ${MAX_SCENARIO_DEPTH} levels: no scenario does`,
+            }),
         ],
         { error: NOT_A_SCENARIO },
       )
@@ -158,6 +195,9 @@ export const createRunBody = z
     yaml: z
       .string()
       .min(1, { error: 'must not be empty' })
+      .refine((t) => Buffer.byteLength(t) <= MAX_YAML_BYTES, {
+        error: `must be at most ${MAX_YAML_BYTES / 1024} KiB: send a larger scenario as a JSON object (scenario)`,
+      })
       .optional()
       .describe("a scenario file's YAML text"),
     kernel: kernel.optional().describe("kernel variant (overrides the scenario's)"),
