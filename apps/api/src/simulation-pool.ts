@@ -124,7 +124,7 @@ export class SimulationPool implements OnApplicationBootstrap, OnApplicationShut
       idleTimeout: Infinity,
       workerData: this.workerData,
       // a run within its limits needs far less; a thread past this dies, not the API
-      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 },
+      resourceLimits: { maxOldGenerationSizeMb: 512 },
       // below the request thread: on a busy machine the requests are served first
       niceIncrement: SIMULATION_NICENESS,
     });

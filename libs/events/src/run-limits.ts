@@ -29,7 +29,7 @@ export interface RunLimits {
  */
 export const DEFAULT_RUN_LIMITS: Readonly<RunLimits> = Object.freeze({
   maxEvents: 100_000,
-  maxBytes: 8 * 1024 * 1024,
+  maxBytes: 4 * 1024 * 1024,
   maxTraceEntries: 100_000,
 });
 
