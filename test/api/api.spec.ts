@@ -154,10 +154,12 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
   });
 
   describe('GET /health', () => {
-    it('is 200 while the store answers', async () => {
+    it("is 200 while the store answers, in terminus's shape, naming the store", async () => {
       const res = await http.get('/health');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ status: 'ok', store: dialect });
+      const store = { status: 'up', dialect };
+      expect(res.body).toEqual({ status: 'ok', info: { store }, error: {}, details: { store } });
+      expect(res.headers['cache-control']).toBe('no-cache, no-store, must-revalidate');
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * GET /health checks that the store it writes to is really there (issue 15): the SQLite file
  * deleted under a running api used to leave /health at 200 while every write went to the deleted
- * file; now it is 503 with the reason, and so is another file put in its place.
+ * file; now it is 503 with the reason, and so is another file put in its place. The answer is
+ * terminus's `{ status, info, error, details }`, the store's check under `store`.
  */
 import { copyFileSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,8 @@ describe('GET /health on a SQLite file', () => {
   it('is 200 while the file is there', async () => {
     const res = await http.get('/health');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', store: 'sqlite' });
+    const store = { status: 'up', dialect: 'sqlite' };
+    expect(res.body).toEqual({ status: 'ok', info: { store }, error: {}, details: { store } });
   });
 
   it('is 503 once the file is deleted, though the store still answers', async () => {
@@ -50,12 +52,13 @@ describe('GET /health on a SQLite file', () => {
     expect((await http.get('/runs')).status).toBe(200);
     const res = await http.get('/health');
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({
-      statusCode: 503,
-      error: 'Service Unavailable',
+    const store = {
+      status: 'down',
+      dialect: 'sqlite',
       message:
         "the store's SQLite database file was deleted or moved since the api opened it: what it writes is lost",
-    });
+    };
+    expect(res.body).toEqual({ status: 'error', info: {}, error: { store }, details: { store } });
   });
 
   it('is 503 when another file took its path', async () => {
@@ -63,10 +66,10 @@ describe('GET /health on a SQLite file', () => {
     renameSync(`${path}.new`, path);
     const res = await http.get('/health');
     expect(res.status).toBe(503);
-    expect(res.body.message).toBe(
+    expect(res.body.error.store.message).toBe(
       "the store's SQLite database file was replaced by another file since the api opened it: what it writes is lost",
     );
     // and nothing of the server's paths in an answer that needs no token
-    expect(res.body.message).not.toContain(dir);
+    expect(res.text).not.toContain(dir);
   });
 });

@@ -35,7 +35,10 @@ describe('serve', () => {
       ]);
       const res = await fetch(`${api.url}/health`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ status: 'ok', store: 'sqlite' });
+      expect(await res.json()).toMatchObject({
+        status: 'ok',
+        details: { store: { status: 'up', dialect: 'sqlite' } },
+      });
     } finally {
       await api.close();
     }

@@ -403,7 +403,10 @@ describe('npm run cluster', () => {
       }
       // and the cluster's Postgres (the schema of this test)
       expect((await fetch(`${url}/health`)).status).toBe(200);
-      expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ store: 'postgres' });
+      expect(await (await fetch(`${url}/health`)).json()).toMatchObject({
+        status: 'ok',
+        details: { store: { status: 'up', dialect: 'postgres' }, redis: { status: 'up' } },
+      });
       // docker-compose.yml's health check of the api asks the same
       const api = composeHealthcheck('api');
       expect(await check(api, { PATH: process.env.PATH, MNSIM_API_PORT: String(port) })).toBe(0);

@@ -1,15 +1,16 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import type { ClusterConfig } from '@mnsim/bus';
 import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
 import { DEFAULT_RUN_LIMITS } from '@mnsim/events';
 import type { Store, StoreOptions } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';
-import { HealthService } from './health.service.js';
+import { RedisHealthIndicator, StoreHealthIndicator } from './health.indicators.js';
 import { MetricsController } from './metrics.controller.js';
 import { OrchestratorModule } from './orchestrator/orchestrator.module.js';
-import { CLUSTER, type ClusterTarget, MetricsService } from './metrics.service.js';
+import { CLUSTER, ClusterBus, type ClusterTarget, MetricsService } from './metrics.service.js';
 import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
@@ -41,13 +42,18 @@ export class ApiModule {
   ): DynamicModule {
     return {
       module: ApiModule,
-      imports: orchestrator ? [OrchestratorModule.forRoot(orchestrator)] : [],
+      imports: [
+        // a failed check is in its answer; terminus would also log each one as an error
+        TerminusModule.forRoot({ logger: false }),
+        ...(orchestrator ? [OrchestratorModule.forRoot(orchestrator)] : []),
+      ],
       controllers: [RunsController, ViolationsController, HealthController, MetricsController],
       providers: [
         { provide: STORE, useValue: store },
         { provide: CLUSTER, useValue: cluster },
         { provide: RUN_TIMEOUT_MS, useValue: runTimeoutMs },
         StaleRunSweep,
+        ClusterBus,
         MetricsService,
         StoreLifecycle,
         RunsService,
@@ -58,7 +64,8 @@ export class ApiModule {
         },
         ReplayService,
         ViolationsService,
-        HealthService,
+        StoreHealthIndicator,
+        RedisHealthIndicator,
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],

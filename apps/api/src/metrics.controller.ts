@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Registry } from 'prom-client';
 import { MetricsService } from './metrics.service.js';
 
 @ApiTags('health')
@@ -8,10 +9,10 @@ export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  @Header('Content-Type', Registry.PROMETHEUS_CONTENT_TYPE)
   @ApiOperation({
     summary:
-      'Queue depth, workers, processed and failed counts per queue; runs by status (Prometheus text)',
+      'Queue depth, workers, processed and failed counts per queue; runs by status; the process: event loop lag, heap, RSS (Prometheus text)',
   })
   @ApiOkResponse({ description: 'Prometheus text exposition format' })
   render(): Promise<string> {

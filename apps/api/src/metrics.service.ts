@@ -1,9 +1,11 @@
 /**
  * GET /metrics: the cluster's queues in Prometheus text format -- depth by state, workers, and
  * the processed and failed counts the workers keep through BullMQ's metrics -- plus the store's
- * runs by status. Without a cluster configured (MNSIM_REDIS_URL) only the store's lines appear.
+ * runs by status and the process's own metrics (prom-client's defaults). Without a cluster
+ * configured (MNSIM_REDIS_URL) there are no queue families. Each value is read when scraped.
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ARCHES } from '@mnsim/kernel';
 import { Bus } from '@mnsim/bus';
 import {
@@ -31,68 +33,136 @@ export const CLUSTER_QUEUES = [
 ];
 
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+const RUN_STATUSES = ['running', 'completed', 'failed'] as const;
 
+/** One queue as a scrape reads it. */
+interface QueueStats {
+  queue: string;
+  jobs: Record<(typeof STATES)[number], number>;
+  workers: number;
+  processed: number;
+  failed: number;
+}
+
+/**
+ * A Bus on the cluster that /metrics and /health report on (MNSIM_REDIS_URL), or null without
+ * one: the api's one connection to read the queues and ping Redis, closed with the application.
+ */
 @Injectable()
-export class MetricsService implements OnApplicationShutdown {
-  private readonly bus: Bus | null;
+export class ClusterBus implements OnApplicationShutdown {
+  readonly bus: Bus | null;
 
-  constructor(
-    @Inject(STORE) private readonly store: Store,
-    @Inject(CLUSTER) cluster: ClusterTarget,
-  ) {
+  constructor(@Inject(CLUSTER) cluster: ClusterTarget) {
     this.bus = cluster ? new Bus({ redisUrl: cluster.redisUrl, prefix: cluster.prefix }) : null;
-  }
-
-  async render(): Promise<string> {
-    const lines: string[] = [];
-    const family = (name: string, type: 'gauge' | 'counter', help: string): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    };
-    if (this.bus) {
-      const per = await Promise.all(
-        CLUSTER_QUEUES.map(async (name) => {
-          const q = this.bus!.queue(name);
-          const [counts, workers, completed, failed] = await Promise.all([
-            q.getJobCounts(...STATES),
-            q.getWorkersCount(),
-            q.getMetrics('completed', 0, 0),
-            q.getMetrics('failed', 0, 0),
-          ]);
-          return {
-            name,
-            counts,
-            workers,
-            processed: completed.meta.count,
-            failed: failed.meta.count,
-          };
-        }),
-      );
-      family('mnsim_queue_jobs', 'gauge', 'Jobs in a queue, by state (queue depth).');
-      for (const q of per) {
-        for (const s of STATES)
-          lines.push(`mnsim_queue_jobs{queue="${q.name}",state="${s}"} ${q.counts[s] ?? 0}`);
-      }
-      family('mnsim_queue_workers', 'gauge', 'Workers connected to a queue.');
-      for (const q of per) lines.push(`mnsim_queue_workers{queue="${q.name}"} ${q.workers}`);
-      family('mnsim_queue_processed_total', 'counter', "Jobs a queue's workers completed.");
-      for (const q of per)
-        lines.push(`mnsim_queue_processed_total{queue="${q.name}"} ${q.processed}`);
-      family(
-        'mnsim_queue_failed_total',
-        'counter',
-        'Jobs that failed on a queue (each failed attempt).',
-      );
-      for (const q of per) lines.push(`mnsim_queue_failed_total{queue="${q.name}"} ${q.failed}`);
-    }
-    family('mnsim_runs', 'gauge', 'Runs in the store, by status.');
-    const counts = await this.store.countRuns();
-    for (const status of ['running', 'completed', 'failed'] as const) {
-      lines.push(`mnsim_runs{status="${status}"} ${counts[status]}`);
-    }
-    return lines.join('\n') + '\n';
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.bus?.close();
+  }
+}
+
+@Injectable()
+export class MetricsService {
+  /** this api's metrics only: not prom-client's global registry, which every module may share */
+  readonly registry = new Registry();
+  /** the scrape in flight: the queue families of one scrape share one read of the queues */
+  private queueStatsInFlight: Promise<QueueStats[]> | null = null;
+
+  constructor(
+    @Inject(STORE) store: Store,
+    private readonly cluster: ClusterBus,
+  ) {
+    const registers = [this.registry];
+    if (this.cluster.bus) {
+      const stats = (): Promise<QueueStats[]> => this.queueStats();
+      new Gauge({
+        name: 'mnsim_queue_jobs',
+        help: 'Jobs in a queue, by state (queue depth).',
+        labelNames: ['queue', 'state'] as const,
+        registers,
+        async collect() {
+          for (const q of await stats()) {
+            for (const state of STATES) this.set({ queue: q.queue, state }, q.jobs[state]);
+          }
+        },
+      });
+      new Gauge({
+        name: 'mnsim_queue_workers',
+        help: 'Workers connected to a queue.',
+        labelNames: ['queue'] as const,
+        registers,
+        async collect() {
+          for (const q of await stats()) this.set({ queue: q.queue }, q.workers);
+        },
+      });
+      // Counters, though BullMQ hands over totals: they only grow, as a counter does (Prometheus's
+      // rate() and the _total name expect one). prom-client's Counter cannot be set, only
+      // increased, so each scrape resets it and adds the total, with no await in between.
+      new Counter({
+        name: 'mnsim_queue_processed_total',
+        help: "Jobs a queue's workers completed.",
+        labelNames: ['queue'] as const,
+        registers,
+        async collect() {
+          const all = await stats();
+          this.reset();
+          for (const q of all) this.inc({ queue: q.queue }, q.processed);
+        },
+      });
+      new Counter({
+        name: 'mnsim_queue_failed_total',
+        help: 'Jobs that failed on a queue (each failed attempt).',
+        labelNames: ['queue'] as const,
+        registers,
+        async collect() {
+          const all = await stats();
+          this.reset();
+          for (const q of all) this.inc({ queue: q.queue }, q.failed);
+        },
+      });
+    }
+    new Gauge({
+      name: 'mnsim_runs',
+      help: 'Runs in the store, by status.',
+      labelNames: ['status'] as const,
+      registers,
+      async collect() {
+        const counts = await store.countRuns();
+        for (const status of RUN_STATUSES) this.set({ status }, counts[status]);
+      },
+    });
+    // the process's own, after ours: event loop lag, heap, RSS, CPU, handles, GC
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** the registry's families in Prometheus text format (Registry.PROMETHEUS_CONTENT_TYPE) */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private queueStats(): Promise<QueueStats[]> {
+    this.queueStatsInFlight ??= this.readQueues().finally(() => {
+      this.queueStatsInFlight = null;
+    });
+    return this.queueStatsInFlight;
+  }
+
+  private readQueues(): Promise<QueueStats[]> {
+    const bus = this.cluster.bus!;
+    return Promise.all(
+      CLUSTER_QUEUES.map(async (queue): Promise<QueueStats> => {
+        const q = bus.queue(queue);
+        const [counts, workers, completed, failed] = await Promise.all([
+          q.getJobCounts(...STATES),
+          q.getWorkersCount(),
+          q.getMetrics('completed', 0, 0),
+          q.getMetrics('failed', 0, 0),
+        ]);
+        const jobs = Object.fromEntries(
+          STATES.map((s) => [s, counts[s] ?? 0]),
+        ) as QueueStats['jobs'];
+        return { queue, jobs, workers, processed: completed.meta.count, failed: failed.meta.count };
+      }),
+    );
   }
 }

@@ -148,7 +148,22 @@ export const replayResponse = z
   })
   .meta({ id: 'ReplayReport', description: 'as `mnsim replay --json` prints it' });
 
-export const healthResponse = z.object({
-  status: z.literal('ok'),
-  store: z.enum(['sqlite', 'postgres']),
+const healthIndicator = {
+  status: z.enum(['up', 'down']),
+  message: z.string().optional().describe('why it is down, in one line'),
+};
+const healthChecks = z.object({
+  store: z.object({ ...healthIndicator, dialect: z.enum(['sqlite', 'postgres']) }),
+  redis: z
+    .object(healthIndicator)
+    .optional()
+    .describe('with a cluster configured (MNSIM_REDIS_URL)'),
 });
+export const healthResponse = z
+  .object({
+    status: z.enum(['ok', 'error', 'shutting_down']).describe('200 when ok, 503 otherwise'),
+    info: healthChecks.partial().describe('the checks that are up'),
+    error: healthChecks.partial().describe('the checks that are down'),
+    details: healthChecks,
+  })
+  .meta({ id: 'Health', description: "a terminus health check's result" });

@@ -1,0 +1,171 @@
+/**
+ * GET /health of an api given a cluster (MNSIM_REDIS_URL) checks Redis too, within a bound: with
+ * nothing listening at the URL, with a server that takes the connection and never says it is
+ * ready, with a Redis that is ready but does not answer PING, and with the Redis of an
+ * orchestrating api killed under it, it is 503 within 2 s with a one-line reason under `redis`,
+ * the store's check still up beside it, and nothing of the URL; up again once Redis is back.
+ * (An orchestrating api does not start until its Redis answers: its workers wait for it.)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApiApp, loadApiConfig } from '../../apps/api/src/index.js';
+import { PrivateRedis, freePort } from '../distributed/private-redis.js';
+import { buildDist } from '../distributed/processes.js';
+
+/**
+ * A TCP server speaking just enough of Redis's protocol: `ready: false` never answers anything
+ * (the connection is made, the client's ready check never returns); `ready: true` answers INFO
+ * as a Redis that has loaded its data, every other command but PING with +OK, and PING never.
+ */
+async function fakeRedis(ready: boolean): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let pending = '';
+    socket.on('data', (chunk: Buffer) => {
+      if (!ready) return;
+      pending += chunk.toString('latin1');
+      // commands arrive as arrays of bulk strings: *<n>\r\n($<len>\r\n<arg>\r\n)*
+      for (;;) {
+        const m = /^\*(\d+)\r\n/.exec(pending);
+        if (!m) return;
+        let at = m[0].length;
+        const args: string[] = [];
+        for (let i = 0; i < Number(m[1]); i++) {
+          const b = /^\$(\d+)\r\n/.exec(pending.slice(at));
+          if (!b || pending.length < at + b[0].length + Number(b[1]) + 2) return;
+          at += b[0].length;
+          args.push(pending.slice(at, at + Number(b[1])));
+          at += Number(b[1]) + 2;
+        }
+        pending = pending.slice(at);
+        const command = args[0]?.toUpperCase();
+        if (command === 'PING') continue;
+        if (command === 'INFO') {
+          const info = '# Server\r\nredis_version:7.2.0\r\nloading:0\r\n';
+          socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
+        } else socket.write('+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('GET /health with a cluster whose Redis does not answer', () => {
+  let dir: string;
+  let app: INestApplication | undefined;
+  let closeServer: (() => Promise<void>) | undefined;
+  let redis: PrivateRedis | undefined;
+
+  beforeAll(() => {
+    buildDist();
+    dir = mkdtempSync(join(tmpdir(), 'mnsim-health-redis-'));
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await closeServer?.();
+    closeServer = undefined;
+    await redis?.cleanup();
+    redis = undefined;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function start(port: number, orchestrator: 'on' | 'off'): Promise<INestApplication> {
+    const config = loadApiConfig({
+      MNSIM_SQLITE_PATH: join(dir, `${port}.sqlite`),
+      MNSIM_REDIS_URL: `redis://127.0.0.1:${port}`,
+      MNSIM_QUEUE_PREFIX: `health-redis-${port}`,
+      MNSIM_ORCHESTRATOR: orchestrator,
+    });
+    app = await createApiApp(config, { logger: false });
+    return app;
+  }
+
+  /** GET /health: 503 within 2 s, Redis down with `reason`, the store up, no URL in the answer */
+  async function expectRedisDown(a: INestApplication, port: number, reason: RegExp) {
+    const started = performance.now();
+    const res = await request(a.getHttpServer()).get('/health').timeout(5000);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.status).toBe('error');
+    expect(res.body.info).toEqual({ store: { status: 'up', dialect: 'sqlite' } });
+    expect(Object.keys(res.body.error)).toEqual(['redis']);
+    const redis = res.body.error.redis as { status: string; message: string };
+    expect(redis.status).toBe('down');
+    expect(redis.message).toMatch(/Redis/);
+    expect(redis.message).toMatch(reason);
+    expect(redis.message).not.toMatch(/\n/);
+    expect(res.body.details).toEqual({ ...res.body.info, ...res.body.error });
+    expect(res.text).not.toContain(String(port));
+    expect(res.text).not.toContain(dir);
+  }
+
+  it('nothing listens at the URL: 503 naming Redis, at once', async () => {
+    const port = await freePort();
+    const a = await start(port, 'off');
+    await expectRedisDown(a, port, /no connection to Redis/);
+    // and again, after the connection has had time to retry
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expectRedisDown(a, port, /no connection to Redis/);
+  });
+
+  it("an orchestrating api's Redis is killed: 503 naming Redis; 200 once it is back", async () => {
+    redis = await PrivateRedis.start();
+    const a = await start(redis.port, 'on');
+    const up = await request(a.getHttpServer()).get('/health');
+    expect(up.status, up.text).toBe(200);
+    expect(up.body.details).toEqual({
+      store: { status: 'up', dialect: 'sqlite' },
+      redis: { status: 'up' },
+    });
+
+    await redis.kill();
+    // the connection may not have seen the close yet: then the PING is what fails
+    await expectRedisDown(a, redis.port, /no connection to Redis|PING/);
+
+    await redis.start();
+    const deadline = Date.now() + 10_000;
+    let res = await request(a.getHttpServer()).get('/health');
+    while (res.status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res = await request(a.getHttpServer()).get('/health');
+    }
+    expect(res.status, res.text).toBe(200);
+  });
+
+  it('a server takes the connection and never gets ready: 503, no command queued on it', async () => {
+    const server = await fakeRedis(false);
+    closeServer = server.close;
+    const a = await start(server.port, 'off');
+    await expectRedisDown(a, server.port, /no connection to Redis \((connect|connecting)\)/);
+  });
+
+  it('Redis is ready but PING gets no answer: 503 once the bound has passed', async () => {
+    const server = await fakeRedis(true);
+    closeServer = server.close;
+    const a = await start(server.port, 'off');
+    // the connection's ready check (INFO) is answered: wait until /health gets past it
+    const deadline = Date.now() + 5000;
+    let res = await request(a.getHttpServer()).get('/health');
+    while (/no connection/.test(res.text) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      res = await request(a.getHttpServer()).get('/health');
+    }
+    await expectRedisDown(a, server.port, /did not answer a PING within 1000 ms/);
+  });
+});
