@@ -5,57 +5,18 @@
  * sweep failed. Runs here are written by a second store on the same database, as a client in
  * another process would (and then be killed).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { workerLogger } from '@mnsim/bus';
 import type { RunEvent } from '@mnsim/events';
-import { openStore, type Store, type StoreOptions } from '@mnsim/store';
-import pg from 'pg';
+import { openStore, type Store } from '@mnsim/store';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ApiConfig, createApiApp } from '../../apps/api/src/index.js';
+import { TEST_DIALECTS } from '../../libs/store/src/test-dialects.js';
 
-const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUN_TIMEOUT_MS = 1000;
 const REASON = 'no sign of life for 1 s (MNSIM_RUN_TIMEOUT): its client or orchestrator is gone';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const DIALECTS: {
-  dialect: string;
-  setup: () => { options: StoreOptions; cleanup(): Promise<void> };
-}[] = [
-  {
-    dialect: 'sqlite',
-    setup() {
-      const dir = mkdtempSync(join(tmpdir(), 'mnsim-stale-'));
-      return {
-        options: { sqlitePath: join(dir, 'mnsim.sqlite') },
-        cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
-      };
-    },
-  },
-  {
-    dialect: 'postgres',
-    setup() {
-      const schema = `mnsim_stale_test_${randomBytes(6).toString('hex')}`;
-      return {
-        options: { url: PG_URL, schema },
-        async cleanup() {
-          const client = new pg.Client({ connectionString: PG_URL });
-          await client.connect();
-          try {
-            await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-          } finally {
-            await client.end();
-          }
-        },
-      };
-    },
-  },
-];
 
 const run = (runId: string) => ({
   runId,
@@ -80,8 +41,8 @@ async function recordEvent(store: Store, runId: string, seq: number): Promise<vo
   await store.appendEvents(runId, [{ event, encodedPayload: JSON.stringify(event.payload) }], []);
 }
 
-describe.each(DIALECTS)('the api fails the runs left running, on $dialect', ({ setup }) => {
-  let db: ReturnType<(typeof DIALECTS)[number]['setup']>;
+describe.each(TEST_DIALECTS)('the api fails the runs left running, on $dialect', ({ setup }) => {
+  let db: ReturnType<(typeof TEST_DIALECTS)[number]['setup']>;
   let app: INestApplication;
   let http: ReturnType<typeof request>;
   /** the client's store: another connection to the same database */
