@@ -4,9 +4,9 @@ import {
   MAX_YAML_BYTES,
   createRunBody,
   depthOf,
-  parseSince,
   violationsQuery,
 } from './requests.js';
+import { parseSince } from '@mnsim/runs';
 
 describe('parseSince', () => {
   const now = new Date('2026-11-25T12:00:00.000Z');

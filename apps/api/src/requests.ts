@@ -5,6 +5,7 @@
  * part of a 400; the pipe prefixes the parameter's name.
  */
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
+import { SINCE_RULE, parseSince } from '@mnsim/runs';
 import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
 import { MAX_PAGE_SIZE } from '@mnsim/store';
 import { z } from 'zod';
@@ -31,31 +32,6 @@ function intParam(min: number, max: number) {
   );
 }
 
-const ISO_INSTANT = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/;
-const DURATION = /^(\d{1,9})([smhdw])$/;
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const;
-
-/**
- * `since`, as `mnsim violations --since` takes it: an ISO 8601 date or instant (2026-11-25,
- * 2026-11-25T10:00Z), or a duration back from now (30m, 12h, 7d, 2w). A duration that reaches
- * back before 1970 means everything: it is the Unix epoch, before anything was recorded (nine
- * digits of weeks go past the range of a Date). So does a date before 1970, and one past the
- * year 9999 in UTC is its last instant: Postgres has no year 0 and no five-digit years, and
- * refused 0000-01-01 and 9999-12-31T23:59-23:59 with a 500.
- */
-export function parseSince(text: string, now: Date = new Date()): Date | null {
-  const rel = DURATION.exec(text);
-  if (rel) {
-    const seconds = Number(rel[1]) * UNIT_SECONDS[rel[2] as keyof typeof UNIT_SECONDS];
-    return new Date(Math.max(0, now.getTime() - seconds * 1000));
-  }
-  if (!ISO_INSTANT.test(text)) return null;
-  const date = new Date(text);
-  return Number.isNaN(date.getTime())
-    ? null
-    : new Date(Math.min(Math.max(0, date.getTime()), Date.UTC(9999, 11, 31, 23, 59, 59, 999)));
-}
-
 const since = z
   .string()
   .transform((text, ctx) => {
@@ -63,8 +39,7 @@ const since = z
     if (date === null) {
       ctx.issues.push({
         code: 'custom',
-        message:
-          'must be an ISO 8601 date or instant (2026-11-25, 2026-11-25T10:00Z) or a duration back from now (30m, 12h, 7d, 2w)',
+        message: `must be ${SINCE_RULE}`,
         input: text,
       });
       return z.NEVER;

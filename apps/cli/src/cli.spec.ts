@@ -256,7 +256,10 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     ],
     [['run', 'oom-reap-arm64', '--kernel', '5.9'], /argument '5\.9' is invalid/],
     [['run', 'oom-reap-arm64', '--seed', '-1'], /--seed must be a non-negative integer/],
-    [['violations', '--since', 'yesterday'], /^mnsim: --since "yesterday": expected an ISO date/],
+    [
+      ['violations', '--since', 'yesterday'],
+      /^mnsim: --since "yesterday": expected an ISO 8601 date or instant/,
+    ],
     [['violations', '--limit', '0'], /--limit must be between 1 and 1000/],
     [['violations', '--run', 'zzzz'], /^mnsim: no run matches 'zzzz'/],
     [['export', 'zzzz'], /^mnsim: no run matches 'zzzz'/],

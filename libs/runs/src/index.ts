@@ -5,3 +5,4 @@
  */
 export * from './run-embedded.js';
 export * from './run-json.js';
+export * from './since.js';

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunEvent, Violation } from '@mnsim/events';
 import { openStore, type Store } from '@mnsim/store';
 import { EXIT_OK } from '../errors.js';
-import { parseSince, violationsCommand } from './violations.js';
+import { parseSinceOption, violationsCommand } from './violations.js';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 
@@ -57,7 +57,7 @@ describe('mnsim violations --since', () => {
     ['99999999999999999999d', '1970-01-01T00:00:00.000Z'],
     ['2920000w', '1970-01-01T00:00:00.000Z'],
   ])('%s is %s', (text, iso) => {
-    expect(parseSince(text, NOW).toISOString()).toBe(iso);
+    expect(parseSinceOption(text, NOW).toISOString()).toBe(iso);
   });
 
   describe('through the command', () => {

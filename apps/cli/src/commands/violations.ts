@@ -2,7 +2,7 @@
 import { openStore, type ViolationFilter } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, UsageError } from '../errors.js';
-import { violationRowJson } from '@mnsim/runs';
+import { SINCE_RULE, parseSince, violationRowJson } from '@mnsim/runs';
 import { signaturesHuman, violationsHuman } from '../format.js';
 
 export interface ViolationsOptions {
@@ -17,26 +17,13 @@ export interface ViolationsOptions {
   limit: number;
 }
 
-/**
- * --since: an ISO date/time, or a duration back from now: 30m, 12h, 7d. A duration that reaches
- * back before 1970 means everything: the Unix epoch (past the range of a Date, it was an invalid
- * date the store refused).
- */
-export function parseSince(value: string, now = new Date()): Date {
-  const rel = /^(\d+)\s*([smhdw])$/.exec(value.trim());
-  if (rel) {
-    const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[
-      rel[2] as 's' | 'm' | 'h' | 'd' | 'w'
-    ];
-    return new Date(Math.max(0, now.getTime() - Number(rel[1]) * unit * 1000));
+/** --since, as the API reads it (@mnsim/runs); anything else is a usage error. */
+export function parseSinceOption(value: string, now = new Date()): Date {
+  const date = parseSince(value, now);
+  if (date === null) {
+    throw new UsageError(`--since ${JSON.stringify(value)}: expected ${SINCE_RULE}`);
   }
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) {
-    throw new UsageError(
-      `--since ${JSON.stringify(value)}: expected an ISO date (2026-11-25, 2026-11-25T10:00Z) or a duration like 30m, 12h, 7d`,
-    );
-  }
-  return d;
+  return date;
 }
 
 export async function violationsCommand(
@@ -53,7 +40,7 @@ export async function violationsCommand(
     kernel: opts.kernel,
     scenario: opts.scenario,
     comm: opts.comm,
-    since: opts.since !== undefined ? parseSince(opts.since) : undefined,
+    since: opts.since !== undefined ? parseSinceOption(opts.since) : undefined,
   };
   const store = await openStore(config.store);
   try {
