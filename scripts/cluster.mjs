@@ -18,13 +18,17 @@
 // under a daemon of its own with state in the home directory (`npm run cluster` is a foreground
 // command that leaves nothing running once it returns), and caps its exponential restart backoff
 // at 15 s; what is needed here is the hundred lines below.
+//
+// What it starts is the cluster's table (libs/bus/src/topology.ts), imported from the build as
+// the apps are: the typed module the client, the bench and the compose test read too, whose queue
+// names and arches come from the runtime and the kernel (a JSON file beside it would have to
+// repeat them). The script cannot run without the build anyway.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describeExit, onUnexpectedExit } from './supervisor.mjs';
 
-const ARCHES = ['arm64', 'x86', 'mips', 'powerpc-book3s-hv', 'powerpc-book3s-pr', 'powerpc-e500'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function usage(msg) {
@@ -58,27 +62,32 @@ function apiPort(replica) {
   return String(Number(base) + replica);
 }
 
-const services = [
-  { name: 'api', app: 'api', env: (r) => ({ ...clusterUrls, MNSIM_API_PORT: apiPort(r) }) },
-  { name: 'auditor', app: 'auditor' },
-  { name: 'mmu-notifier', app: 'mmu-notifier' },
-  { name: 'oom-killer', app: 'oom-killer' },
-  ...ARCHES.map((arch) => ({ name: `kvm-${arch}`, app: 'kvm', env: { KVM_ARCH: arch } })),
-];
-for (const s of services) {
-  if (!existsSync(join(root, 'dist/apps', s.app, 'src/main.js'))) {
-    usage(`dist/apps/${s.app}/src/main.js is missing: run npm run build first`);
+const TOPOLOGY = 'dist/libs/bus/src/topology.js';
+if (!existsSync(join(root, TOPOLOGY))) usage(`${TOPOLOGY} is missing: run npm run build first`);
+/** @type {typeof import('../libs/bus/src/topology.ts')} */
+const { CLUSTER_PROCESSES } = await import(pathToFileURL(join(root, TOPOLOGY)).href);
+
+/** The environment of replica `r` of process `p`: its own (KVM_ARCH), the cluster's, its port. */
+function envOf(p, r) {
+  const env = { ...p.env };
+  for (const name of p.app.clusterEnv) env[name] = clusterUrls[name];
+  if (p.app.listens) env.MNSIM_API_PORT = apiPort(r);
+  return env;
+}
+for (const p of CLUSTER_PROCESSES) {
+  if (!existsSync(join(root, p.app.entry))) {
+    usage(`${p.app.entry} is missing: run npm run build first`);
   }
 }
 
 /** Every process of the cluster, alive or waiting for its restart. */
 const procs = [];
-for (const s of services) {
+for (const p of CLUSTER_PROCESSES) {
   for (let r = 0; r < replicas; r++) {
     procs.push({
-      label: replicas > 1 ? `${s.name}#${r + 1}` : s.name,
-      script: join(root, 'dist/apps', s.app, 'src/main.js'),
-      env: { ...process.env, ...(typeof s.env === 'function' ? s.env(r) : s.env) },
+      label: replicas > 1 ? `${p.name}#${r + 1}` : p.name,
+      script: join(root, p.app.entry),
+      env: { ...process.env, ...envOf(p, r) },
       child: null,
       startedAt: 0,
       failures: 0,

@@ -1,6 +1,8 @@
 /**
- * docker-compose.yml, as design.md describes it: Redis, Postgres and one container per mnsim app
- * (the api is also the orchestrator), kvm once per architecture, each running its app's build with an environment that app accepts.
+ * docker-compose.yml, as design.md describes it and the cluster's table (topology.ts in
+ * @mnsim/bus) lists it: Redis, Postgres and one container per process of the table (the api is
+ * also the orchestrator), kvm once per architecture, each running its app's build with an
+ * environment that app accepts and the variables it needs to join the cluster.
  * Every service restarts on its own and has a health check (issue 14), and Redis keeps its data
  * in an append-only file. Where a compose command is installed, `config` must accept the file too.
  */
@@ -10,7 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ARCHES } from '@mnsim/kernel';
-import { parseClusterConfig } from '@mnsim/bus';
+import { CLUSTER_APPS, CLUSTER_PROCESSES, parseClusterConfig } from '@mnsim/bus';
 import { loadApiConfig } from '../apps/api/src/config.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -33,44 +35,50 @@ const compose = parse(readFileSync(FILE, 'utf8'), { merge: true }) as {
 };
 const services = compose.services;
 
-/** The mnsim apps and the service of each: kvm once per architecture. */
-const APPS: Array<{ service: string; app: string; arch?: string }> = [
-  { service: 'auditor', app: 'auditor' },
-  { service: 'mmu-notifier', app: 'mmu-notifier' },
-  { service: 'oom-killer', app: 'oom-killer' },
-  ...ARCHES.map((arch) => ({ service: `kvm-${arch}`, app: 'kvm', arch })),
-  { service: 'api', app: 'api' },
-];
-
 describe('docker-compose.yml', () => {
-  it('has Redis, Postgres and one service per app, kvm once per architecture, nothing else', () => {
+  it("has Redis, Postgres and a service per process of the cluster's table, nothing else", () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['redis', 'postgres', ...APPS.map((a) => a.service)].sort(),
+      ['redis', 'postgres', ...CLUSTER_PROCESSES.map((p) => p.name)].sort(),
     );
   });
 
-  it.each(APPS.map((a) => [a.service, a] as const))('%s runs its app, configured', (_, a) => {
-    const s = services[a.service];
-    const script = `dist/apps/${a.app}/src/main.js`;
-    expect(s.command).toEqual(['node', script]);
-    expect(existsSync(join(ROOT, script)), `${script} (npm ci builds it)`).toBe(true);
-    const env = s.environment ?? {};
-    if (a.app === 'api') {
-      const config = loadApiConfig(env);
-      expect(config.store).toMatchObject({ url: env.MNSIM_DATABASE_URL });
-      expect(config.cluster).toMatchObject({ redisUrl: env.MNSIM_REDIS_URL });
-      // the api is the cluster's orchestrator
-      expect(config.orchestrator).toMatchObject({
-        MNSIM_REDIS_URL: 'redis://redis:6379',
-        MNSIM_QUEUE_PREFIX: 'mnsim',
-      });
-    } else {
-      const config = parseClusterConfig(env, { kvmArch: a.app === 'kvm' });
-      expect(config.KVM_ARCH).toBe(a.arch);
+  it.each(CLUSTER_APPS.map((a) => [a.name, a] as const))(
+    'runs %s once, or once per architecture (KVM_ARCH) if the table says so',
+    (_, app) => {
+      const running = Object.values(services).filter((s) => s.command?.includes(app.entry));
+      const arches = running.map((s) => s.environment?.KVM_ARCH);
+      if (app.perArch) expect(arches.sort()).toEqual([...ARCHES].sort());
+      else expect(arches).toEqual([undefined]);
+    },
+  );
+
+  it.each(CLUSTER_PROCESSES.map((p) => [p.name, p] as const))(
+    '%s runs its app, configured',
+    (_, p) => {
+      const s = services[p.name];
+      expect(s.command).toEqual(['node', p.app.entry]);
+      expect(existsSync(join(ROOT, p.app.entry)), `${p.app.entry} (npm ci builds it)`).toBe(true);
+      const env = s.environment ?? {};
+      // every app takes the workers' variables, validated as theirs; a per-arch one its KVM_ARCH
+      const config = parseClusterConfig(env, { kvmArch: p.app.perArch });
+      expect(config.KVM_ARCH).toBe(p.arch ?? undefined);
+      expect(env).toMatchObject(p.env);
       expect(config.MNSIM_REDIS_URL).toBe('redis://redis:6379');
       expect(config.MNSIM_DATABASE_URL).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
-    }
-  });
+      // given explicitly where the app's own defaults are not the cluster's (the api's)
+      for (const name of p.app.clusterEnv) expect(env, name).toHaveProperty(name);
+      if (p.app.listens) {
+        const api = loadApiConfig(env);
+        expect(api.store).toMatchObject({ url: env.MNSIM_DATABASE_URL });
+        expect(api.cluster).toMatchObject({ redisUrl: env.MNSIM_REDIS_URL });
+        // the api is the cluster's orchestrator
+        expect(api.orchestrator).toMatchObject({
+          MNSIM_REDIS_URL: 'redis://redis:6379',
+          MNSIM_QUEUE_PREFIX: 'mnsim',
+        });
+      }
+    },
+  );
 
   it.each(Object.keys(services))('%s restarts when it exits and has a health check', (name) => {
     const s = services[name];
@@ -86,19 +94,22 @@ describe('docker-compose.yml', () => {
   });
 
   it('checks the api on its /health, each worker on the age of its heartbeat file', () => {
-    expect(services.api.healthcheck?.test?.join(' ')).toMatch(
-      /fetch\('http:\/\/127\.0\.0\.1:' \+ process\.env\.MNSIM_API_PORT \+ '\/health'/,
-    );
-    for (const a of APPS.filter((x) => x.app !== 'api')) {
-      const s = services[a.service];
-      expect(s.environment?.MNSIM_HEARTBEAT_FILE, a.service).toMatch(/^\//);
-      expect(s.healthcheck?.test?.join(' '), a.service).toContain(
+    for (const p of CLUSTER_PROCESSES) {
+      const s = services[p.name];
+      if (p.app.listens) {
+        expect(s.healthcheck?.test?.join(' '), p.name).toMatch(
+          /fetch\('http:\/\/127\.0\.0\.1:' \+ process\.env\.MNSIM_API_PORT \+ '\/health'/,
+        );
+        continue;
+      }
+      expect(s.environment?.MNSIM_HEARTBEAT_FILE, p.name).toMatch(/^\//);
+      expect(s.healthcheck?.test?.join(' '), p.name).toContain(
         'statSync(process.env.MNSIM_HEARTBEAT_FILE',
       );
     }
     // the apps start only once Redis and Postgres answer
-    for (const a of APPS) {
-      expect(services[a.service].depends_on, a.service).toEqual({
+    for (const p of CLUSTER_PROCESSES) {
+      expect(services[p.name].depends_on, p.name).toEqual({
         redis: { condition: 'service_healthy' },
         postgres: { condition: 'service_healthy' },
       });

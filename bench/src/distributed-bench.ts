@@ -29,7 +29,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ARCHES, type Scenario } from '@mnsim/kernel';
+import type { Scenario } from '@mnsim/kernel';
 import { simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
@@ -38,33 +38,28 @@ import { type RoundCpu, cpuBetween, readCpu } from './cpu-usage.js';
 import { benchSandbox, dropPrefix } from './cleanup.js';
 import {
   Bus,
+  CLUSTER_PROCESSES,
   DEFAULT_JOB_OPTIONS,
   DEFAULT_LOCK_DURATION_MS,
   DEFAULT_STALLED_INTERVAL_MS,
   DistributedClient,
+  SERVED_QUEUES,
+  WORKER_CONCURRENCY,
 } from '@mnsim/bus';
-import { AUDITOR_QUEUE, COMPONENT_QUEUES, ORCHESTRATOR_QUEUE, kvmQueue } from '@mnsim/runtime';
 
 /** dist/bench/src → the repository root (its dist/apps/… holds the workers) */
 const DIST = join(import.meta.dirname, '../../..');
 
-const QUEUES = [
-  ORCHESTRATOR_QUEUE,
-  AUDITOR_QUEUE,
-  COMPONENT_QUEUES.task,
-  COMPONENT_QUEUES.mm,
-  COMPONENT_QUEUES.oom,
-  ...ARCHES.map(kvmQueue),
-];
+/** Every queue the cluster serves (topology.ts): the campaign's hops are counted on them. */
+const QUEUES = SERVED_QUEUES;
 
-const SERVICES: Array<{ name: string; app: string; env?: Record<string, string> }> = [
+/** The processes of one replica (topology.ts), started as `npm run cluster` starts them. */
+const SERVICES = CLUSTER_PROCESSES.map((p) => ({
+  app: p.app.name,
+  entry: p.app.entry,
   // the api is the orchestrator; its HTTP side idles on a free port
-  { name: 'api', app: 'api', env: { MNSIM_API_PORT: '0' } },
-  { name: 'auditor', app: 'auditor' },
-  { name: 'mmu-notifier', app: 'mmu-notifier' },
-  { name: 'oom-killer', app: 'oom-killer' },
-  ...ARCHES.map((arch) => ({ name: `kvm-${arch}`, app: 'kvm', env: { KVM_ARCH: arch } })),
-];
+  env: { ...p.env, ...(p.app.listens ? { MNSIM_API_PORT: '0' } : {}) },
+}));
 
 export interface DistributedBenchOptions {
   /** runs of the campaign, all in flight at once; default 30 */
@@ -72,7 +67,7 @@ export interface DistributedBenchOptions {
   /** steps per generated scenario; default 20 */
   steps?: number;
   seed?: number;
-  /** MNSIM_CONCURRENCY of every worker, and of the ceiling's; default 32 (the services' default) */
+  /** MNSIM_CONCURRENCY of every worker, and of the ceiling's; default the services' (32) */
   concurrency?: number;
   redisUrl?: string;
   databaseUrl?: string;
@@ -208,8 +203,11 @@ const WORKER_START_MS = 60_000;
 const WORKER_NODE_ARGS = (process.env.MNSIM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /** Starts one worker app; resolves once it logs (Nest's JSON logger) that it serves. */
-function startWorker(app: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return startProcess(join(DIST, 'dist/apps', app, 'src/main.js'), app, env, '"message":"serving"');
+function startWorker(
+  s: { app: string; entry: string },
+  env: NodeJS.ProcessEnv,
+): Promise<ChildProcess> {
+  return startProcess(join(DIST, s.entry), s.app, env, '"message":"serving"');
 }
 
 /** Starts a node script; resolves once its output holds `ready`. */
@@ -305,7 +303,7 @@ async function runCampaign(
     const specs = SERVICES.flatMap((s) => Array.from({ length: replicas }, () => s));
     o.log(`  starting ${specs.length} worker processes…`);
     await startInBatches(
-      specs.map((s) => () => startWorker(s.app, { ...env, ...s.env })),
+      specs.map((s) => () => startWorker(s, { ...env, ...s.env })),
       children,
     );
     const client = new DistributedClient(bus);
@@ -456,14 +454,10 @@ async function bullmqCeiling(
   }
 }
 
-/** The queues each mnsim worker app serves: the ceiling in the cluster's layout mirrors it. */
-const APP_QUEUES: Record<string, string[]> = {
-  api: [ORCHESTRATOR_QUEUE, COMPONENT_QUEUES.task],
-  auditor: [AUDITOR_QUEUE],
-  'mmu-notifier': [COMPONENT_QUEUES.mm],
-  'oom-killer': [COMPONENT_QUEUES.oom],
-  ...Object.fromEntries(ARCHES.map((arch) => [`kvm-${arch}`, [kvmQueue(arch)]])),
-};
+/** The queues each process of the cluster serves: the ceiling in the cluster's layout mirrors it. */
+const APP_QUEUES: Record<string, string[]> = Object.fromEntries(
+  CLUSTER_PROCESSES.map((p) => [p.name, p.queues.map((q) => q.queue)]),
+);
 
 /**
  * The same trivial chains as bullmqCeiling, served in the cluster's process layout: one process
@@ -553,7 +547,7 @@ export async function benchDistributed(
     runs: 30,
     steps: 20,
     seed: 2020,
-    concurrency: 32,
+    concurrency: WORKER_CONCURRENCY.default,
     redisUrl: 'redis://127.0.0.1:6379',
     databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
     timeoutMs: 120_000,
@@ -563,8 +557,8 @@ export async function benchDistributed(
     ...opts,
   };
   for (const s of SERVICES) {
-    if (!existsSync(join(DIST, 'dist/apps', s.app, 'src/main.js'))) {
-      throw new Error(`dist/apps/${s.app}/src/main.js is missing: run npm run build first`);
+    if (!existsSync(join(DIST, s.entry))) {
+      throw new Error(`${s.entry} is missing: run npm run build first`);
     }
   }
   o.log(`distributed: ${o.runs} generated scenarios (seed ${o.seed}, ${o.steps} steps each)…`);

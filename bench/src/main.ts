@@ -18,6 +18,7 @@ import { recordInto, simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import type { Scenario } from '@mnsim/kernel';
 import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
+import { WORKER_CONCURRENCY } from '@mnsim/bus';
 import { benchReplay } from './replay-bench.js';
 import { benchQueries } from './query-bench.js';
 import { benchDistributed } from './distributed-bench.js';
@@ -49,13 +50,19 @@ function settings() {
       // the distributed part's own campaign (worker processes, Redis and Postgres): its runs and
       // steps, the campaigns run before the measured ones to warm the workers up, the measured
       // rounds (the faster counts), and the workers' and ceilings' concurrency (the services'
-      // default 32)
+      // default and range)
       dist: {
         runs: envWholeNumber(env, 'MNSIM_BENCH_DIST_RUNS', 30, 1, 10_000),
         steps: envWholeNumber(env, 'MNSIM_BENCH_DIST_STEPS', 20, 1, 10_000),
         warmups: envWholeNumber(env, 'MNSIM_BENCH_DIST_WARMUPS', 8, 0, 1000),
         rounds: envWholeNumber(env, 'MNSIM_BENCH_DIST_ROUNDS', 2, 1, 100),
-        concurrency: envWholeNumber(env, 'MNSIM_BENCH_DIST_CONCURRENCY', 32, 1, 1000),
+        concurrency: envWholeNumber(
+          env,
+          'MNSIM_BENCH_DIST_CONCURRENCY',
+          WORKER_CONCURRENCY.default,
+          WORKER_CONCURRENCY.min,
+          WORKER_CONCURRENCY.max,
+        ),
       },
     };
   } catch (err) {

@@ -23,28 +23,30 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import { ARCHES, type Scenario } from '@mnsim/kernel';
+import type { Scenario } from '@mnsim/kernel';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore, type Store } from '@mnsim/store';
 import {
   Bus,
+  CLUSTER_PROCESSES,
   DEFAULT_LOCK_DURATION_MS,
   DEFAULT_STALLED_INTERVAL_MS,
   DistributedClient,
+  serverOf,
 } from '@mnsim/bus';
 import { AUDITOR_QUEUE, COMPONENT_QUEUES } from '@mnsim/runtime';
 import { benchSandbox } from './cleanup.js';
 
 /** dist/bench/src → the repository root */
 const ROOT = join(import.meta.dirname, '../../..');
-/** the apps of one replica: api, auditor, mmu-notifier, oom-killer, kvm once per arch */
-const APPS_PER_REPLICA = 4 + ARCHES.length;
-/** the workers killed in turn, and the queue each serves */
-const VICTIMS = [
-  { app: 'mmu-notifier', queue: COMPONENT_QUEUES.mm },
-  { app: 'oom-killer', queue: COMPONENT_QUEUES.oom },
-  { app: 'auditor', queue: AUDITOR_QUEUE },
-] as const;
+/** the processes of one replica, as `npm run cluster` starts them (topology.ts) */
+const APPS_PER_REPLICA = CLUSTER_PROCESSES.length;
+/** the queues whose worker is killed in turn, and that worker's process (topology.ts) */
+const VICTIMS = [COMPONENT_QUEUES.mm, COMPONENT_QUEUES.oom, AUDITOR_QUEUE].map((queue) => {
+  const server = serverOf(queue);
+  if (!server) throw new Error(`no process of the cluster serves queue "${queue}"`);
+  return { app: server.process.name, queue };
+});
 const IN_FLIGHT = 8;
 /** what a worker logs once it serves its queues */
 const SERVING = /"message":"serving"/g;

@@ -6,31 +6,16 @@
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { ARCHES } from '@mnsim/kernel';
-import { Bus } from '@mnsim/bus';
-import {
-  AUDITOR_QUEUE,
-  DEAD_LETTER_QUEUE,
-  ORCHESTRATOR_QUEUE,
-  kvmQueue,
-  queueOf,
-} from '@mnsim/runtime';
+import { Bus, SERVED_QUEUES } from '@mnsim/bus';
+import { DEAD_LETTER_QUEUE } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { STORE } from './store.provider.js';
 
 export const CLUSTER = Symbol('CLUSTER');
 export type ClusterTarget = { redisUrl: string; prefix: string } | null;
 
-/** Every queue of the design: the orchestrator, the components, the auditor, the DLQ. */
-export const CLUSTER_QUEUES = [
-  ORCHESTRATOR_QUEUE,
-  queueOf('task'),
-  queueOf('mm'),
-  queueOf('oom'),
-  ...ARCHES.map(kvmQueue),
-  AUDITOR_QUEUE,
-  DEAD_LETTER_QUEUE,
-];
+/** Every queue of the design: those the cluster's processes serve (topology.ts), the DLQ. */
+export const CLUSTER_QUEUES = [...SERVED_QUEUES, DEAD_LETTER_QUEUE];
 
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 const RUN_STATUSES = ['running', 'completed', 'failed'] as const;

@@ -13,14 +13,9 @@
  */
 import { MnsimError } from '@mnsim/errors';
 import type { Arch } from '@mnsim/kernel';
-import {
-  AUDITOR_QUEUE,
-  COMPONENT_QUEUES,
-  DEFAULT_RUN_TIMEOUT_MS,
-  ORCHESTRATOR_QUEUE,
-  kvmQueue,
-} from '@mnsim/runtime';
+import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
 import type { Bus } from './redis-bus.js';
+import { CLUSTER_APPS, serverOf } from './topology.js';
 
 /** A queue without a worker for this long (at most half the run timeout) gives up. */
 export const DEFAULT_MISSING_WORKER_MS = 20_000;
@@ -42,18 +37,15 @@ export interface ClusterWatchOptions {
   checkMs?: number;
 }
 
-/** The queues every run needs, whatever its arch. */
-const COMMON_QUEUES = [
-  ORCHESTRATOR_QUEUE,
-  AUDITOR_QUEUE,
-  COMPONENT_QUEUES.task,
-  COMPONENT_QUEUES.mm,
-  COMPONENT_QUEUES.oom,
-];
-
-/** The queues the runs of these arches need. */
+/**
+ * The queues the runs of these arches need, in the cluster's table's order: those of every app
+ * that is not per arch, then the per-arch apps' of each of these arches (sorted).
+ */
 export function runQueues(arches: Iterable<Arch>): string[] {
-  return [...COMMON_QUEUES, ...[...new Set(arches)].sort().map(kvmQueue)];
+  const sorted = [...new Set(arches)].sort();
+  return CLUSTER_APPS.flatMap((app) =>
+    app.perArch ? sorted.flatMap((arch) => app.queues(arch)) : app.queues,
+  ).map((q) => q.queue);
 }
 
 /** Of `queues`, those no worker serves right now, in the order given. */
@@ -64,12 +56,9 @@ export async function unservedQueues(bus: Bus, queues: readonly string[]): Promi
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-/** What each queue's workers are, in the words of a user who has to start them. */
+/** What each queue's workers are, in the words of a user who has to start them (topology.ts). */
 export function whoServes(queue: string): string {
-  if (queue === ORCHESTRATOR_QUEUE) return 'no orchestrator is alive (the api serves it)';
-  if (queue === COMPONENT_QUEUES.task) return 'no api is alive (it serves it)';
-  if (queue.startsWith('kvm-')) return `no kvm worker with KVM_ARCH=${queue.slice(4)} is alive`;
-  return `no ${queue === AUDITOR_QUEUE ? 'auditor' : queue === 'mm' ? 'mmu-notifier' : 'oom-killer'} worker is alive`;
+  return serverOf(queue)?.absent ?? 'no process of the cluster serves it';
 }
 
 export class ClusterWatch {

@@ -8,6 +8,7 @@ import { runLimitsFromEnv } from '@mnsim/events';
 import { ConfigError, RUN_TIMEOUT_RULE, runTimeoutMs } from '@mnsim/runtime';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
+import { WORKER_CONCURRENCY } from './topology.js';
 
 const int = (min: number, max: number, dflt: number) =>
   z.coerce.number().int().min(min).max(max).default(dflt);
@@ -30,7 +31,11 @@ export const clusterEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (no ":")')
     .default('mnsim'),
-  MNSIM_CONCURRENCY: int(1, 1000, 32),
+  MNSIM_CONCURRENCY: int(
+    WORKER_CONCURRENCY.min,
+    WORKER_CONCURRENCY.max,
+    WORKER_CONCURRENCY.default,
+  ),
   MNSIM_LOCK_DURATION_MS: int(500, 600_000, DEFAULT_LOCK_DURATION_MS),
   MNSIM_STALLED_INTERVAL_MS: int(200, 600_000, DEFAULT_STALLED_INTERVAL_MS),
   /** the dead-letter queue's cap (dead-letters.ts); unset: 10,000 entries, 7 days */

@@ -18,6 +18,7 @@ export * from './stale-run-sweeper.js';
 export * from './auditor-processor.js';
 export * from './client.js';
 export * from './cluster-watch.js';
+export * from './topology.js';
 export * from './config.js';
 export * from './nest.js';
 export * from './run-on-cluster.js';
