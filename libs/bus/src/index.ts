@@ -2,10 +2,6 @@
  * @mnsim/bus: the distributed transport. The runtime's messages (@mnsim/runtime) as BullMQ jobs on
  * Redis: the queues, the run state, the processors the worker apps serve, the client.
  */
-export * from '@mnsim/runtime';
-export * from '@mnsim/runtime';
-export * from '@mnsim/runtime';
-export * from '@mnsim/runtime';
 export * from './redis-bus.js';
 export * from './dead-letters.js';
 export * from './logger.js';
