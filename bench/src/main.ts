@@ -15,6 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { recordInto, simulate } from '@mnsim/engine';
+import { NO_RUN_LIMITS } from '@mnsim/events';
 import { generateScenario } from '@mnsim/scenarios';
 import type { Scenario } from '@mnsim/kernel';
 import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
@@ -99,7 +100,7 @@ function runNoPersist(scenarios: Scenario[]): Totals {
   let events = 0;
   const t0 = process.hrtime.bigint();
   for (const s of scenarios) {
-    const r = simulate(s, { keepKernelLog: false, encode: false });
+    const r = simulate(s, { keepKernelLog: false, encode: false, limits: NO_RUN_LIMITS });
     ranges += r.ranges;
     events += r.events;
   }
@@ -127,7 +128,11 @@ async function runPersist(scenarios: Scenario[], dir: string): Promise<Totals> {
         kernel: s.kernel,
         arch: s.host.arch,
       });
-      const r = simulate(s, { keepKernelLog: false, onEvent: recordInto(sink, runId) });
+      const r = simulate(s, {
+        keepKernelLog: false,
+        limits: NO_RUN_LIMITS,
+        onEvent: recordInto(sink, runId),
+      });
       await sink.flush();
       await store.finishRun(runId, {
         status: 'completed',
@@ -152,6 +157,7 @@ function campaignRows(scenarios: Scenario[]): RawEventRow[] {
     const runId = `raw-${i}`;
     simulate(s, {
       keepKernelLog: false,
+      limits: NO_RUN_LIMITS,
       onEvent: (e, payload) => {
         rows.push({
           runId,

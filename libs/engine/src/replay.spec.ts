@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { NO_RUN_LIMITS } from '@mnsim/events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,11 +118,16 @@ describe('replayLog on a log file', () => {
       arches: ['arm64'],
     });
     const path = join(dir, `long-${n++}.jsonl`);
-    const { result } = await recordLogFile(scenario, path, { runId: 'long' });
+    // longer than a run may be by default (MNSIM_MAX_RUN_BYTES): the limits are the caller's
+    const limits = NO_RUN_LIMITS;
+    const { result } = await recordLogFile(scenario, path, { runId: 'long', limits });
     expect(result.events).toBeGreaterThan(2 * CHUNK_EVENTS + 100);
     const seq = 2 * CHUNK_EVENTS + 57;
     const changed = await replayLog(
       await LogFile.open(rewritten(path, (ev) => bumpJiffies(ev, seq))),
+      undefined,
+      undefined,
+      { limits },
     );
     expect(changed.report.firstDivergence?.seq).toBe(seq);
 
@@ -136,6 +142,9 @@ describe('replayLog on a log file', () => {
             .replace(/"events":\d+/, `"events":${cut + 1}`),
         ]),
       ),
+      undefined,
+      undefined,
+      { limits },
     );
     expect(short.report.firstDivergence?.seq).toBe(cut);
     expect(short.report.firstDivergence?.expected?.type).toBe('run.end');
