@@ -245,7 +245,7 @@ describe('invalid scenarios: one line naming the file, the field path and the re
     [
       'over a limit: jiffies',
       `${BASE}  - { at: 2147483648, do: oom }\n`,
-      'bad.yaml: steps[1].at: must be <= 2147483647, got 2147483648',
+      'bad.yaml: steps[1].at: must be <= 1073741823, got 2147483648',
     ],
     [
       'not a safe integer',

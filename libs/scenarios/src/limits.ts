@@ -21,8 +21,12 @@ export const LIMITS = {
   maxMemslotsPerVm: 509,
   maxSubscribers: 64,
   maxSteps: 100_000,
-  /** `at` and `for` of a step, in jiffies */
-  maxJiffies: 2 ** 31 - 1,
+  /**
+   * `at` and `for` of a step, in jiffies (2^30 - 1: about 49 days at HZ 250). A lock held `for`
+   * from `at` ends at their sum, and every event's jiffy must fit the store's 32-bit column: a
+   * hold of 2^31 - 6 jiffies from jiffy 236 ended past it, and Postgres refused the run's events
+   */
+  maxJiffies: 2 ** 30 - 1,
   maxCommLength: 64,
   maxNameLength: 64,
   maxDescriptionLength: 4096,
