@@ -76,7 +76,15 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     dir = mkdtempSync(join(tmpdir(), 'mnsim-health-redis-'));
   });
   afterEach(async () => {
-    await app?.close();
+    // Known and open: closing an orchestrating api whose Redis was killed and restarted has once
+    // hung past a minute under a loaded CI machine (its body had passed). Bounded here so that the
+    // rest is cleaned up; the close itself is left to the issue on the cluster's runtime.
+    const closing = app?.close();
+    const closed = await Promise.race([
+      closing?.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000).unref()),
+    ]);
+    if (closed === false) console.warn('health-redis: app.close() did not finish within 15 s');
     app = undefined;
     await closeServer?.();
     closeServer = undefined;
