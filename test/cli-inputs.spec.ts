@@ -23,9 +23,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { canonicalEventLine, logHashOf, RUN_ID_PATTERN } from '@mnsim/events';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostileScenario as heavyScenario } from '../bench/src/hostile-scenario.js';
 import { main } from '../apps/cli/src/cli.js';
+import { type CliOutcome, captureOutput } from './cli-output.js';
 import {
   baseScenario,
   type Doc,
@@ -44,31 +45,7 @@ const SEED =
     ? undefined
     : Number(process.env.MNSIM_FC_SEED ?? 20261205);
 
-interface Outcome {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function mnsim(...args: string[]): Promise<Outcome> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += typeof c === 'string' ? c : Buffer.from(c).toString('utf8');
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += typeof c === 'string' ? c : Buffer.from(c).toString('utf8');
-    return true;
-  });
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const mnsim = (...args: string[]): Promise<CliOutcome> => captureOutput(() => main(args));
 
 /** what libs/events' printable() escapes: C0 and C1 controls, DEL, line separators, bidi controls */
 const UNPRINTABLE =
@@ -107,7 +84,7 @@ function linesFault(err: string): string | null {
   return null;
 }
 
-function report(what: string, r: Outcome): string {
+function report(what: string, r: CliOutcome): string {
   return `${what}\n    exit ${r.code}\n    stderr: ${JSON.stringify(r.err.slice(0, 1000))}\n    stdout: ${JSON.stringify(r.out.slice(0, 300))}`;
 }
 

@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { type CliOutcome, captureOutput } from '../cli-output.js';
 import { type Violation, logHashOf } from '@mnsim/events';
 import type { KernelVariant } from '@mnsim/kernel';
 import { LOG_FORMAT, LOG_FORMAT_VERSION } from '@mnsim/engine';
@@ -22,32 +23,9 @@ import { runCommand } from '../../apps/cli/src/commands/run.js';
 
 const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-interface Outcome {
-  code: number;
-  out: string;
-  err: string;
-}
-
 /** Runs a command function as `mnsim` would: stdout and stderr captured, errors reported. */
-async function cli(command: () => Promise<number>): Promise<Outcome> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  try {
-    const code = await command().catch(reportError);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (command: () => Promise<number>): Promise<CliOutcome> =>
+  captureOutput(() => command().catch(reportError));
 
 /** What `mnsim run --json` prints, as far as these tests read it. */
 interface RunJson {
@@ -58,7 +36,7 @@ interface RunJson {
   violations: Violation[];
 }
 
-const json = (o: Outcome) => JSON.parse(o.out);
+const json = (o: CliOutcome) => JSON.parse(o.out);
 
 /** Every violation row of a store, in its own order. */
 async function allViolations(options: StoreOptions): Promise<ViolationRow[]> {

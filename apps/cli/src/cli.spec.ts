@@ -18,34 +18,11 @@ import { canonicalEventLine, canonicalJson, logHashOf } from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import { dropPrefix } from '../../../test/distributed/harness.js';
 import { hostileScenario } from '../../../bench/src/hostile-scenario.js';
+import { type CliOutcome, captureOutput } from '../../../test/cli-output.js';
 import { main } from './cli.js';
 import { loadConfig, parseRunTimeout } from './config.js';
 
-interface Outcome {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function mnsim(...args: string[]): Promise<Outcome> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const mnsim = (...args: string[]): Promise<CliOutcome> => captureOutput(() => main(args));
 
 const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 

@@ -4,30 +4,14 @@
  */
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Bus, DeadLetterQueue, type DeadLetterData } from '@mnsim/bus';
 import { COMPONENT_QUEUES } from '@mnsim/runtime';
 import { REDIS_URL, dropPrefix } from '../../../../test/distributed/harness.js';
+import { type CliOutcome, captureOutput } from '../../../../test/cli-output.js';
 import { main } from '../cli.js';
 
-async function mnsim(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const mnsim = (...args: string[]): Promise<CliOutcome> => captureOutput(() => main(args));
 
 const RUN_ID = 'run-0001';
 const HOUR = 3_600_000;
