@@ -1258,6 +1258,9 @@ async function startApi(
       // against the 500 MB this property asks. A queue short enough that nothing waits behind
       // more than one heavy run.
       MNSIM_API_THREADS: '1',
+      // V8's young generation at 2 MB a semi-space instead of 16: garbage is collected sooner,
+      // which on this property's bursts is the difference between 405-523 MB and well under
+      NODE_OPTIONS: '--max-semi-space-size=2',
       MNSIM_API_QUEUE: '6',
       ...(token === null ? {} : { MNSIM_API_TOKEN: token }),
       ...env,
