@@ -3,7 +3,6 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { ClusterConfig } from '@mnsim/bus';
 import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
-import { DEFAULT_RUN_LIMITS } from '@mnsim/events';
 import type { Store, StoreOptions } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';
@@ -14,7 +13,11 @@ import { CLUSTER, ClusterBus, type ClusterTarget, MetricsService } from './metri
 import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
-import { SimulationPool, type SimulationPoolOptions } from './simulation-pool.js';
+import {
+  SimulationPool,
+  type SimulationPoolOptions,
+  simulationPoolOptions,
+} from './simulation-pool.js';
 import { RUN_TIMEOUT_MS, StaleRunSweep } from './stale-runs.service.js';
 import { STORE, StoreLifecycle } from './store.provider.js';
 import { ViolationsController } from './violations.controller.js';
@@ -37,7 +40,7 @@ export class ApiModule {
     runTimeoutMs: number = DEFAULT_RUN_TIMEOUT_MS,
     simulation: { store: StoreOptions; pool: SimulationPoolOptions } = {
       store: {},
-      pool: { threads: 0, queue: 0, limits: DEFAULT_RUN_LIMITS },
+      pool: simulationPoolOptions({ sqlitePath: ':memory:' }, { queue: 0 }),
     },
   ): DynamicModule {
     return {

@@ -15,7 +15,12 @@ describe('loadApiConfig', () => {
       cluster: null,
       orchestrator: null,
       runTimeoutMs: 60_000,
-      simulation: { threads: undefined, queue: undefined, limits: DEFAULT_RUN_LIMITS },
+      simulation: {
+        threads: undefined,
+        queue: undefined,
+        niceness: undefined,
+        limits: DEFAULT_RUN_LIMITS,
+      },
     });
   });
 
@@ -33,6 +38,7 @@ describe('loadApiConfig', () => {
         MNSIM_RUN_TIMEOUT: '90',
         MNSIM_API_THREADS: '3',
         MNSIM_API_QUEUE: '0',
+        MNSIM_API_NICE: '0',
         MNSIM_MAX_RUN_EVENTS: '1_000_000',
         MNSIM_MAX_RUN_BYTES: '1000000000',
         MNSIM_MAX_TRACE_ENTRIES: '509',
@@ -60,6 +66,7 @@ describe('loadApiConfig', () => {
       simulation: {
         threads: 3,
         queue: 0,
+        niceness: 0,
         limits: { maxEvents: 1_000_000, maxBytes: 1_000_000_000, maxTraceEntries: 509 },
       },
     });
@@ -119,6 +126,8 @@ describe('loadApiConfig', () => {
     [{ MNSIM_API_THREADS: '0' }, 'MNSIM_API_THREADS must be a number of threads from 1 to 64'],
     [{ MNSIM_API_THREADS: 'all' }, 'MNSIM_API_THREADS must be a number of threads from 1 to 64'],
     [{ MNSIM_API_QUEUE: '1025' }, 'MNSIM_API_QUEUE must be a number of requests from 0 to 1024'],
+    [{ MNSIM_API_NICE: '20' }, 'MNSIM_API_NICE must be a niceness from 0 to 19'],
+    [{ MNSIM_API_NICE: '-1' }, 'MNSIM_API_NICE must be a niceness from 0 to 19'],
     [{ MNSIM_MAX_RUN_EVENTS: '0' }, 'MNSIM_MAX_RUN_EVENTS must be a positive integer'],
     // read as the CLI reads it, with or without a cluster
     [

@@ -19,6 +19,10 @@
  *                          cores, at most 4 (an in-memory SQLite store: none, on the request thread)
  *   MNSIM_API_QUEUE        requests that may wait for a thread, 0..1024; default twice the threads;
  *                          past them, 429 with Retry-After
+ *   MNSIM_API_NICE         how much lower than the request thread the simulation threads run,
+ *                          0..19 (nice(2)); default 10. 0 where a container's CPU share already
+ *                          keeps them apart, or where other work on the host runs at nice 0 and
+ *                          would starve them
  *   MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES, MNSIM_MAX_TRACE_ENTRIES
  *                          what one run or replay may produce; as the CLI reads them
  */
@@ -27,6 +31,7 @@ import { type ClusterConfig, parseClusterConfig } from '@mnsim/bus';
 import { ConfigError, parseRunTimeout } from '@mnsim/runtime';
 import { InvalidRunLimitError, type RunLimits, runLimitsFromEnv } from '@mnsim/events';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
+import type { SimulationSettings } from './simulation-pool.js';
 import { z } from 'zod';
 
 export interface ApiConfig {
@@ -49,8 +54,8 @@ export interface ApiConfig {
    * (absent: 60 s)
    */
   runTimeoutMs?: number;
-  /** the simulation pool's threads and queue (absent: the defaults), and the runs' limits */
-  simulation?: { threads?: number; queue?: number; limits?: Readonly<RunLimits> };
+  /** the simulation pool's threads, queue and niceness (absent: the defaults), and the runs' limits */
+  simulation?: SimulationSettings;
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
@@ -150,6 +155,14 @@ const envSchema = z.object({
       .pipe(z.number().max(1024, { error: 'must be a number of requests from 0 to 1024' }))
       .optional(),
   ),
+  MNSIM_API_NICE: optional.pipe(
+    z
+      .string()
+      .regex(/^\d{1,2}$/, { error: 'must be a niceness from 0 to 19' })
+      .transform(Number)
+      .pipe(z.number().max(19, { error: 'must be a niceness from 0 to 19' }))
+      .optional(),
+  ),
   MNSIM_ORCHESTRATOR: optional.pipe(
     z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   ),
@@ -194,7 +207,12 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         : null,
     orchestrator,
     runTimeoutMs,
-    simulation: { threads: e.MNSIM_API_THREADS, queue: e.MNSIM_API_QUEUE, limits },
+    simulation: {
+      threads: e.MNSIM_API_THREADS,
+      queue: e.MNSIM_API_QUEUE,
+      niceness: e.MNSIM_API_NICE,
+      limits,
+    },
   };
 }
 

@@ -31,11 +31,21 @@ export interface SimulationPoolOptions {
   threads: number;
   /** tasks that may wait for a thread; past them, 429 */
   queue: number;
+  /** how much lower than the request thread the threads run (nice(2)) */
+  niceness: number;
   limits: Readonly<RunLimits>;
 }
 
-/** How much lower than the request thread the simulation threads run (nice(2)). */
-export const SIMULATION_NICENESS = 10;
+/** What the API's configuration may set of the pool; absent: the defaults. */
+export interface SimulationSettings {
+  threads?: number;
+  queue?: number;
+  niceness?: number;
+  limits?: Readonly<RunLimits>;
+}
+
+/** How much lower than the request thread the simulation threads run by default (nice(2)). */
+export const DEFAULT_SIMULATION_NICENESS = 10;
 
 export const DEFAULT_SIMULATION_THREADS = Math.max(1, Math.min(4, availableParallelism()));
 
@@ -45,13 +55,14 @@ export const DEFAULT_SIMULATION_THREADS = Math.max(1, Math.min(4, availableParal
  */
 export function simulationPoolOptions(
   store: StoreOptions,
-  settings: { threads?: number; queue?: number; limits?: Readonly<RunLimits> } = {},
+  settings: SimulationSettings = {},
 ): SimulationPoolOptions {
   const inMemory = store.url === undefined && store.sqlitePath === ':memory:';
   const threads = inMemory ? 0 : (settings.threads ?? DEFAULT_SIMULATION_THREADS);
   return {
     threads,
     queue: settings.queue ?? 2 * Math.max(1, threads),
+    niceness: settings.niceness ?? DEFAULT_SIMULATION_NICENESS,
     limits: settings.limits ?? DEFAULT_RUN_LIMITS,
   };
 }
@@ -126,7 +137,7 @@ export class SimulationPool implements OnApplicationBootstrap, OnApplicationShut
       // a run within its limits needs far less; a thread past this dies, not the API
       resourceLimits: { maxOldGenerationSizeMb: 512 },
       // below the request thread: on a busy machine the requests are served first
-      niceIncrement: SIMULATION_NICENESS,
+      niceIncrement: this.options.niceness,
     });
     return this.piscina;
   }
