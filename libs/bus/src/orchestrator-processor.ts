@@ -1,40 +1,36 @@
 /**
- * The orchestrator's message handling: the kernel's RunScheduler decides what runs next, one
- * chain per run in flight. A stimulus is emitted here (its event, then an invoke to the target
- * component; the record's save sets the chain's deadline); the chain's `done` brings back the
- * return value, the context's globals and the seq cursor, and the next stimulus goes out, with
- * the auditor's `flush` once FLUSH_EVENTS events are staged. After the last one the run.end event
- * and the auditor's `finish` (which flushes the rest) close the run. A chain past its
- * deadline is claimed by an orchestrator's ChainWatchdog, which sends the `timeout` that fails
- * the run. Embedded twin: libs/engine simulate().
+ * The cluster's driver of the runtime's orchestrator (@mnsim/runtime orchestrator.ts, the same
+ * pure function the embedded engine drives in-process). Each message on the orchestrator queue is
+ * one step of it: the record is read from Redis, stepped, and saved with the events the step
+ * emitted (the save sets the deadline of the chain it sent); then its outbox goes out as jobs:
+ * the next stimulus's invoke to its component's queue, with the auditor's `flush` once
+ * FLUSH_EVENTS events are staged, or at the run's end the auditor's `finish` (which flushes the
+ * rest and closes the run). A redelivered message re-sends the outbox it produced. A chain past
+ * its deadline is claimed by an orchestrator's ChainWatchdog, which sends the `timeout` that
+ * fails the run.
  */
-import { type Scenario, type Stimulus, RunScheduler, makeContext, newGlobals } from '@mnsim/kernel';
+import type { Scenario, Stimulus } from '@mnsim/kernel';
+import { DEFAULT_RUN_LIMITS } from '@mnsim/events';
 import {
-  DEFAULT_RUN_LIMITS,
-  RUN_END_ID,
-  RUN_START_ID,
-  RunLimitExceededError,
-  bootId,
-  encodePayload,
-  stepId,
-} from '@mnsim/events';
-import {
-  EventBuilder,
   AUDITOR_QUEUE,
   JOB,
   ORCHESTRATOR_JOBS,
   ORCHESTRATOR_QUEUE,
   type DoneMessage,
   type FailMessage,
-  type OutboxJob,
+  type FinishMessage,
+  type FlushMessage,
+  type InvokeMessage,
+  Orchestrator,
+  type OrchestratorStep,
   RetryLaterError,
   type RunLabels,
   type StartMessage,
   type TimeoutMessage,
-  type WireEvent,
   jobId,
   parseMessage,
   queueOf,
+  toWireEvent,
 } from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
@@ -100,30 +96,9 @@ export class OrchestratorProcessor {
     };
     const meta: RunMeta = { scenario, kernel: msg.kernel, seed: msg.seed };
     await this.runs.putMeta(msg.runId, meta);
-    const scheduler = new RunScheduler(scenario);
-    const events: WireEvent[] = [];
-    const builder = this.builder(events, 0);
-    builder.emit('run.start', RUN_START_ID, null, 0, {
-      arch: scenario.host.arch,
-      kernel: scenario.kernel,
-      scenario,
-      seed: scenario.seed,
-    });
-    const rec: OrchestratorRecord = {
-      status: 'running',
-      lastMsg: 'start',
-      outbox: [],
-      scheduler: scheduler.state,
-      globals: newGlobals(),
-      seq: builder.seq,
-      flushedSeq: 0,
-      violations: 0,
-      boot: 0,
-      current: null,
-      timeoutMs: msg.timeoutMs,
-      failureReason: null,
-    };
-    await this.advance(msg.runId, meta, rec, scheduler, events);
+    const step = this.orchestrator(meta).step(null, { kind: 'start' });
+    const rec = { lastMsg: 'start', outbox: [], flushedSeq: 0, timeoutMs: msg.timeoutMs };
+    await this.commit(msg.runId, meta, rec, step);
   }
 
   private async onDone(msg: DoneMessage): Promise<void> {
@@ -132,20 +107,14 @@ export class OrchestratorProcessor {
     const meta = await this.runs.meta(msg.runId);
     if (!rec || !meta) return;
     if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
-    if (rec.status !== 'running' || rec.current?.id !== msg.stimulusId) return;
-    const scheduler = this.scheduler(meta.scenario, rec);
-    rec.globals = msg.ctx.globals;
-    rec.seq = msg.cursor.seq;
-    rec.violations = msg.cursor.violations;
-    const maxEvents = this.bus.opts.maxRunEvents ?? DEFAULT_RUN_LIMITS.maxEvents;
-    if (rec.seq > maxEvents) {
-      // as the embedded engine's RunBudget says it, at the end of the chain that passed it
-      const passed = new RunLimitExceededError('maxEvents', maxEvents, rec.seq, rec.seq - 1);
-      return this.fail(msg.runId, meta, rec, msgKey, passed.message);
-    }
-    scheduler.done(rec.current.stimulus, msg.ret, msg.cursor.armed as never, rec.globals.panicked);
-    rec.lastMsg = msgKey;
-    await this.advance(msg.runId, meta, rec, scheduler, []);
+    const step = this.orchestrator(meta).step(rec, {
+      kind: 'done',
+      stimulusId: msg.stimulusId,
+      ret: msg.ret,
+      globals: msg.ctx.globals,
+      cursor: msg.cursor,
+    });
+    await this.commit(msg.runId, meta, { ...rec, lastMsg: msgKey }, step);
   }
 
   /** The labels the auditor records the run's violations with. */
@@ -174,25 +143,13 @@ export class OrchestratorProcessor {
     if (rec.lastMsg === msgKey) return this.bus.send(rec.outbox);
     if (rec.status !== 'running' || !rec.current) return;
     if (stimulusId !== null && rec.current.id !== stimulusId) return;
-    const s = rec.current.stimulus;
-    await this.fail(runId, meta, rec, msgKey, reason ?? (await this.timeoutReason(meta, rec, s)));
-  }
-
-  /** Ends the run failed with `reason`: the auditor's finish closes it with what is staged. */
-  private async fail(
-    runId: string,
-    meta: RunMeta,
-    rec: OrchestratorRecord,
-    msgKey: string,
-    reason: string,
-  ): Promise<void> {
-    rec.status = 'failed';
-    rec.failureReason = reason;
-    rec.lastMsg = msgKey;
-    rec.outbox = [this.finishJob(runId, meta, rec)];
-    await this.runs.saveOrchestrator(runId, rec, []);
-    await this.bus.send(rec.outbox);
-    this.log('warn', 'run failed', { runId, reason });
+    const why = reason ?? (await this.timeoutReason(meta, rec, rec.current.stimulus));
+    const step = this.orchestrator(meta).step(rec, {
+      kind: 'fail',
+      reason: why,
+      ...(stimulusId === null ? {} : { stimulusId }),
+    });
+    await this.commit(runId, meta, { ...rec, lastMsg: msgKey }, step);
   }
 
   /**
@@ -213,108 +170,64 @@ export class OrchestratorProcessor {
   }
 
   /**
-   * Sends the next stimulus, or ends the run; persists the record (and with it the events emitted
-   * here and the deadline of the new chain, or none), then sends its outbox: with the next
-   * stimulus, the auditor's flush when FLUSH_EVENTS are staged; after the last, the finish.
+   * Persists the orchestrator's step (the record, the events it emitted, the deadline of the chain
+   * it sent or none), then sends its outbox: the next stimulus's invoke, with the auditor's flush
+   * once FLUSH_EVENTS are staged; or the auditor's finish at the run's end.
    */
-  private async advance(
+  private async commit(
     runId: string,
     meta: RunMeta,
-    rec: OrchestratorRecord,
-    scheduler: RunScheduler,
-    events: WireEvent[],
+    driver: Pick<OrchestratorRecord, 'lastMsg' | 'flushedSeq' | 'timeoutMs'>,
+    step: OrchestratorStep,
   ): Promise<void> {
-    const builder = this.builder(events, rec.seq);
-    const stim: Stimulus | null = scheduler.next();
-    const outbox: OutboxJob[] = [];
-    if (stim) {
-      const id = stim.timerId ?? (stim.step === null ? bootId(rec.boot++) : stepId(stim.step));
-      const ctx = makeContext(stim.task, stim.stack, stim.jiffies, stim.cpu, rec.globals);
-      builder.emit(
-        stim.kind,
-        id,
-        stim.armedBy,
-        stim.jiffies,
-        builder.stimulusPayload(stim.args, ctx, stim.fn, stim.step, stim.to),
-      );
-      rec.current = { id, stimulus: stim };
-      outbox.push({
-        queue: queueOf(stim.to),
+    if (step.out === null) return; // nothing changed: a late duplicate, a chain no longer in flight
+    const rec: OrchestratorRecord = { ...driver, ...step.state, outbox: [] };
+    const out = step.out;
+    if (out.kind === 'invoke') {
+      const { invoke } = out;
+      rec.outbox.push({
+        queue: queueOf(invoke.to),
         name: JOB.invoke,
-        jobId: jobId(runId, 'invoke', id),
+        jobId: jobId(runId, 'invoke', invoke.id),
+        data: { runId, ...invoke, replyTo: { kind: 'orchestrator' } } satisfies InvokeMessage,
+      });
+      if (rec.seq - rec.flushedSeq >= FLUSH_EVENTS) {
+        // the id is the seq the flush covers: unique in the run, the same on a redelivery
+        rec.flushedSeq = rec.seq;
+        rec.outbox.push({
+          queue: AUDITOR_QUEUE,
+          name: JOB.flush,
+          jobId: jobId(runId, 'flush', String(rec.seq)),
+          data: { runId, meta: this.labels(meta) } satisfies FlushMessage,
+        });
+      }
+    } else {
+      rec.outbox.push({
+        queue: AUDITOR_QUEUE,
+        name: JOB.finish,
+        jobId: jobId(runId, 'finish', out.status),
         data: {
           runId,
-          id,
-          to: stim.to,
-          fn: stim.fn,
-          args: stim.args,
-          ctx,
-          cursor: { seq: builder.seq, violations: rec.violations, armed: [] },
-          replyTo: { kind: 'orchestrator' },
-        },
-      });
-    } else {
-      builder.emit('run.end', RUN_END_ID, null, scheduler.state.now, {
-        events: builder.seq + 1,
-        status: 'completed',
-        violations: rec.violations,
-      });
-      rec.current = null;
-      rec.status = 'completed';
-    }
-    rec.seq = builder.seq;
-    rec.scheduler = scheduler.state;
-    if (!stim) outbox.push(this.finishJob(runId, meta, rec));
-    else if (rec.seq - rec.flushedSeq >= FLUSH_EVENTS) {
-      // the id is the seq the flush covers: unique in the run, the same on a redelivery
-      rec.flushedSeq = rec.seq;
-      outbox.push({
-        queue: AUDITOR_QUEUE,
-        name: JOB.flush,
-        jobId: jobId(runId, 'flush', String(rec.seq)),
-        data: { runId, meta: this.labels(meta) },
+          meta: this.labels(meta),
+          status: out.status,
+          events: out.events,
+          violations: out.violations,
+          failureReason: out.failureReason,
+        } satisfies FinishMessage,
+        attempts: 150,
       });
     }
-    rec.outbox = outbox;
-    await this.runs.saveOrchestrator(runId, rec, events);
-    await this.bus.send(outbox);
+    await this.runs.saveOrchestrator(runId, rec, step.events.map(toWireEvent));
+    await this.bus.send(rec.outbox);
+    if (out.kind === 'end' && out.status === 'failed') {
+      this.log('warn', 'run failed', { runId, reason: out.failureReason });
+    }
   }
 
-  private finishJob(runId: string, meta: RunMeta, rec: OrchestratorRecord): OutboxJob {
-    return {
-      queue: AUDITOR_QUEUE,
-      name: JOB.finish,
-      jobId: jobId(runId, 'finish', rec.status),
-      data: {
-        runId,
-        meta: this.labels(meta),
-        status: rec.status === 'completed' ? 'completed' : 'failed',
-        events: rec.seq,
-        violations: rec.violations,
-        failureReason: rec.failureReason,
-      },
-      attempts: 150,
-    };
-  }
-
-  private scheduler(scenario: Scenario, rec: OrchestratorRecord): RunScheduler {
-    const s = new RunScheduler(scenario);
-    Object.assign(s.state, rec.scheduler);
-    return s;
-  }
-
-  private builder(events: WireEvent[], seq: number): EventBuilder {
-    return new EventBuilder(
-      (e) =>
-        events.push({
-          id: e.id,
-          seq: e.seq,
-          type: e.type,
-          causationId: e.causationId,
-          jiffies: e.jiffies,
-          payload: encodePayload(e.type, e.payload),
-        }),
-      seq,
+  private orchestrator(meta: RunMeta): Orchestrator {
+    return new Orchestrator(
+      meta.scenario,
+      this.bus.opts.maxRunEvents ?? DEFAULT_RUN_LIMITS.maxEvents,
     );
   }
 }

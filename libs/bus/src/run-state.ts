@@ -34,14 +34,14 @@
  * on from state that is not the run's (initial component states) and send events that are not.
  */
 import type { Redis } from 'ioredis';
+import type { KernelVariant, Scenario } from '@mnsim/kernel';
 import type {
-  KernelGlobals,
-  KernelVariant,
-  Scenario,
-  SchedulerState,
-  Stimulus,
-} from '@mnsim/kernel';
-import type { InvokeMessage, OutboxJob, WireEvent, RecordedReply } from '@mnsim/runtime';
+  InvokeMessage,
+  OrchestratorState,
+  OutboxJob,
+  WireEvent,
+  RecordedReply,
+} from '@mnsim/runtime';
 
 export interface RunMeta {
   scenario: Scenario;
@@ -72,20 +72,14 @@ export interface Continuation {
   emitted?: number;
 }
 
-export interface OrchestratorRecord {
-  status: 'running' | 'completed' | 'failed';
+/** The runtime orchestrator's state of a run, with what this driver keeps beside it. */
+export interface OrchestratorRecord extends OrchestratorState {
+  /** the key of the last message handled: its redelivery re-sends `outbox` */
   lastMsg: string;
   outbox: OutboxJob[];
-  scheduler: SchedulerState;
-  globals: KernelGlobals;
-  seq: number;
   /** the seq below which the events are covered by a flush already sent to the auditor */
   flushedSeq: number;
-  violations: number;
-  boot: number;
-  current: { id: string; stimulus: Stimulus } | null;
   timeoutMs: number;
-  failureReason: string | null;
 }
 
 export interface RunOutcome {

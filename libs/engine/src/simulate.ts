@@ -1,16 +1,14 @@
 /**
- * The embedded engine: one run of (scenario, variant, seed) in this process. The orchestrator
- * loop asks the kernel's RunScheduler what runs next and hands it to the in-process transport;
- * each event is encoded once, hashed into the logHash and passed on to the caller's sink (the
+ * The embedded engine: one run of (scenario, variant, seed) in this process, on the runtime's
+ * in-process driver (the orchestrator's messages handed straight to their handlers); each event
+ * is encoded once, hashed into the logHash and passed on to the caller's sink (the
  * store, an exporter, or nothing).
  */
 import {
   type Arch,
   type KernelVariant,
   type Scenario,
-  RunScheduler,
   initialStates,
-  newGlobals,
   variantOf,
   type ComponentStates,
 } from '@mnsim/kernel';
@@ -22,13 +20,9 @@ import {
   DEFAULT_RUN_LIMITS,
   LogHasher,
   RunBudget,
-  RUN_END_ID,
-  RUN_START_ID,
-  bootId,
   EventEncoder,
-  stepId,
 } from '@mnsim/events';
-import { type EmittedEvent, InProcessTransport } from '@mnsim/runtime';
+import { type EmittedEvent, runInProcess } from '@mnsim/runtime';
 import { kernelLogFromEvent, type KernelLogLine } from './kernel-log.js';
 
 export interface SimulateOptions {
@@ -158,42 +152,21 @@ function* simulation(
     if (encode) opts.onEvent?.(e, encoded);
   };
 
-  const transport = new InProcessTransport(scenario, variant, states, sink);
-  transport.emitRoot('run.start', RUN_START_ID, 0, {
-    arch: scenario.host.arch,
-    kernel: scenario.kernel,
-    scenario,
-    seed: scenario.seed,
-  });
-
-  const scheduler = new RunScheduler(scenario);
-  const globals = newGlobals();
-  let boot = 0;
-  for (let stim = scheduler.next(); stim !== null; stim = scheduler.next()) {
-    const id = stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
-    const out = transport.runStimulus(stim, id, globals);
-    scheduler.done(stim, out.ret, out.armed, globals.panicked);
-    yield;
-  }
-
-  transport.emitRoot('run.end', RUN_END_ID, scheduler.state.now, {
-    events: transport.eventCount + 1,
-    status: 'completed',
-    violations: violations.length,
-  });
+  const maxEvents = (opts.limits ?? DEFAULT_RUN_LIMITS).maxEvents;
+  const end = yield* runInProcess(scenario, variant, states, sink, maxEvents);
 
   return {
     scenario: scenario.name,
     kernel: scenario.kernel,
     arch: scenario.host.arch,
     seed: scenario.seed,
-    events: transport.eventCount,
+    events: end.seq,
     logHash: hashLog ? hasher.digest() : null,
     violations,
     ranges,
     kernelLog,
     states,
-    panicked: globals.panicked,
+    panicked: end.globals.panicked,
   };
 }
 

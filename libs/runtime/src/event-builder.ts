@@ -1,5 +1,5 @@
 /**
- * How a chain's events are built, shared by the embedded transport and the distributed workers
+ * How a chain's events are built, shared by the in-process driver and the distributed workers
  * so both emit the same bytes: seq is the run's emission order, and what was printed, traced or
  * armed since the last event rides on the next one. The payloads are built with their keys
  * inserted in code-point order (optional ones included), so the canonical encoding is native
@@ -26,7 +26,9 @@ import {
   type ViolationPayload,
   TRACE_KEPT_ENTRIES,
   TRACE_SUMMARY,
+  encodePayload,
 } from '@mnsim/events';
+import type { WireEvent } from './messages.js';
 
 export interface EmittedEvent<T extends EventType = EventType> {
   id: string;
@@ -42,6 +44,18 @@ export interface EmittedEvent<T extends EventType = EventType> {
  * encode it before returning.
  */
 export type EventSink = (e: EmittedEvent) => void;
+
+/** An event as a message carries it and the store takes it: its payload canonically encoded. */
+export function toWireEvent(e: EmittedEvent): WireEvent {
+  return {
+    id: e.id,
+    seq: e.seq,
+    type: e.type,
+    causationId: e.causationId,
+    jiffies: e.jiffies,
+    payload: encodePayload(e.type, e.payload),
+  };
+}
 
 export class EventBuilder {
   /** seq of the next event */

@@ -1,8 +1,8 @@
 /**
  * execute(): a handler re-run from its recorded replies, as the distributed workers run it.
  *
- * The oracle is the in-process transport (InProcessTransport.runStimulus), which runs the same
- * kernel handlers on one stack. A small driver below plays the workers and the orchestrator in
+ * The oracle is the in-process driver (InProcessDriver.runChain), which runs the same kernel
+ * handlers on one stack. A small driver below plays the workers and the orchestrator in
  * memory, with every message through JSON as on the wire: it invokes the stimulus's handler,
  * follows each call it suspends at, and feeds each return back as a reply. For every stimulus of
  * a run the events the re-executions emit fresh, concatenated, must be the in-process events
@@ -17,18 +17,17 @@ import {
   type KernelVariant,
   type Scenario,
   type Stimulus,
-  RunScheduler,
   componentOf,
   initialStates,
   makeContext,
   newGlobals,
   variantOf,
 } from '@mnsim/kernel';
-import { bootId, encodePayload, stepId } from '@mnsim/events';
 import { resolveScenario } from '@mnsim/scenarios';
-import { EventBuilder, type EmittedEvent } from './event-builder.js';
+import { EventBuilder, toWireEvent } from './event-builder.js';
 import { type Execution, type ExecuteInput, type RecordedReply, execute } from './execute.js';
-import { InProcessTransport } from './in-process.js';
+import { InProcessDriver } from './in-process.js';
+import { Orchestrator } from './orchestrator.js';
 import type { Cursor, InvokeMessage, WireEvent } from './messages.js';
 
 const RUN_ID = 'execute-spec';
@@ -36,14 +35,7 @@ const RUN_ID = 'execute-spec';
 /** Through JSON, as every message travels between the workers. */
 const wire = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
-const wireEvent = (e: EmittedEvent): WireEvent => ({
-  id: e.id,
-  seq: e.seq,
-  type: e.type,
-  causationId: e.causationId,
-  jiffies: e.jiffies,
-  payload: encodePayload(e.type, e.payload),
-});
+const wireEvent = toWireEvent;
 
 /** One execute() call of the driver: what it was given and what it gave back. */
 interface Step {
@@ -175,40 +167,45 @@ interface Lockstep {
   distributedStates: ComponentStates;
 }
 
-/** The run both ways, stimulus by stimulus, with one scheduler fed by the in-process outcome. */
+/**
+ * The run both ways, chain by chain: the runtime's orchestrator, fed by the in-process outcome,
+ * sends each stimulus; the in-process driver runs its chain, and the distributed chain runs from
+ * the distributed side's own globals, seq and violations.
+ */
 function lockstep(scenario: Scenario): Lockstep {
   const variant = variantOf(scenario.kernel);
   const ipStates = initialStates(scenario.host.arch);
   const dStates = initialStates(scenario.host.arch);
   let chunk: WireEvent[] = [];
-  const transport = new InProcessTransport(scenario, variant, ipStates, (e) =>
-    chunk.push(wireEvent(e)),
-  );
-  const scheduler = new RunScheduler(scenario);
-  const ipGlobals = newGlobals();
+  const driver = new InProcessDriver(scenario, variant, ipStates, (e) => chunk.push(wireEvent(e)));
+  const orchestrator = new Orchestrator(scenario, Infinity);
   let dGlobals = newGlobals();
   let seq = 0;
   let violations = 0;
-  let boot = 0;
   const chains: ChainPair[] = [];
-  for (let stim = scheduler.next(); stim !== null; stim = scheduler.next()) {
-    const id = stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
-    chunk = [];
+  let step = orchestrator.step(null, { kind: 'start' });
+  for (; step.out?.kind === 'invoke';) {
+    const current = step.state.current;
+    if (current === null) throw new Error('an invoke with no chain in flight');
+    const { id, stimulus: stim } = current;
+    seq += step.events.filter((e) => e.type === 'run.start').length;
+    // the stimulus's event, encoded before its chain changes the context it refers to
+    chunk = step.events.filter((e) => e.type !== 'run.start').map(wireEvent);
     const d = distributedChain(scenario, dStates, stim, id, dGlobals, seq, violations);
-    const ip = transport.runStimulus(stim, id, ipGlobals);
+    const ip = driver.runChain(step.out.invoke);
     chains.push({
       id,
       stim,
       inProcess: chunk,
       distributed: d,
-      inProcessArmed: wire(ip.armed),
+      inProcessArmed: wire(ip.cursor.armed) as ArmedTimer[],
       inProcessRet: wire(ip.ret ?? null),
-      inProcessGlobals: wire(ipGlobals),
+      inProcessGlobals: wire(ip.globals),
     });
     dGlobals = d.ctx.globals;
     seq = d.cursor.seq;
     violations = d.cursor.violations;
-    scheduler.done(stim, ip.ret, ip.armed, ipGlobals.panicked);
+    step = orchestrator.step(step.state, ip);
   }
   return { chains, inProcessStates: ipStates, distributedStates: dStates };
 }
@@ -405,14 +402,11 @@ describe('execute: violations emitted by a handler before and after its calls', 
   /** The components' states when `stop` is the next stimulus. */
   function lockstepUntil(scenario: Scenario, stop: (s: Stimulus) => boolean): ComponentStates {
     const states = initialStates(scenario.host.arch);
-    const t = new InProcessTransport(scenario, variantOf(scenario.kernel), states, () => {});
-    const scheduler = new RunScheduler(scenario);
-    const globals = newGlobals();
-    let boot = 0;
-    for (let stim = scheduler.next(); stim !== null && !stop(stim); stim = scheduler.next()) {
-      const id = stim.timerId ?? (stim.step === null ? bootId(boot++) : stepId(stim.step));
-      const out = t.runStimulus(stim, id, globals);
-      scheduler.done(stim, out.ret, out.armed, globals.panicked);
+    const driver = new InProcessDriver(scenario, variantOf(scenario.kernel), states, () => {});
+    const orchestrator = new Orchestrator(scenario, Infinity);
+    let step = orchestrator.step(null, { kind: 'start' });
+    while (step.out?.kind === 'invoke' && !stop(step.state.current?.stimulus as Stimulus)) {
+      step = orchestrator.step(step.state, driver.runChain(step.out.invoke));
     }
     return states;
   }

@@ -1,32 +1,23 @@
 /**
  * Re-execution of one component handler, Temporal-style. A worker that gets a message for a
  * handler (its invoke, or the reply to a call it made) runs the handler again from the component
- * state taken when the handler started, with a Sys whose `call()` answers from the replies
- * recorded so far; the first call without a reply is sent and the run of the handler stops there
- * (Suspend). Handlers are deterministic, so every re-execution retraces the same path: the events
+ * state taken when the handler started, on the chain's one Sys (chain.ts) with calls answered
+ * from the replies recorded so far; the first call without a reply is sent and the run of the
+ * handler stops there (Suspend). Handlers are deterministic, so every re-execution retraces the same path: the events
  * it already emitted are recognised by their position and not emitted again.
  */
 import {
   type Address,
-  type ArmedTimer,
-  type CallArgs,
   type CallName,
-  type CallRet,
   type ComponentStates,
   type ExecContext,
-  type HostSpec,
-  type LogLevel,
   type Scenario,
-  type Sys,
-  type TraceDetail,
   type Variant,
-  type ViolationRecord,
   componentOf,
-  dispatch,
   snapshotContext,
 } from '@mnsim/kernel';
-import { encodePayload, childId } from '@mnsim/events';
-import { EventBuilder, type EmittedEvent } from './event-builder.js';
+import { EventBuilder, type EmittedEvent, toWireEvent } from './event-builder.js';
+import { type CallResolver, ChainSys, jsonClone } from './chain.js';
 import type { Cursor, InvokeMessage, WireEvent } from './messages.js';
 
 /** Thrown through the handler at the first call that has no reply yet; never escapes `execute`. */
@@ -73,8 +64,6 @@ export interface ExecuteInput {
   emitted: number;
 }
 
-const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
-
 /** Copies the context a callee handed back into the caller's context object, in place. */
 function restoreContext(target: ExecContext, from: ExecContext): void {
   target.cpu = from.cpu;
@@ -89,146 +78,76 @@ function restoreContext(target: ExecContext, from: ExecContext): void {
   Object.assign(target.task, from.task);
 }
 
-class ReplayingSys implements Sys {
-  readonly hz: number;
-  readonly host: HostSpec;
-  readonly events: EventBuilder;
-  readonly fresh: WireEvent[] = [];
-  /** events emitted by this execution, fresh or already sent */
-  position = 0;
-  children = 0;
-  violations: number;
-  armed: ArmedTimer[];
-  pending: PendingCall | null = null;
-  private calls = 0;
-
-  constructor(
-    readonly scenario: Scenario,
-    readonly variant: Variant,
-    private readonly frameId: string,
-    private readonly address: Address,
-    cursor: Cursor,
-    private readonly replies: readonly RecordedReply[],
-    private readonly alreadyEmitted: number,
-  ) {
-    this.hz = scenario.hz;
-    this.host = scenario.host;
-    this.violations = cursor.violations;
-    this.armed = clone(cursor.armed) as ArmedTimer[];
-    this.events = new EventBuilder((e) => this.sink(e), cursor.seq);
-  }
-
-  private sink(e: EmittedEvent): void {
-    if (this.position++ < this.alreadyEmitted) return;
-    this.fresh.push({
-      id: e.id,
-      seq: e.seq,
-      type: e.type,
-      causationId: e.causationId,
-      jiffies: e.jiffies,
-      payload: encodePayload(e.type, e.payload),
-    });
-  }
-
-  cursor(): Cursor {
-    return { seq: this.events.seq, violations: this.violations, armed: this.armed };
-  }
-
-  nextChildId(): string {
-    return childId(this.frameId, this.children++);
-  }
-
-  call<F extends CallName>(ctx: ExecContext, to: Address, fn: F, args: CallArgs<F>): CallRet<F> {
-    const id = this.nextChildId();
-    const ev = this.events;
-    ev.emit('call', id, this.frameId, ctx.jiffies, ev.callPayload(args, ctx, fn, this.address, to));
-    const index = this.calls++;
-    const reply = this.replies[index];
-    if (reply) {
-      restoreContext(ctx, reply.ctx);
-      ev.seq = reply.cursor.seq;
-      this.violations = reply.cursor.violations;
-      this.armed = clone(reply.cursor.armed) as ArmedTimer[];
-      return clone(reply.ret) as CallRet<F>;
+/**
+ * Answers the handler's n-th call from the n-th recorded reply (its return value, the context and
+ * cursor the callee handed back); at the first call without one, records it and suspends.
+ */
+function fromRecordedReplies(
+  replies: readonly RecordedReply[],
+  suspendAt: (call: PendingCall) => void,
+): CallResolver {
+  let calls = 0;
+  return (sys, ctx, call) => {
+    const index = calls++;
+    const reply = replies[index];
+    if (!reply) {
+      const { id, to, fn, args } = call;
+      suspendAt({ id, index, to, fn, args: jsonClone(args), ctx: snapshotContext(ctx) });
+      throw Suspend.INSTANCE;
     }
-    this.pending = { id, index, to, fn, args: clone(args), ctx: snapshotContext(ctx) };
-    throw Suspend.INSTANCE;
-  }
-
-  printk(ctx: ExecContext, level: LogLevel, text: string): void {
-    this.events.printk(ctx, level, text);
-  }
-
-  trace(_ctx: ExecContext, what: string, detail: TraceDetail): void {
-    this.events.trace(what, detail);
-  }
-
-  violation(ctx: ExecContext, v: ViolationRecord): void {
-    const ev = this.events;
-    ev.emit('violation', this.nextChildId(), this.frameId, ctx.jiffies, ev.violationPayload(v));
-    this.violations++;
-  }
-
-  arm<F extends CallName>(
-    _ctx: ExecContext,
-    at: number,
-    to: Address,
-    fn: F,
-    args: CallArgs<F>,
-  ): void {
-    const id = this.nextChildId();
-    this.events.armed({ args, at, fn, id, to });
-    this.armed.push({ at, to, fn, args: clone(args), armedBy: this.frameId, id });
-  }
+    restoreContext(ctx, reply.ctx);
+    sys.resume(reply.cursor);
+    return jsonClone(reply.ret) as never;
+  };
 }
 
 /** Runs (or re-runs) the handler of `input.invoke` as far as the replies recorded allow. */
 export function execute(input: ExecuteInput): Execution {
   const { invoke } = input;
-  const sys = new ReplayingSys(
+  const fresh: WireEvent[] = [];
+  // events emitted by this execution, fresh or already sent by an earlier one
+  let position = 0;
+  const sink = (e: EmittedEvent): void => {
+    if (position++ < input.emitted) return;
+    fresh.push(toWireEvent(e));
+  };
+  let pending: PendingCall | null = null;
+  const sys = new ChainSys(
     input.scenario,
     input.variant,
-    invoke.id,
-    invoke.to,
-    invoke.cursor,
-    input.replies,
-    input.emitted,
+    new EventBuilder(sink),
+    fromRecordedReplies(input.replies, (call) => (pending = call)),
   );
+  sys.resume(invoke.cursor);
   const component = componentOf(invoke.to);
-  const state = clone(input.snapshot);
+  const state = jsonClone(input.snapshot);
   const states = (component === 'task' ? {} : { [component]: state }) as unknown as ComponentStates;
-  const ctx = clone(invoke.ctx);
+  const ctx = jsonClone(invoke.ctx);
+  const returnTo = invoke.replyTo.kind === 'orchestrator' ? 'orchestrator' : invoke.replyTo.address;
   let ret: unknown;
   try {
-    ret = dispatch(states, invoke.to, invoke.fn as CallName, clone(invoke.args) as never, ctx, sys);
+    ret = sys.runHandler(
+      states,
+      invoke.id,
+      invoke.to,
+      invoke.fn as CallName,
+      jsonClone(invoke.args) as never,
+      ctx,
+      returnTo,
+    );
   } catch (err) {
     if (!(err instanceof Suspend)) throw err;
-    const call = sys.pending;
+    const call = pending as PendingCall | null;
     if (!call) throw new Error('suspended without a pending call', { cause: err });
-    return {
-      kind: 'suspended',
-      events: sys.fresh,
-      emitted: sys.position,
-      call,
-      cursor: sys.cursor(),
-    };
+    return { kind: 'suspended', events: fresh, emitted: position, call, cursor: sys.cursor() };
   }
-  const ev = sys.events;
-  const to = invoke.replyTo.kind === 'orchestrator' ? 'orchestrator' : invoke.replyTo.address;
-  ev.emit(
-    'return',
-    sys.nextChildId(),
-    invoke.id,
-    ctx.jiffies,
-    ev.returnPayload(invoke.fn as CallName, invoke.to, ctx.globals, ret ?? null, to),
-  );
   return {
     kind: 'returned',
-    events: sys.fresh,
-    emitted: sys.position,
-    ret: clone(ret ?? null),
+    events: fresh,
+    emitted: position,
+    ret: jsonClone(ret ?? null),
     ctx: snapshotContext(ctx),
     cursor: sys.cursor(),
-    state: component === 'task' ? null : clone(state),
+    state: component === 'task' ? null : jsonClone(state),
   };
 }

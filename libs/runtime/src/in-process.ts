@@ -1,166 +1,82 @@
 /**
- * The embedded transport: a kernel call to another component is a direct function call on the
- * same stack, and every message is still emitted as an event of the run's log, in the order the
- * distributed workers would exchange them. The sink encodes each event at once, so the shared
- * context object needs no copy. Events are built by the same EventBuilder the workers use.
+ * The in-process driver of the runtime: the embedded engine. The orchestrator's invoke goes
+ * straight to its handler, and a kernel call to another component is a direct function call on
+ * the same stack (the chain's one Sys, chain.ts, answering calls by running the callee here).
+ * Every message is still emitted as an event of the run's log, in the order the distributed
+ * workers would exchange them; the sink encodes each event at once, so the shared context object
+ * needs no copy. The cluster's driver is @mnsim/bus: the same orchestrator, the same Sys, with
+ * each message sent as a job.
  */
-import {
-  type Address,
-  type ArmedTimer,
-  type CallArgs,
-  type CallName,
-  type CallRet,
-  type ComponentStates,
-  type ExecContext,
-  type HostSpec,
-  type LogLevel,
-  type Scenario,
-  type Stimulus,
-  type Sys,
-  type TraceDetail,
-  type Variant,
-  type ViolationRecord,
-  dispatch,
-  makeContext,
-  type KernelGlobals,
-} from '@mnsim/kernel';
-import { type EventType, type PayloadMap, childId } from '@mnsim/events';
+import type { ComponentStates, Scenario, Variant } from '@mnsim/kernel';
 import { EventBuilder, type EventSink } from './event-builder.js';
+import { ChainSys } from './chain.js';
+import {
+  type ChainDone,
+  type ChainInvoke,
+  Orchestrator,
+  type OrchestratorState,
+} from './orchestrator.js';
 
 export type { EmittedEvent, EventSink } from './event-builder.js';
 
-interface Frame {
-  id: string;
-  address: Address;
-  children: number;
-}
-
-export interface StimulusOutcome {
-  ret: unknown;
-  armed: ArmedTimer[];
-}
-
-export class InProcessTransport implements Sys {
-  readonly hz: number;
-  readonly host: HostSpec;
-  private readonly events: EventBuilder;
-  private readonly frames: Frame[] = [];
-  private armedThisChain: ArmedTimer[] = [];
+/** Runs chains here, on the components' states, emitting every event to the sink. */
+export class InProcessDriver {
+  private readonly sys: ChainSys;
 
   constructor(
-    readonly scenario: Scenario,
-    readonly variant: Variant,
+    scenario: Scenario,
+    variant: Variant,
     private readonly states: ComponentStates,
     sink: EventSink,
   ) {
-    this.hz = scenario.hz;
-    this.host = scenario.host;
-    this.events = new EventBuilder(sink);
-  }
-
-  get eventCount(): number {
-    return this.events.seq;
-  }
-
-  /** Emits an event outside any chain (run.start, run.end). */
-  emitRoot<T extends EventType>(
-    type: T,
-    id: string,
-    jiffies: number,
-    payload: PayloadMap[T],
-  ): void {
-    this.events.emit(type, id, null, jiffies, payload);
-  }
-
-  /** Runs one stimulus's whole chain: its event, every call on the way, and its return. */
-  runStimulus(stim: Stimulus, id: string, globals: KernelGlobals): StimulusOutcome {
-    const ctx = makeContext(stim.task, stim.stack, stim.jiffies, stim.cpu, globals);
-    this.armedThisChain = [];
-    const ev = this.events;
-    ev.emit(
-      stim.kind,
-      id,
-      stim.armedBy,
-      stim.jiffies,
-      ev.stimulusPayload(stim.args, ctx, stim.fn, stim.step, stim.to),
-    );
-    const frame: Frame = { id, address: stim.to, children: 0 };
-    this.frames.push(frame);
-    let ret: unknown;
-    try {
-      ret = dispatch(this.states, stim.to, stim.fn, stim.args, ctx, this);
-    } finally {
-      this.frames.pop();
-    }
-    ev.emit(
-      'return',
-      childId(id, frame.children++),
-      id,
-      ctx.jiffies,
-      ev.returnPayload(stim.fn, stim.to, ctx.globals, ret ?? null, 'orchestrator'),
-    );
-    return { ret, armed: this.armedThisChain };
-  }
-
-  call<F extends CallName>(ctx: ExecContext, to: Address, fn: F, args: CallArgs<F>): CallRet<F> {
-    const parent = this.top();
-    const id = childId(parent.id, parent.children++);
-    const ev = this.events;
-    ev.emit('call', id, parent.id, ctx.jiffies, ev.callPayload(args, ctx, fn, parent.address, to));
-    const frame: Frame = { id, address: to, children: 0 };
-    this.frames.push(frame);
-    let ret: CallRet<F>;
-    try {
-      ret = dispatch(this.states, to, fn, args, ctx, this);
-    } finally {
-      this.frames.pop();
-    }
-    ev.emit(
-      'return',
-      childId(id, frame.children++),
-      id,
-      ctx.jiffies,
-      ev.returnPayload(fn, to, ctx.globals, ret ?? null, parent.address),
-    );
-    return ret;
-  }
-
-  printk(ctx: ExecContext, level: LogLevel, text: string): void {
-    this.events.printk(ctx, level, text);
-  }
-
-  trace(_ctx: ExecContext, what: string, detail: TraceDetail): void {
-    this.events.trace(what, detail);
-  }
-
-  violation(ctx: ExecContext, v: ViolationRecord): void {
-    const parent = this.top();
-    const ev = this.events;
-    ev.emit(
-      'violation',
-      childId(parent.id, parent.children++),
-      parent.id,
-      ctx.jiffies,
-      ev.violationPayload(v),
+    this.sys = new ChainSys(scenario, variant, new EventBuilder(sink), (sys, ctx, call) =>
+      sys.runHandler(states, call.id, call.to, call.fn, call.args, ctx, call.from),
     );
   }
 
-  arm<F extends CallName>(
-    _ctx: ExecContext,
-    at: number,
-    to: Address,
-    fn: F,
-    args: CallArgs<F>,
-  ): void {
-    const parent = this.top();
-    const id = childId(parent.id, parent.children++);
-    this.events.armed({ args, at, fn, id, to });
-    this.armedThisChain.push({ at, to, fn, args, armedBy: parent.id, id });
+  /** The invoke's whole chain: its handler, every call on the way, and its return. */
+  runChain(invoke: ChainInvoke): ChainDone {
+    const sys = this.sys;
+    sys.resume(invoke.cursor);
+    const ret = sys.runHandler(
+      this.states,
+      invoke.id,
+      invoke.to,
+      invoke.fn,
+      invoke.args as never,
+      invoke.ctx,
+      'orchestrator',
+    );
+    return {
+      kind: 'done',
+      stimulusId: invoke.id,
+      ret,
+      globals: invoke.ctx.globals,
+      cursor: sys.cursor(),
+    };
   }
+}
 
-  private top(): Frame {
-    const f = this.frames[this.frames.length - 1];
-    if (!f) throw new Error('kernel call outside a chain');
-    return f;
+/**
+ * A whole run in this process: the orchestrator's messages handed straight to their handlers.
+ * A generator that yields after each chain, so that its caller may wait for a slow sink; it
+ * returns the orchestrator's final state. A kernel that throws (a limit passed in the sink, a
+ * model error) ends it with that exception.
+ */
+export function* runInProcess(
+  scenario: Scenario,
+  variant: Variant,
+  states: ComponentStates,
+  sink: EventSink,
+  maxEvents: number,
+): Generator<void, OrchestratorState, void> {
+  const orchestrator = new Orchestrator(scenario, maxEvents);
+  const driver = new InProcessDriver(scenario, variant, states, sink);
+  let step = orchestrator.step(null, { kind: 'start' });
+  for (;;) {
+    for (const e of step.events) sink(e);
+    if (step.out === null || step.out.kind === 'end') return step.state;
+    step = orchestrator.step(step.state, driver.runChain(step.out.invoke));
+    yield;
   }
 }

@@ -7,6 +7,8 @@
  */
 export * from './messages.js';
 export * from './event-builder.js';
+export * from './chain.js';
+export * from './orchestrator.js';
 export * from './in-process.js';
 export * from './execute.js';
 export * from './run-timeout.js';

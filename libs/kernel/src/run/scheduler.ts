@@ -89,8 +89,15 @@ export class RunScheduler {
   readonly state: SchedulerState;
   private readonly bootStimuli: Array<Omit<Stimulus, 'cpu'>>;
 
-  constructor(private readonly scenario: Scenario) {
-    this.state = {
+  /**
+   * A scheduler for the scenario, from its start or resuming `state` (which it then changes in
+   * place: the state is a plain JSON object that a distributed orchestrator keeps between messages).
+   */
+  constructor(
+    private readonly scenario: Scenario,
+    state?: SchedulerState,
+  ) {
+    this.state = state ?? {
       prng: seedPrng(scenario.seed),
       boot: 0,
       nextStep: 0,
