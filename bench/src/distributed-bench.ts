@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Scenario } from '@mnsim/kernel';
+import { NO_RUN_LIMITS } from '@mnsim/events';
 import { simulate } from '@mnsim/engine';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
@@ -180,8 +181,11 @@ function campaign(seed: number, runs: number, steps: number): Case[] {
     const { scenario } = generateScenario(seed, i, { mix: 'invalidations', steps });
     let calls = 0;
     let stimuli = 0;
+    // its twin on the cluster is held only to MNSIM_MAX_RUN_EVENTS (the cluster does not count
+    // bytes): a generated run may pass 4 MiB of log, which the default limits would refuse here
     const r = simulate(scenario, {
       keepKernelLog: false,
+      limits: NO_RUN_LIMITS,
       onEvent: (e) => {
         if (e.type === 'call') calls++;
         else if (e.type === 'step' || e.type === 'timer') stimuli++;

@@ -19,6 +19,7 @@ import {
   JOB,
   ORCHESTRATOR_QUEUE,
   type InvokeMessage,
+  type OutboxJob,
   type ReplyMessage,
   kvmQueue,
 } from '@mnsim/runtime';
@@ -120,7 +121,9 @@ describe("a handler's state", () => {
     } as InvokeMessage;
     const snapshotState = { tasks: [{ pid: 1000, vmas: 3 }] };
     const reply = (k: number) => ({ ret: k, ctx, cursor: { seq: k, violations: 0, armed: [] } });
-    const outbox = (k: number) => [{ queue: 'kvm-x86', name: 'invoke', jobId: `j${k}`, data: k }];
+    const outbox = (k: number): OutboxJob[] => [
+      { queue: 'kvm-x86', name: 'invoke', jobId: `j${k}`, data: { ...invoke, id: `s1.${k}` } },
+    ];
     const suspendedAt = (lastMsg: string, replies: number): Continuation => ({
       status: 'suspended',
       lastMsg,

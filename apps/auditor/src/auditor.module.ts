@@ -1,7 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BullModule } from '@nestjs/bullmq';
 import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { AUDITOR_QUEUE } from '@mnsim/runtime';
 import { openStore } from '@mnsim/store';
 import { AUDIT_STORE, auditorProcessor } from './auditor.processor.js';
 import { StaleRunSweep } from './stale-run-sweep.js';
@@ -11,10 +9,7 @@ export class AuditorModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: AuditorModule,
-      imports: [
-        BusModule.forRoot(config, 'auditor'),
-        BullModule.registerQueue({ name: AUDITOR_QUEUE }),
-      ],
+      imports: [BusModule.forRoot(config, 'auditor')],
       providers: [
         {
           provide: AUDIT_STORE,

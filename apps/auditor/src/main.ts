@@ -1,11 +1,5 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit, stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
+/** The auditor worker's process: its module, started as every worker app is (startWorker). */
+import { startWorker } from '@mnsim/bus';
 import { AuditorModule } from './auditor.module.js';
 
-stopWhenSupervisorGone();
-const config = loadClusterConfigOrExit('auditor');
-const app = await NestFactory.createApplicationContext(AuditorModule.forRoot(config), {
-  logger: workerLogger('auditor'),
-});
-app.enableShutdownHooks();
+await startWorker('auditor', (config) => AuditorModule.forRoot(config));

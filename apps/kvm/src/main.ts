@@ -1,11 +1,5 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit, stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
+/** The kvm worker's process: its module, started as every worker app is (startWorker). */
+import { startWorker } from '@mnsim/bus';
 import { KvmModule } from './kvm.module.js';
 
-stopWhenSupervisorGone();
-const config = loadClusterConfigOrExit('kvm', { kvmArch: true });
-const app = await NestFactory.createApplicationContext(KvmModule.forRoot(config), {
-  logger: workerLogger('kvm'),
-});
-app.enableShutdownHooks();
+await startWorker('kvm', (config) => KvmModule.forRoot(config));

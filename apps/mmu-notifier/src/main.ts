@@ -1,11 +1,5 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit, stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
+/** The mmu-notifier worker's process: its module, started as every worker app is (startWorker). */
+import { startWorker } from '@mnsim/bus';
 import { MmuNotifierModule } from './mmu-notifier.module.js';
 
-stopWhenSupervisorGone();
-const config = loadClusterConfigOrExit('mmu-notifier');
-const app = await NestFactory.createApplicationContext(MmuNotifierModule.forRoot(config), {
-  logger: workerLogger('mmu-notifier'),
-});
-app.enableShutdownHooks();
+await startWorker('mmu-notifier', (config) => MmuNotifierModule.forRoot(config));

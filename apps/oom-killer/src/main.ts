@@ -1,11 +1,5 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { loadClusterConfigOrExit, stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
+/** The oom-killer worker's process: its module, started as every worker app is (startWorker). */
+import { startWorker } from '@mnsim/bus';
 import { OomKillerModule } from './oom-killer.module.js';
 
-stopWhenSupervisorGone();
-const config = loadClusterConfigOrExit('oom-killer');
-const app = await NestFactory.createApplicationContext(OomKillerModule.forRoot(config), {
-  logger: workerLogger('oom-killer'),
-});
-app.enableShutdownHooks();
+await startWorker('oom-killer', (config) => OomKillerModule.forRoot(config));

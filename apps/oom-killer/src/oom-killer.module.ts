@@ -1,7 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BullModule } from '@nestjs/bullmq';
 import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { COMPONENT_QUEUES } from '@mnsim/runtime';
 import { oomKillerProcessor } from './oom-killer.processor.js';
 
 @Module({})
@@ -9,10 +7,7 @@ export class OomKillerModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: OomKillerModule,
-      imports: [
-        BusModule.forRoot(config, 'oom-killer'),
-        BullModule.registerQueue({ name: COMPONENT_QUEUES.oom }),
-      ],
+      imports: [BusModule.forRoot(config, 'oom-killer')],
       providers: [oomKillerProcessor(config)],
     };
   }

@@ -17,7 +17,7 @@ import {
   RetryLaterError,
   type RunLabels,
   type WireEvent,
-  parseMessage,
+  parseJob,
 } from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
@@ -45,9 +45,9 @@ export class AuditorProcessor {
   }
 
   async handle(name: string, data: unknown): Promise<void> {
-    const msg = parseMessage(AUDITOR_JOBS, name, data);
-    if (name === JOB.flush) await this.flush(msg);
-    else await this.finish(msg as FinishMessage);
+    const job = parseJob(AUDITOR_JOBS, name, data);
+    if (job.name === JOB.flush) await this.flush(job.data);
+    else await this.finish(job.data);
   }
 
   /**

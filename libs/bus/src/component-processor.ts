@@ -20,9 +20,8 @@ import {
   type InvokeMessage,
   MalformedMessageError,
   type OutboxJob,
-  type ReplyMessage,
   jobId,
-  parseMessage,
+  parseJob,
   queueOf,
   execute,
   type Execution,
@@ -118,15 +117,15 @@ export class ComponentProcessor {
   }
 
   async handle(address: Address, name: string, data: unknown): Promise<void> {
-    const msg = parseMessage(COMPONENT_JOBS, name, data);
-    if (name === JOB.invoke) {
-      const inv = msg as InvokeMessage;
+    const job = parseJob(COMPONENT_JOBS, name, data);
+    if (job.name === JOB.invoke) {
+      const inv = job.data;
       if (inv.to !== address) {
         throw new MalformedMessageError(`to: ${inv.to} is not served on this queue (${address})`);
       }
       await this.apply(inv.runId, inv.id, 'i', null, inv);
     } else {
-      const rep = msg as ReplyMessage;
+      const rep = job.data;
       const { ret, ctx, cursor } = rep;
       await this.apply(rep.runId, rep.handlerId, `r${rep.index}`, { ret, ctx, cursor }, null);
     }

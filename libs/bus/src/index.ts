@@ -18,3 +18,4 @@ export * from './topology.js';
 export * from './config.js';
 export * from './nest.js';
 export * from './run-on-cluster.js';
+export * from './worker-main.js';

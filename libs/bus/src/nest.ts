@@ -17,12 +17,14 @@ import { DiscoveryModule, DiscoveryService, ModuleRef } from '@nestjs/core';
 import { BullModule, OnWorkerEvent, Processor, WorkerHost, getQueueToken } from '@nestjs/bullmq';
 import type { Job, Queue, WorkerOptions } from 'bullmq';
 import type { Address } from '@mnsim/kernel';
+import { MnsimError } from '@mnsim/errors';
 import { ComponentProcessor } from './component-processor.js';
 import { queueOf } from '@mnsim/runtime';
 import type { ClusterConfig } from './config.js';
 import { Bus, logJobFailed, workerOptions } from './redis-bus.js';
 import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
 import { startHeartbeat } from './supervision.js';
+import { type AppName, type ClusterProcess, processOf } from './topology.js';
 
 export const CLUSTER_CONFIG = Symbol('CLUSTER_CONFIG');
 export const BUS_LOGGER = Symbol('BUS_LOGGER');
@@ -160,7 +162,15 @@ function queueProcessors(discovery: DiscoveryService): QueueProcessor[] {
     .filter((p): p is QueueProcessor => p instanceof QueueProcessor);
 }
 
-/** Logs "serving" once the Worker of every queue processor of the app is connected. */
+/** The process this app runs as, in the cluster's topology (its queues). */
+const CLUSTER_PROCESS = Symbol('CLUSTER_PROCESS');
+
+/**
+ * At start, every queue the topology gives this process has a processor, and no processor serves
+ * a queue that is not its own: otherwise the app stops before serving anything, naming the queue
+ * (a queue nobody handles would leave every run that needs it to time out). Then it logs
+ * "serving" once the Worker of every queue processor is connected.
+ */
 @Injectable()
 class ServingLog implements OnApplicationBootstrap {
   constructor(
@@ -168,11 +178,16 @@ class ServingLog implements OnApplicationBootstrap {
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(BusProvider) private readonly bus: BusProvider,
     @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
+    @Inject(CLUSTER_PROCESS) private readonly process: ClusterProcess,
     @Inject(BUS_LOGGER) private readonly log: BusLogger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const processors = queueProcessors(this.discovery);
+    checkServed(
+      this.process,
+      processors.map((p) => p.worker.name),
+    );
     // The Queue each processor's module registered (BullModule.registerQueue) has connections of
     // its own: without a listener BullMQ prints every retry's error as a stack trace while Redis
     // is away, outside the one-JSON-object-a-line log.
@@ -185,6 +200,32 @@ class ServingLog implements OnApplicationBootstrap {
       queues: processors.map((p) => p.worker.name),
       prefix: this.config.MNSIM_QUEUE_PREFIX,
     });
+  }
+}
+
+/** An app whose processors are not the queues the topology gives it. */
+export class UnservedQueueError extends MnsimError {
+  constructor(message: string) {
+    super(message, 'config');
+  }
+}
+
+/** Throws UnservedQueueError unless `served` are exactly the process's queues. */
+export function checkServed(process: ClusterProcess, served: readonly string[]): void {
+  const own = process.queues.map((q) => q.queue);
+  const missing = own.filter((q) => !served.includes(q));
+  const foreign = served.filter((q) => !own.includes(q));
+  if (missing.length > 0) {
+    throw new UnservedQueueError(
+      `${process.name}: no processor handles its queue${missing.length > 1 ? 's' : ''} ` +
+        `${missing.map((q) => `"${q}"`).join(', ')} (the topology gives it ${own.join(', ')})`,
+    );
+  }
+  if (foreign.length > 0) {
+    throw new UnservedQueueError(
+      `${process.name}: a processor serves ${foreign.map((q) => `"${q}"`).join(', ')}, ` +
+        `not its queue in the topology (${own.join(', ')})`,
+    );
   }
 }
 
@@ -225,12 +266,13 @@ class Heartbeat implements OnApplicationBootstrap, BeforeApplicationShutdown {
 @Module({})
 export class BusModule {
   /**
-   * The bus of a worker app. Each queue it serves: `BullModule.registerQueue({ name })` in the
-   * app's module (that is also what makes @nestjs/bullmq create the Workers of its processors) and
-   * a QueueProcessor subclass decorated with `@Processor(name, workerOptionsOf(config))`.
+   * The bus of a worker app, and the queues the topology gives it (`app`, of KVM_ARCH for kvm),
+   * registered here. The app provides a QueueProcessor subclass for each, decorated with
+   * `@Processor(name, workerOptionsOf(config))`; one missing stops the app at start.
    */
-  static forRoot(config: ClusterConfig, service: string): DynamicModule {
-    const log: BusLogger = busLoggerOf(workerLogger(service));
+  static forRoot(config: ClusterConfig, app: AppName): DynamicModule {
+    const log: BusLogger = busLoggerOf(workerLogger(app));
+    const process = processOf(app, config.KVM_ARCH ?? null);
     return {
       module: BusModule,
       global: true,
@@ -247,9 +289,12 @@ export class BusModule {
           },
           prefix: config.MNSIM_QUEUE_PREFIX,
         }),
+        // what makes @nestjs/bullmq create the Workers of the app's processors
+        BullModule.registerQueue(...process.queues.map((q) => ({ name: q.queue }))),
       ],
       providers: [
         { provide: CLUSTER_CONFIG, useValue: config },
+        { provide: CLUSTER_PROCESS, useValue: process },
         { provide: BUS_LOGGER, useValue: log },
         BusProvider,
         ServingLog,

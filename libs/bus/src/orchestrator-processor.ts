@@ -17,7 +17,6 @@ import {
   ORCHESTRATOR_JOBS,
   ORCHESTRATOR_QUEUE,
   type DoneMessage,
-  type FailMessage,
   type FinishMessage,
   type FlushMessage,
   type InvokeMessage,
@@ -26,9 +25,8 @@ import {
   RetryLaterError,
   type RunLabels,
   type StartMessage,
-  type TimeoutMessage,
   jobId,
-  parseMessage,
+  parseJob,
   queueOf,
   toWireEvent,
 } from '@mnsim/runtime';
@@ -65,20 +63,18 @@ export class OrchestratorProcessor {
   }
 
   async handle(name: string, data: unknown): Promise<void> {
-    const msg = parseMessage(ORCHESTRATOR_JOBS, name, data);
-    switch (name) {
+    const job = parseJob(ORCHESTRATOR_JOBS, name, data);
+    switch (job.name) {
       case JOB.start:
-        return this.onStart(msg as StartMessage);
+        return this.onStart(job.data);
       case JOB.done:
-        return this.onDone(msg as DoneMessage);
+        return this.onDone(job.data);
       case JOB.timeout: {
-        const m = msg as TimeoutMessage;
-        return this.onFailure(m.runId, `t-${m.stimulusId}`, m.stimulusId, null);
+        const { runId, stimulusId } = job.data;
+        return this.onFailure(runId, `t-${stimulusId}`, stimulusId, null);
       }
-      default: {
-        const m = msg as FailMessage;
-        return this.onFailure(m.runId, 'f', null, m.reason);
-      }
+      case JOB.fail:
+        return this.onFailure(job.data.runId, 'f', null, job.data.reason);
     }
   }
 

@@ -14,7 +14,7 @@ import {
   type WorkerOptions,
 } from 'bullmq';
 import { Redis } from 'ioredis';
-import { MalformedMessageError, RetryLaterError, type OutboxJob } from '@mnsim/runtime';
+import { MalformedMessageError, RetryLaterError } from '@mnsim/runtime';
 import {
   DEFAULT_DEAD_LETTER_LIMITS,
   DeadLetterQueue,
@@ -118,8 +118,21 @@ export const DEFAULT_JOB_OPTIONS = {
   backoff: { type: 'exponential', delay: 100 },
 } as const;
 
+/**
+ * A job as the transport carries it, whatever its protocol: the runtime's OutboxJob (whose name
+ * types its message) is one; the bench's raw ceiling sends its own.
+ */
+export interface TransportJob {
+  queue: string;
+  name: string;
+  jobId: string;
+  data: unknown;
+  /** attempts with a fixed 200 ms backoff, in place of the default */
+  attempts?: number;
+}
+
 /** BullMQ's options for an outbox job: its id, and its own attempts if it has them. */
-function jobOptions(j: OutboxJob): JobsOptions {
+function jobOptions(j: TransportJob): JobsOptions {
   return {
     ...DEFAULT_JOB_OPTIONS,
     jobId: j.jobId,
@@ -221,7 +234,7 @@ export class Bus {
    * queues); job ids make a re-sent outbox a no-op while the jobs exist. A single job, what most
    * hops send, is added by its queue: one script, without the MULTI and EXEC around it.
    */
-  async send(outbox: readonly OutboxJob[]): Promise<void> {
+  async send(outbox: readonly TransportJob[]): Promise<void> {
     if (outbox.length === 0) return;
     if (outbox.length === 1) {
       const [j] = outbox;

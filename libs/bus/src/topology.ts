@@ -121,6 +121,16 @@ export const CLUSTER_PROCESSES: readonly ClusterProcess[] = CLUSTER_APPS.flatMap
       : [{ name: app.name, app, arch: null, env: {}, queues: app.queues }],
 );
 
+/** The process an app runs as: of `arch` for the per-arch app (whose arch it needs). */
+export function processOf(app: AppName, arch: Arch | null = null): ClusterProcess {
+  const found = CLUSTER_PROCESSES.find(
+    (p) => p.app.name === app && (p.arch === null || p.arch === arch),
+  );
+  if (!found)
+    throw new Error(`no process of app ${app}${arch ? ` for ${arch}` : ''} in the cluster`);
+  return found;
+}
+
 /** Every queue a process of the cluster serves, in CLUSTER_PROCESSES's order. */
 export const SERVED_QUEUES: readonly string[] = CLUSTER_PROCESSES.flatMap((p) =>
   p.queues.map((q) => q.queue),

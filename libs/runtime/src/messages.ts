@@ -170,25 +170,52 @@ export type FinishMessage = z.infer<typeof finishSchema>;
 export type Cursor = z.infer<typeof cursorSchema>;
 export type ReplyTo = z.infer<typeof replyTo>;
 
-/** Which schema each job name on each kind of queue must satisfy. */
-export const COMPONENT_JOBS = { [JOB.invoke]: invokeSchema, [JOB.reply]: replySchema } as const;
-export const ORCHESTRATOR_JOBS = {
-  [JOB.start]: startSchema,
-  [JOB.done]: doneSchema,
-  [JOB.timeout]: timeoutSchema,
-  [JOB.fail]: failSchema,
-} as const;
-export const AUDITOR_JOBS = { [JOB.flush]: flushSchema, [JOB.finish]: finishSchema } as const;
+/** Every job of the protocol by its name: the message it carries. */
+export interface JobMessages {
+  invoke: InvokeMessage;
+  reply: ReplyMessage;
+  start: StartMessage;
+  done: DoneMessage;
+  timeout: TimeoutMessage;
+  fail: FailMessage;
+  flush: FlushMessage;
+  finish: FinishMessage;
+}
+
+export type JobName = keyof JobMessages;
+
+const JOB_SCHEMAS: { readonly [N in JobName]: z.ZodType<JobMessages[N]> } = {
+  invoke: invokeSchema,
+  reply: replySchema,
+  start: startSchema,
+  done: doneSchema,
+  timeout: timeoutSchema,
+  fail: failSchema,
+  flush: flushSchema,
+  finish: finishSchema,
+};
+
+/** A job named one of `N`, its message's type following from its name (a switch on it narrows). */
+export type Job<N extends JobName = JobName> = {
+  [K in N]: { name: K; data: JobMessages[K] };
+}[N];
+
+/** The jobs each kind of queue takes. */
+export const COMPONENT_JOBS = [JOB.invoke, JOB.reply] as const;
+export const ORCHESTRATOR_JOBS = [JOB.start, JOB.done, JOB.timeout, JOB.fail] as const;
+export const AUDITOR_JOBS = [JOB.flush, JOB.finish] as const;
 
 /** A job to send: persisted before it is sent, so a redelivered message re-sends the same. */
-export interface OutboxJob {
-  queue: string;
-  name: string;
-  jobId: string;
-  data: unknown;
-  /** attempts with a fixed 200 ms backoff (the auditor's finish waits for batches in flight) */
-  attempts?: number;
-}
+export type OutboxJob<N extends JobName = JobName> = {
+  [K in N]: {
+    queue: string;
+    name: K;
+    jobId: string;
+    data: JobMessages[K];
+    /** attempts with a fixed 200 ms backoff (the auditor's finish waits for batches in flight) */
+    attempts?: number;
+  };
+}[N];
 
 /** A message that failed validation: `reason` names the field path. */
 export class MalformedMessageError extends Error {}
@@ -196,20 +223,26 @@ export class MalformedMessageError extends Error {}
 /** Not an error: the job is retried later by BullMQ (logged at info level). */
 export class RetryLaterError extends Error {}
 
-export function parseMessage<S extends z.ZodType>(
-  schemas: Record<string, S>,
+/**
+ * The job as the queue that got it takes it: a name it accepts, a message its schema validates.
+ * Anything else is a MalformedMessageError naming the name or the field path.
+ */
+export function parseJob<N extends JobName>(
+  accepted: readonly N[],
   name: string,
   data: unknown,
-): z.infer<S> {
-  const schema = Object.prototype.hasOwnProperty.call(schemas, name) ? schemas[name] : undefined;
-  if (!schema) throw new MalformedMessageError(`unknown job name '${name}'`);
-  const r = schema.safeParse(data);
+): Job<N> {
+  if (!(accepted as readonly string[]).includes(name)) {
+    throw new MalformedMessageError(`unknown job name '${name}'`);
+  }
+  const r = (JOB_SCHEMAS[name as N] as z.ZodType).safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
     const path = issue?.path.length ? issue.path.join('.') : '(root)';
     throw new MalformedMessageError(`${path}: ${issue?.message ?? 'invalid'}`);
   }
-  return r.data;
+  // the name was accepted and its own schema validated the data
+  return { name, data: r.data } as unknown as Job<N>;
 }
 
 /** Deterministic job ids: from the run and the event, never ':' and never integer-like. */

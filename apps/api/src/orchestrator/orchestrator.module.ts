@@ -4,9 +4,7 @@
  * queues. Imported by the ApiModule when the api is given a cluster to orchestrate.
  */
 import { type DynamicModule, Module } from '@nestjs/common';
-import { BullModule } from '@nestjs/bullmq';
 import { BusModule, type ClusterConfig } from '@mnsim/bus';
-import { COMPONENT_QUEUES, ORCHESTRATOR_QUEUE } from '@mnsim/runtime';
 import { orchestratorProcessor } from './orchestrator.processor.js';
 import { taskProcessor } from './task.processor.js';
 
@@ -15,10 +13,7 @@ export class OrchestratorModule {
   static forRoot(config: ClusterConfig): DynamicModule {
     return {
       module: OrchestratorModule,
-      imports: [
-        BusModule.forRoot(config, 'api'),
-        BullModule.registerQueue({ name: ORCHESTRATOR_QUEUE }, { name: COMPONENT_QUEUES.task }),
-      ],
+      imports: [BusModule.forRoot(config, 'api')],
       providers: [orchestratorProcessor(config), taskProcessor(config)],
     };
   }
