@@ -47,6 +47,15 @@ export default tseslint.config(
           ],
         },
       ],
+      // the same for import(), which no-restricted-imports does not see
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression[source.value=/^\\.\\.\\/.*\\/src(\\/|$)/]',
+          message:
+            'import another package by its name (@mnsim/…), not its src/ by a relative path; apps never import each other',
+        },
+      ],
     },
   },
   {

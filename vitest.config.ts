@@ -19,6 +19,7 @@ export default defineConfig({
       'scenarios',
       'engine',
       'runs',
+      'http',
     ].map((name) => ({
       find: `@mnsim/${name}`,
       replacement: lib(name),

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ARCHES } from '@mnsim/kernel';
 import { CLUSTER_APPS, CLUSTER_PROCESSES, parseClusterConfig } from '@mnsim/bus';
-import { loadApiConfig } from '../apps/api/src/config.js';
+import { loadApiConfig } from '@mnsim/http';
 
 const ROOT = join(import.meta.dirname, '..');
 const FILE = join(ROOT, 'docker-compose.yml');

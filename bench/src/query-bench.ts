@@ -20,7 +20,7 @@ import { ARCHES } from '@mnsim/kernel';
 import { resolveScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
 import pg from 'pg';
-import { serve } from '../../apps/api/src/index.js';
+import { serve } from '@mnsim/http';
 import { dropSchema } from './cleanup.js';
 
 export interface QueryBenchResult {

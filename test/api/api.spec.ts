@@ -14,7 +14,7 @@ import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { type ApiConfig, createApiApp } from '../../apps/api/src/index.js';
+import { type ApiConfig, createApiApp } from '@mnsim/http';
 import { buildDist } from '../distributed/processes.js';
 
 const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

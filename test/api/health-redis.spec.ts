@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApiApp, loadApiConfig } from '../../apps/api/src/index.js';
+import { createApiApp, loadApiConfig } from '@mnsim/http';
 import { PrivateRedis, freePort } from '../distributed/private-redis.js';
 import { buildDist } from '../distributed/processes.js';
 

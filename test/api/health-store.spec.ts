@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApiApp } from '../../apps/api/src/index.js';
+import { createApiApp } from '@mnsim/http';
 
 describe('GET /health on a SQLite file', () => {
   let dir: string;

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiConfig, ApiConfigError, serve } from '../../apps/api/src/index.js';
+import { type ApiConfig, ApiConfigError, serve } from '@mnsim/http';
 
 describe('serve', () => {
   let dir: string;

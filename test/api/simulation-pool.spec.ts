@@ -9,8 +9,8 @@ import { TEST_DIALECTS, type TestDatabase } from '../../libs/store/src/test-dial
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostileScenario } from '../../bench/src/hostile-scenario.js';
-import { type ApiConfig, createApiApp } from '../../apps/api/src/index.js';
-import { SimulationPool } from '../../apps/api/src/simulation-pool.js';
+import { type ApiConfig, createApiApp } from '@mnsim/http';
+import { SimulationPool } from '../../libs/http/src/simulation-pool.js';
 import { buildDist } from '../distributed/processes.js';
 
 const configFor = (db: TestDatabase, threads: number, queue: number): ApiConfig => ({

@@ -11,7 +11,7 @@ import type { RunEvent } from '@mnsim/events';
 import { openStore, type Store } from '@mnsim/store';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ApiConfig, createApiApp } from '../../apps/api/src/index.js';
+import { type ApiConfig, createApiApp } from '@mnsim/http';
 import { TEST_DIALECTS } from '../../libs/store/src/test-dialects.js';
 
 const RUN_TIMEOUT_MS = 1000;

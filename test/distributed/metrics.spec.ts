@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveScenario } from '@mnsim/scenarios';
-import { createApiApp } from '../../apps/api/src/index.js';
+import { createApiApp } from '@mnsim/http';
 import { runDistributedWith } from '@mnsim/bus';
 import { DATABASE_URL, REDIS_URL, type Env, inProcessCluster, testEnv } from './harness.js';
 

@@ -7,8 +7,7 @@
  */
 import { stopWhenSupervisorGone, workerLogger } from '@mnsim/bus';
 import { exitStatusOf } from '@mnsim/errors';
-import { serve } from './app.js';
-import { loadApiConfig } from './config.js';
+import { loadApiConfig, serve } from '@mnsim/http';
 
 stopWhenSupervisorGone();
 try {

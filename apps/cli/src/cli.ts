@@ -211,7 +211,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "serve the HTTP API: runs, events, violations, signatures, replay (MNSIM_API_HOST, MNSIM_API_PORT, MNSIM_API_TOKEN); with MNSIM_REDIS_URL also orchestrate that cluster's runs (MNSIM_ORCHESTRATOR=off: HTTP only)",
     )
     .action(async () => {
-      const { loadApiConfig, serve } = await import('../../api/src/index.js');
+      const { loadApiConfig, serve } = await import('@mnsim/http');
       const api = await serve(loadApiConfig());
       await api.closed;
       setExit(0);

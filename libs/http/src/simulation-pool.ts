@@ -88,7 +88,7 @@ function workerFile(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const beside = join(here, 'simulation-worker.js');
   if (existsSync(beside)) return beside;
-  return join(here, '../../../dist/apps/api/src/simulation-worker.js');
+  return join(here, '../../../dist/libs/http/src/simulation-worker.js');
 }
 
 @Injectable()
