@@ -8,10 +8,11 @@
  * One sweep (a script) per interval per orchestrator, whatever the number of runs, instead of a
  * delayed job per stimulus that was armed with it and removed when its chain completed.
  */
-import { JOB, ORCHESTRATOR_QUEUE, jobId } from '@mnsim/runtime';
+import { JOB, ORCHESTRATOR_QUEUE, type OutboxJob, jobId } from '@mnsim/runtime';
 import type { Bus } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
 import { RunStateRepository } from './run-state.js';
+import { PeriodicSweep } from './periodic-sweep.js';
 
 export interface ChainWatchdogOptions {
   /** how often the deadlines are swept (ms); a timeout fires up to this late (default 500) */
@@ -22,19 +23,11 @@ export interface ChainWatchdogOptions {
 
 /** Chains claimed per sweep at most; more wait for the next. */
 const CLAIM_LIMIT = 500;
-const WARN_QUIET_MS = 30_000;
-const STOP_WAIT_MS = 1_000;
 
 export class ChainWatchdog {
   private readonly runs: RunStateRepository;
-  private timer: NodeJS.Timeout | null = null;
-  /** the sweep under way, if any */
-  private inFlight: Promise<number> | null = null;
-  private stopped = false;
-  private readonly intervalMs: number;
   private readonly retryMs: number;
-  /** when a failed sweep was last logged: one line per WARN_QUIET_MS while Redis is away */
-  private lastWarned = 0;
+  private readonly loop: PeriodicSweep<number>;
 
   constructor(
     private readonly bus: Bus,
@@ -42,66 +35,48 @@ export class ChainWatchdog {
     opts: ChainWatchdogOptions = {},
   ) {
     this.runs = new RunStateRepository(bus.redis, bus.opts.prefix);
-    this.intervalMs = opts.intervalMs ?? 500;
     this.retryMs = opts.retryMs ?? 5_000;
+    this.loop = new PeriodicSweep(
+      () => this.claimAndSend(),
+      0,
+      log,
+      'chain deadlines not swept (retrying)',
+      opts.intervalMs ?? 500,
+    );
   }
 
   /** Sweeps every interval until the bus closes (or stop()). */
   start(): void {
-    if (this.timer) return;
-    this.stopped = false;
-    this.timer = setInterval(() => {
-      // one sweep at a time: the ticks that come while one waits (Redis slow or away) are skipped
-      if (this.inFlight) return;
-      this.inFlight = this.sweep().finally(() => {
-        this.inFlight = null;
-      });
-    }, this.intervalMs);
+    this.loop.start();
     this.bus.onClose(() => this.stop());
   }
 
-  /**
-   * Stops sweeping. A sweep under way is waited for, but no longer than STOP_WAIT_MS: with Redis
-   * away its commands wait for a connection that the bus is about to close.
-   */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    const inFlight = this.inFlight;
-    if (!inFlight) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([inFlight, new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  /** Sends the timeout of every chain past its deadline; how many. Never throws (it logs). */
-  async sweep(): Promise<number> {
-    try {
-      const expired = await this.runs.claimExpiredChains(this.retryMs, CLAIM_LIMIT);
-      if (expired.length === 0) return 0;
-      await this.bus.send(
-        expired.map(({ runId, stimulusId }) => ({
-          queue: ORCHESTRATOR_QUEUE,
-          name: JOB.timeout,
-          jobId: jobId(runId, 'timeout', stimulusId),
-          data: { runId, stimulusId },
-        })),
-      );
-      for (const { runId, stimulusId } of expired) {
-        this.log('info', 'chain past its deadline: timeout sent', { runId, stimulusId });
-      }
-      return expired.length;
-    } catch (err) {
-      // Redis away: the deadlines stay, the next sweep claims them
-      const now = Date.now();
-      if (!this.stopped && now - this.lastWarned >= WARN_QUIET_MS) {
-        this.lastWarned = now;
-        this.log('warn', 'chain deadlines not swept (retrying)', {
-          reason: err instanceof Error ? err.message : String(err),
-        });
-      }
-      return 0;
+  /**
+   * Sends the timeout of every chain past its deadline; how many. Never throws: Redis away, the
+   * deadlines stay and the next sweep claims them.
+   */
+  sweep(): Promise<number> {
+    return this.loop.sweep();
+  }
+
+  private async claimAndSend(): Promise<number> {
+    const expired = await this.runs.claimExpiredChains(this.retryMs, CLAIM_LIMIT);
+    if (expired.length === 0) return 0;
+    await this.bus.send(
+      expired.map(({ runId, stimulusId }): OutboxJob<'timeout'> => ({
+        queue: ORCHESTRATOR_QUEUE,
+        name: JOB.timeout,
+        jobId: jobId(runId, 'timeout', stimulusId),
+        data: { runId, stimulusId },
+      })),
+    );
+    for (const { runId, stimulusId } of expired) {
+      this.log('info', 'chain past its deadline: timeout sent', { runId, stimulusId });
     }
+    return expired.length;
   }
 }
