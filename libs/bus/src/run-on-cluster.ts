@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import type { Violation } from '@mnsim/events';
 import { kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
-import { openStore, type Store } from '@mnsim/store';
+import { newRunOf, openStore, type Store } from '@mnsim/store';
 import { DEFAULT_CHAIN_TIMEOUT_MS, DistributedClient } from './client.js';
 import { ClusterStalledError, runQueues, unservedQueues } from './cluster-watch.js';
 import { Bus } from './redis-bus.js';
@@ -141,19 +141,11 @@ export async function runDistributedWith(
   source: string | null,
   opts: Omit<RunDistributedOptions, 'redisUrl' | 'databaseUrl' | 'databaseSchema' | 'prefix'>,
 ): Promise<DistributedRun> {
-  const runId = opts.runId ?? randomUUID();
-  const kernel = opts.kernel ?? scenario.kernel;
-  const seed = opts.seed ?? scenario.seed;
+  const run = newRunOf(opts.runId ?? randomUUID(), scenario, source, opts);
+  const { runId, kernel, seed } = run;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CHAIN_TIMEOUT_MS;
   if (client.watch.error) throw client.watch.error;
-  await store.createRun({
-    runId,
-    scenario: scenario.name,
-    kernel,
-    arch: scenario.host.arch,
-    seed,
-    source,
-  });
+  await store.createRun(run);
   let events = 0;
   const report = (): void =>
     opts.onProgress?.({ events, sinceProgressMs: client.watch.sinceProgressMs() });

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { KernelVariant, Scenario } from '@mnsim/kernel';
 import { recordInto, simulateAsync, type SimulationResult } from '@mnsim/engine';
 import type { RunLimits } from '@mnsim/events';
-import type { Store } from '@mnsim/store';
+import { type Store, newRunOf } from '@mnsim/store';
 
 export interface RecordedRun extends SimulationResult {
   runId: string;
@@ -19,17 +19,9 @@ export async function runEmbedded(
   source: string | null,
   opts: { kernel?: KernelVariant; seed?: number; limits?: Readonly<RunLimits> },
 ): Promise<RecordedRun> {
-  const runId = randomUUID();
-  const kernel = opts.kernel ?? scenario.kernel;
-  const seed = opts.seed ?? scenario.seed;
-  await store.createRun({
-    runId,
-    scenario: scenario.name,
-    kernel,
-    arch: scenario.host.arch,
-    seed,
-    source,
-  });
+  const run = newRunOf(randomUUID(), scenario, source, opts);
+  const { runId, kernel, seed } = run;
+  await store.createRun(run);
   const sink = store.createEventSink(runId, {
     scenario: scenario.name,
     kernel,

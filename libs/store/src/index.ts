@@ -26,7 +26,7 @@ export type {
   ViolationRow,
   ViolationToAppend,
 } from './types.js';
-export { MAX_PAGE_SIZE } from './types.js';
+export { MAX_PAGE_SIZE, newRunOf } from './types.js';
 export { DEFAULT_SQLITE_PATH } from './data-source.js';
 export {
   AmbiguousRunIdError,

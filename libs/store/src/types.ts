@@ -26,6 +26,26 @@ export interface NewRun {
   source?: string | null;
 }
 
+/**
+ * The row of a new run of `scenario`: its kernel and seed the scenario's own unless `opts`
+ * overrides them (the CLI's --kernel and --seed), as the engine and the cluster will run it.
+ */
+export function newRunOf<K extends string>(
+  runId: string,
+  scenario: { name: string; kernel: K; seed: number; host: { arch: string } },
+  source: string | null,
+  opts: { kernel?: K; seed?: number } = {},
+): NewRun & { kernel: K } {
+  return {
+    runId,
+    scenario: scenario.name,
+    kernel: opts.kernel ?? scenario.kernel,
+    arch: scenario.host.arch,
+    seed: opts.seed ?? scenario.seed,
+    source,
+  };
+}
+
 export interface RunRow {
   runId: string;
   scenario: string;
