@@ -1,4 +1,5 @@
 import { EntitySchema } from 'typeorm';
+import type { Violation } from '@mnsim/events';
 import { columnTypes } from './column-types.js';
 import type { Dialect } from './types.js';
 
@@ -39,21 +40,10 @@ export interface EventRecord {
   recordedAt: Date | string;
 }
 
-export interface ViolationRecord {
+/** A violations row: the violation as the log records it, with its run's labels. */
+export interface ViolationRecord extends Violation {
   runId: string;
-  seq: number;
   eventId: string;
-  jiffies: number;
-  site: string;
-  inAtomic: number;
-  irqsDisabled: number;
-  nonBlock: number;
-  pid: number;
-  comm: string;
-  reported: boolean;
-  signature: string;
-  stack: string[];
-  text: string;
   scenario: string;
   kernel: string;
   arch: string;
