@@ -142,7 +142,11 @@ export async function benchReplay(
   try {
     // warm-up: the same code paths on a small log
     const small = join(dir, 'warm-up.jsonl');
-    await recordLogFile(replayBenchScenario(2000), small, { runId: 'warm-up' });
+    // past the default 4 MiB of log too: no limits, as for the measured log
+    await recordLogFile(replayBenchScenario(2000), small, {
+      runId: 'warm-up',
+      limits: NO_RUN_LIMITS,
+    });
     await replayFile(small);
 
     const scenario = replayBenchScenario(Math.ceil(minEvents / EVENTS_PER_STEP));
