@@ -11,6 +11,7 @@ export default defineConfig({
   resolve: {
     alias: [
       'errors',
+      'config',
       'kernel',
       'events',
       'runtime',

@@ -16,7 +16,8 @@ import {
   type BusLogger,
   type DeadLetterData,
 } from '@mnsim/bus';
-import { COMPONENT_QUEUES, ConfigError, MalformedMessageError } from '@mnsim/runtime';
+import { ConfigError } from '@mnsim/config';
+import { COMPONENT_QUEUES, MalformedMessageError } from '@mnsim/runtime';
 import { REDIS_URL, dropPrefix } from './harness.js';
 
 const DAY = 86_400_000;
@@ -138,11 +139,11 @@ describe('the dead-letter queue', () => {
     // unset: the keys stay absent and the bus's defaults apply
     expect(parseClusterConfig({})).not.toHaveProperty('MNSIM_DLQ_MAX_AGE');
     for (const [env, named] of [
-      [{ MNSIM_DLQ_MAX_ENTRIES: 'many' }, 'MNSIM_DLQ_MAX_ENTRIES: '],
-      [{ MNSIM_DLQ_MAX_ENTRIES: '0' }, 'MNSIM_DLQ_MAX_ENTRIES: '],
-      [{ MNSIM_DLQ_MAX_AGE: '7 days' }, 'MNSIM_DLQ_MAX_AGE: expected a duration'],
-      [{ MNSIM_DLQ_MAX_AGE: '400d' }, 'MNSIM_DLQ_MAX_AGE: expected a duration'],
-      [{ MNSIM_DLQ_MAX_AGE: '500ms' }, 'MNSIM_DLQ_MAX_AGE: expected a duration'],
+      [{ MNSIM_DLQ_MAX_ENTRIES: 'many' }, 'MNSIM_DLQ_MAX_ENTRIES '],
+      [{ MNSIM_DLQ_MAX_ENTRIES: '0' }, 'MNSIM_DLQ_MAX_ENTRIES '],
+      [{ MNSIM_DLQ_MAX_AGE: '7 days' }, 'MNSIM_DLQ_MAX_AGE must be a duration'],
+      [{ MNSIM_DLQ_MAX_AGE: '400d' }, 'MNSIM_DLQ_MAX_AGE must be a duration'],
+      [{ MNSIM_DLQ_MAX_AGE: '500ms' }, 'MNSIM_DLQ_MAX_AGE must be a duration'],
     ] as const) {
       expect(() => parseClusterConfig(env)).toThrow(ConfigError);
       expect(() => parseClusterConfig(env)).toThrow(named);

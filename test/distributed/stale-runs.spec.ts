@@ -14,7 +14,7 @@ import {
   staleRunReason,
   staleSweepIntervalOf,
 } from '@mnsim/bus';
-import { ConfigError } from '@mnsim/runtime';
+import { ConfigError } from '@mnsim/config';
 import type { Store } from '@mnsim/store';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module.js';
 import { DATABASE_URL, type Env, REDIS_URL, testEnv } from './harness.js';
@@ -35,7 +35,7 @@ describe('MNSIM_RUN_TIMEOUT in the cluster config', () => {
     expect(parseClusterConfig({}).MNSIM_RUN_TIMEOUT).toBeUndefined();
     expect(() => parseClusterConfig({ MNSIM_RUN_TIMEOUT: 'soon' })).toThrow(
       new ConfigError(
-        'MNSIM_RUN_TIMEOUT: expected a duration from 1 s to 24 h, in seconds or with ms, s or m',
+        'MNSIM_RUN_TIMEOUT must be a duration from 1 s to 24 h, in seconds or with ms, s or m (got "soon")',
       ),
     );
   });

@@ -11,7 +11,7 @@ import {
   type ClusterConfig,
   StaleRunSweeper,
 } from '@mnsim/bus';
-import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
+import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/config';
 import type { Store } from '@mnsim/store';
 import { AUDIT_STORE } from './auditor.processor.js';
 

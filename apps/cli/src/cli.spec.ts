@@ -20,7 +20,8 @@ import { dropPrefix } from '../../../test/distributed/harness.js';
 import { hostileScenario } from '../../../bench/src/hostile-scenario.js';
 import { type CliOutcome, captureOutput } from '../../../test/cli-output.js';
 import { main } from './cli.js';
-import { loadConfig, parseRunTimeout } from './config.js';
+import { parseRunTimeout } from '@mnsim/config';
+import { loadConfig } from './config.js';
 
 const mnsim = (...args: string[]): Promise<CliOutcome> => captureOutput(() => main(args));
 

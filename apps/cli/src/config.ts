@@ -5,10 +5,10 @@
  * wait for runs that no longer move; MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES and
  * MNSIM_MAX_TRACE_ENTRIES what one run may produce.
  */
+import { z } from 'zod';
 import { type RunLimits, runLimitsFromEnv } from '@mnsim/events';
-import { ConfigError, parseRunTimeout as parseBusRunTimeout } from '@mnsim/runtime';
+import { DEFAULT_RUN_TIMEOUT_MS, ENV, envVar, parseEnv } from '@mnsim/config';
 import type { StoreOptions } from '@mnsim/store';
-import { UsageError } from './errors.js';
 
 export interface CliConfig {
   store: StoreOptions;
@@ -21,40 +21,26 @@ export interface CliConfig {
   runLimits?: Readonly<RunLimits>;
 }
 
-/**
- * MNSIM_RUN_TIMEOUT in ms, read as the cluster's services read it (@mnsim/bus); default 60 s.
- * @throws UsageError naming the variable and what it accepts
- */
-export function parseRunTimeout(raw: string | undefined): number {
-  try {
-    return parseBusRunTimeout(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
-}
+/** The CLI's variables: the shared parts (@mnsim/config), as the API and the cluster read them. */
+const cliEnvSchema = z.object({
+  MNSIM_DATABASE_URL: envVar(ENV.MNSIM_DATABASE_URL),
+  MNSIM_DATABASE_SCHEMA: envVar(ENV.MNSIM_DATABASE_SCHEMA),
+  MNSIM_SQLITE_PATH: envVar(ENV.MNSIM_SQLITE_PATH),
+  MNSIM_REDIS_URL: envVar(ENV.MNSIM_REDIS_URL),
+  MNSIM_QUEUE_PREFIX: envVar(ENV.MNSIM_QUEUE_PREFIX),
+  MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT),
+});
 
+/** @throws ConfigError (exit status 2) naming the first bad variable */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
-  const url = env.MNSIM_DATABASE_URL?.trim();
-  if (url && !/^postgres(ql)?:\/\//.test(url)) {
-    throw new UsageError(
-      `MNSIM_DATABASE_URL must be a postgres:// or postgresql:// URL (got ${JSON.stringify(url)}); unset it to use the embedded SQLite store`,
-    );
-  }
-  const redis = env.MNSIM_REDIS_URL?.trim();
-  if (redis && !/^rediss?:\/\//.test(redis)) {
-    throw new UsageError(
-      `MNSIM_REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redis)})`,
-    );
-  }
-  const sqlitePath = env.MNSIM_SQLITE_PATH?.trim();
+  const e = parseEnv(cliEnvSchema, env);
   return {
-    store: url
-      ? { url, schema: env.MNSIM_DATABASE_SCHEMA?.trim() || undefined }
-      : { sqlitePath: sqlitePath || undefined },
-    redisUrl: redis || null,
-    queuePrefix: env.MNSIM_QUEUE_PREFIX?.trim() || 'mnsim',
-    runTimeoutMs: parseRunTimeout(env.MNSIM_RUN_TIMEOUT),
+    store: e.MNSIM_DATABASE_URL
+      ? { url: e.MNSIM_DATABASE_URL, schema: e.MNSIM_DATABASE_SCHEMA }
+      : { sqlitePath: e.MNSIM_SQLITE_PATH },
+    redisUrl: e.MNSIM_REDIS_URL ?? null,
+    queuePrefix: e.MNSIM_QUEUE_PREFIX ?? 'mnsim',
+    runTimeoutMs: e.MNSIM_RUN_TIMEOUT ?? DEFAULT_RUN_TIMEOUT_MS,
     runLimits: runLimitsFromEnv(env),
   };
 }

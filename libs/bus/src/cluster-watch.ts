@@ -13,7 +13,7 @@
  */
 import { MnsimError } from '@mnsim/errors';
 import type { Arch } from '@mnsim/kernel';
-import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
+import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/config';
 import type { Bus } from './redis-bus.js';
 import { CLUSTER_APPS, serverOf } from './topology.js';
 

@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { ClusterConfig } from '@mnsim/bus';
-import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/runtime';
+import { DEFAULT_RUN_TIMEOUT_MS } from '@mnsim/config';
 import type { Store, StoreOptions } from '@mnsim/store';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { HealthController } from './health.controller.js';

@@ -139,8 +139,14 @@ describe('loadApiConfig', () => {
       'MNSIM_RUN_TIMEOUT must be a duration from 1 s to 24 h',
     ],
     // the orchestrator's settings are the workers', checked as theirs
-    [{ MNSIM_REDIS_URL: 'redis://r:1', MNSIM_CONCURRENCY: '0' }, 'MNSIM_CONCURRENCY: '],
-    [{ MNSIM_REDIS_URL: 'redis://r:1', MNSIM_LOCK_DURATION_MS: 'x' }, 'MNSIM_LOCK_DURATION_MS: '],
+    [
+      { MNSIM_REDIS_URL: 'redis://r:1', MNSIM_CONCURRENCY: '0' },
+      'MNSIM_CONCURRENCY must be an integer from 1 to 1000',
+    ],
+    [
+      { MNSIM_REDIS_URL: 'redis://r:1', MNSIM_LOCK_DURATION_MS: 'x' },
+      'MNSIM_LOCK_DURATION_MS must be an integer from 500 to 600000',
+    ],
   ])('refuses %j with one line naming the variable', (env, reason) => {
     let error: unknown;
     try {

@@ -26,9 +26,8 @@
  *   MNSIM_MAX_RUN_EVENTS, MNSIM_MAX_RUN_BYTES, MNSIM_MAX_TRACE_ENTRIES
  *                          what one run or replay may produce; as the CLI reads them
  */
-import { MnsimError } from '@mnsim/errors';
 import { type ClusterConfig, parseClusterConfig } from '@mnsim/bus';
-import { ConfigError, parseRunTimeout } from '@mnsim/runtime';
+import { ConfigError, DEFAULT_RUN_TIMEOUT_MS, ENV, envVar, parseEnv } from '@mnsim/config';
 import { InvalidRunLimitError, type RunLimits, runLimitsFromEnv } from '@mnsim/events';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
 import type { SimulationSettings } from './simulation-pool.js';
@@ -59,22 +58,15 @@ export interface ApiConfig {
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */
-export class ApiConfigError extends MnsimError {
-  constructor(message: string) {
-    super(message, 'config');
-  }
-}
+export class ApiConfigError extends ConfigError {}
 
 export const DEFAULT_API_HOST = '127.0.0.1';
 export const DEFAULT_API_PORT = 8080;
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export const MIN_TOKEN_LENGTH = 16;
 
-/** unset and blank variables are absent (as in the CLI), except MNSIM_API_TOKEN: see below */
-const optional = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+/** unset and blank variables are absent (as everywhere, @mnsim/config), except MNSIM_API_TOKEN */
+const optional = envVar(z.string());
 
 const envSchema = z.object({
   MNSIM_API_HOST: optional.pipe(
@@ -105,35 +97,12 @@ const envSchema = z.object({
       error: `must be at least ${MIN_TOKEN_LENGTH} characters (unset it to serve without authentication)`,
     })
     .optional(),
-  MNSIM_DATABASE_URL: optional.pipe(
-    z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, {
-        error: 'must be a postgres:// or postgresql:// URL; unset it to use the SQLite store',
-      })
-      .optional(),
-  ),
-  MNSIM_DATABASE_SCHEMA: optional.pipe(
-    z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
-        error: 'must be a Postgres schema name: letters, digits and _, at most 63',
-      })
-      .optional(),
-  ),
-  MNSIM_SQLITE_PATH: optional,
-  MNSIM_REDIS_URL: optional.pipe(
-    z
-      .string()
-      .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
-      .optional(),
-  ),
-  MNSIM_QUEUE_PREFIX: optional.pipe(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -, at most 64' })
-      .optional(),
-  ),
+  MNSIM_DATABASE_URL: envVar(ENV.MNSIM_DATABASE_URL),
+  MNSIM_DATABASE_SCHEMA: envVar(ENV.MNSIM_DATABASE_SCHEMA),
+  MNSIM_SQLITE_PATH: envVar(ENV.MNSIM_SQLITE_PATH),
+  MNSIM_REDIS_URL: envVar(ENV.MNSIM_REDIS_URL),
+  MNSIM_QUEUE_PREFIX: envVar(ENV.MNSIM_QUEUE_PREFIX),
+  MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT),
   MNSIM_API_THREADS: optional.pipe(
     z
       .string()
@@ -170,19 +139,18 @@ const envSchema = z.object({
 
 /** Reads the API's configuration from `env`; throws ApiConfigError naming the first bad variable. */
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    // the value is not echoed: it may be a token or a URL with a password
-    throw new ApiConfigError(`${issue.path.join('.')} ${issue.message}`);
+  let e: z.output<typeof envSchema>;
+  try {
+    // the value is not echoed where it may be a token or a URL with a password
+    e = parseEnv(envSchema, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ApiConfigError(err.message);
+    throw err;
   }
-  const e = parsed.data;
   let orchestrator: ClusterConfig | null = null;
-  let runTimeoutMs: number;
   let limits: RunLimits;
   try {
     limits = runLimitsFromEnv(env);
-    runTimeoutMs = parseRunTimeout(env.MNSIM_RUN_TIMEOUT);
     if (e.MNSIM_REDIS_URL !== undefined && e.MNSIM_ORCHESTRATOR === 'on') {
       orchestrator = parseClusterConfig(env);
     }
@@ -206,7 +174,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         ? { redisUrl: e.MNSIM_REDIS_URL, prefix: e.MNSIM_QUEUE_PREFIX ?? 'mnsim' }
         : null,
     orchestrator,
-    runTimeoutMs,
+    runTimeoutMs: e.MNSIM_RUN_TIMEOUT ?? DEFAULT_RUN_TIMEOUT_MS,
     simulation: {
       threads: e.MNSIM_API_THREADS,
       queue: e.MNSIM_API_QUEUE,

@@ -11,4 +11,3 @@ export * from './chain.js';
 export * from './orchestrator.js';
 export * from './in-process.js';
 export * from './execute.js';
-export * from './run-timeout.js';

@@ -1,19 +1,10 @@
-import { MnsimError } from '@mnsim/errors';
 /**
  * MNSIM_RUN_TIMEOUT, read in one place: a distributed client gives up on runs that did not move
  * for this long, and the api and the auditor fail the runs whose last sign of life is older. Here
  * rather than in the transport's configuration, so that the CLI reads it without loading BullMQ.
  */
-
 /** design.md's 60 s */
 export const DEFAULT_RUN_TIMEOUT_MS = 60_000;
-
-/** A configuration value the process cannot start with; its message names the variable. */
-export class ConfigError extends MnsimError {
-  constructor(message: string) {
-    super(message, 'config');
-  }
-}
 
 /** What MNSIM_RUN_TIMEOUT accepts. */
 export const RUN_TIMEOUT_RULE = 'a duration from 1 s to 24 h, in seconds or with ms, s or m';
@@ -25,18 +16,4 @@ export function runTimeoutMs(raw: string): number | null {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text);
   const ms = m ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000) : NaN;
   return ms >= 1000 && ms <= 86_400_000 ? Math.round(ms) : null;
-}
-
-/**
- * MNSIM_RUN_TIMEOUT, in ms; unset or blank: 60 s.
- * @throws ConfigError naming the variable and what it accepts
- */
-export function parseRunTimeout(raw: string | undefined): number {
-  const ms = runTimeoutMs(raw ?? '');
-  if (ms === null) {
-    throw new ConfigError(
-      `MNSIM_RUN_TIMEOUT must be ${RUN_TIMEOUT_RULE} (got ${JSON.stringify(raw?.trim())})`,
-    );
-  }
-  return ms;
 }
