@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { type RunLimits, runLimitsFromEnv } from '@mnsim/events';
-import { DEFAULT_RUN_TIMEOUT_MS, ENV, envVar, parseEnv } from '@mnsim/config';
+import { DEFAULT_RUN_TIMEOUT_MS, SHARED_ENV, parseEnv } from '@mnsim/config';
 import type { StoreOptions } from '@mnsim/store';
 
 export interface CliConfig {
@@ -22,14 +22,7 @@ export interface CliConfig {
 }
 
 /** The CLI's variables: the shared parts (@mnsim/config), as the API and the cluster read them. */
-const cliEnvSchema = z.object({
-  MNSIM_DATABASE_URL: envVar(ENV.MNSIM_DATABASE_URL),
-  MNSIM_DATABASE_SCHEMA: envVar(ENV.MNSIM_DATABASE_SCHEMA),
-  MNSIM_SQLITE_PATH: envVar(ENV.MNSIM_SQLITE_PATH),
-  MNSIM_REDIS_URL: envVar(ENV.MNSIM_REDIS_URL),
-  MNSIM_QUEUE_PREFIX: envVar(ENV.MNSIM_QUEUE_PREFIX),
-  MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT),
-});
+const cliEnvSchema = z.object(SHARED_ENV);
 
 /** @throws ConfigError (exit status 2) naming the first bad variable */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {

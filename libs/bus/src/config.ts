@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
 import { runLimitsFromEnv } from '@mnsim/events';
-import { ConfigError, ENV, envVar, integer, parseEnv } from '@mnsim/config';
+import { ConfigError, SHARED_ENV, envVar, integer, parseEnv } from '@mnsim/config';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
 import { WORKER_CONCURRENCY } from './topology.js';
@@ -16,13 +16,13 @@ const int = (min: number, max: number, dflt: number) =>
 
 /** The shared parts (@mnsim/config) with the cluster's defaults, then the workers' own. */
 export const clusterEnvSchema = z.object({
-  MNSIM_REDIS_URL: envVar(ENV.MNSIM_REDIS_URL).transform((v) => v ?? 'redis://127.0.0.1:6379'),
-  MNSIM_DATABASE_URL: envVar(ENV.MNSIM_DATABASE_URL).transform(
+  MNSIM_REDIS_URL: SHARED_ENV.MNSIM_REDIS_URL.transform((v) => v ?? 'redis://127.0.0.1:6379'),
+  MNSIM_DATABASE_URL: SHARED_ENV.MNSIM_DATABASE_URL.transform(
     (v) => v ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   ),
   /** a Postgres schema of its own (tests) */
-  MNSIM_DATABASE_SCHEMA: envVar(ENV.MNSIM_DATABASE_SCHEMA),
-  MNSIM_QUEUE_PREFIX: envVar(ENV.MNSIM_QUEUE_PREFIX).transform((v) => v ?? 'mnsim'),
+  MNSIM_DATABASE_SCHEMA: SHARED_ENV.MNSIM_DATABASE_SCHEMA,
+  MNSIM_QUEUE_PREFIX: SHARED_ENV.MNSIM_QUEUE_PREFIX.transform((v) => v ?? 'mnsim'),
   MNSIM_CONCURRENCY: int(
     WORKER_CONCURRENCY.min,
     WORKER_CONCURRENCY.max,
@@ -47,7 +47,7 @@ export const clusterEnvSchema = z.object({
     }),
   ),
   /** in ms once parsed; unset: absent (the services' default is 60 s) */
-  MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT),
+  MNSIM_RUN_TIMEOUT: SHARED_ENV.MNSIM_RUN_TIMEOUT,
   /** the orchestrator fails a run past this many events (runLimitsFromEnv reads it); unset: 100,000 */
   MNSIM_MAX_RUN_EVENTS: envVar(
     z.string().transform((raw, ctx) => {

@@ -54,6 +54,17 @@ export const ENV = {
   }),
 } as const;
 
+/** The shared variables as a process reads them: each may be unset. An app's schema spreads it. */
+export const SHARED_ENV = {
+  MNSIM_REDIS_URL: envVar(ENV.MNSIM_REDIS_URL),
+  MNSIM_DATABASE_URL: envVar(ENV.MNSIM_DATABASE_URL),
+  MNSIM_DATABASE_SCHEMA: envVar(ENV.MNSIM_DATABASE_SCHEMA),
+  MNSIM_SQLITE_PATH: envVar(ENV.MNSIM_SQLITE_PATH),
+  MNSIM_QUEUE_PREFIX: envVar(ENV.MNSIM_QUEUE_PREFIX),
+  /** in ms */
+  MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT),
+} as const;
+
 /** Reads `schema` from `env`; throws a ConfigError naming the first bad variable. */
 export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const r = schema.safeParse(env);
@@ -69,6 +80,6 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv)
  * @throws ConfigError naming the variable and what it accepts
  */
 export function parseRunTimeout(raw: string | undefined): number {
-  const schema = z.object({ MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT) });
+  const schema = z.object({ MNSIM_RUN_TIMEOUT: SHARED_ENV.MNSIM_RUN_TIMEOUT });
   return parseEnv(schema, { MNSIM_RUN_TIMEOUT: raw }).MNSIM_RUN_TIMEOUT ?? DEFAULT_RUN_TIMEOUT_MS;
 }

@@ -27,7 +27,7 @@
  *                          what one run or replay may produce; as the CLI reads them
  */
 import { type ClusterConfig, parseClusterConfig } from '@mnsim/bus';
-import { ConfigError, DEFAULT_RUN_TIMEOUT_MS, ENV, envVar, parseEnv } from '@mnsim/config';
+import { ConfigError, DEFAULT_RUN_TIMEOUT_MS, SHARED_ENV, envVar, parseEnv } from '@mnsim/config';
 import { InvalidRunLimitError, type RunLimits, runLimitsFromEnv } from '@mnsim/events';
 import { DEFAULT_SQLITE_PATH, type StoreOptions } from '@mnsim/store';
 import type { SimulationSettings } from './simulation-pool.js';
@@ -69,6 +69,7 @@ export const MIN_TOKEN_LENGTH = 16;
 const optional = envVar(z.string());
 
 const envSchema = z.object({
+  ...SHARED_ENV,
   MNSIM_API_HOST: optional.pipe(
     z
       .string()
@@ -97,12 +98,6 @@ const envSchema = z.object({
       error: `must be at least ${MIN_TOKEN_LENGTH} characters (unset it to serve without authentication)`,
     })
     .optional(),
-  MNSIM_DATABASE_URL: envVar(ENV.MNSIM_DATABASE_URL),
-  MNSIM_DATABASE_SCHEMA: envVar(ENV.MNSIM_DATABASE_SCHEMA),
-  MNSIM_SQLITE_PATH: envVar(ENV.MNSIM_SQLITE_PATH),
-  MNSIM_REDIS_URL: envVar(ENV.MNSIM_REDIS_URL),
-  MNSIM_QUEUE_PREFIX: envVar(ENV.MNSIM_QUEUE_PREFIX),
-  MNSIM_RUN_TIMEOUT: envVar(ENV.MNSIM_RUN_TIMEOUT),
   MNSIM_API_THREADS: optional.pipe(
     z
       .string()
