@@ -31,11 +31,18 @@ import { childId } from '@mnsim/events';
 import type { EventBuilder } from './event-builder.js';
 import type { Cursor } from './messages.js';
 
-/** Answers a call the chain makes to another component; its call event is already emitted. */
+/**
+ * Answers a call the chain makes to another component (`id`: the call's event, already emitted).
+ * Positional, no object: in-process, this runs for every kernel call.
+ */
 export type CallResolver = <F extends CallName>(
   sys: ChainSys,
   ctx: ExecContext,
-  call: { id: string; from: Address; to: Address; fn: F; args: CallArgs<F> },
+  id: string,
+  from: Address,
+  to: Address,
+  fn: F,
+  args: CallArgs<F>,
 ) => CallRet<F>;
 
 /** Who a handler returns to: the caller's component, or the orchestrator for a stimulus. */
@@ -79,7 +86,8 @@ export class ChainSys implements Sys {
   resume(cursor: Cursor): void {
     this.events.seq = cursor.seq;
     this.violations = cursor.violations;
-    this.armed = jsonClone(cursor.armed) as ArmedTimer[];
+    // most chains start with none: no copy for them (this runs once per chain in-process)
+    this.armed = cursor.armed.length === 0 ? [] : (jsonClone(cursor.armed) as ArmedTimer[]);
   }
 
   /**
@@ -119,7 +127,7 @@ export class ChainSys implements Sys {
     const id = childId(parent.id, parent.children++);
     const ev = this.events;
     ev.emit('call', id, parent.id, ctx.jiffies, ev.callPayload(args, ctx, fn, parent.address, to));
-    return this.resolve(this, ctx, { id, from: parent.address, to, fn, args });
+    return this.resolve(this, ctx, id, parent.address, to, fn, args);
   }
 
   printk(ctx: ExecContext, level: LogLevel, text: string): void {

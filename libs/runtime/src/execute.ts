@@ -87,11 +87,10 @@ function fromRecordedReplies(
   suspendAt: (call: PendingCall) => void,
 ): CallResolver {
   let calls = 0;
-  return (sys, ctx, call) => {
+  return (sys, ctx, id, _from, to, fn, args) => {
     const index = calls++;
     const reply = replies[index];
     if (!reply) {
-      const { id, to, fn, args } = call;
       suspendAt({ id, index, to, fn, args: jsonClone(args), ctx: snapshotContext(ctx) });
       throw Suspend.INSTANCE;
     }

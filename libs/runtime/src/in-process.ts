@@ -29,8 +29,11 @@ export class InProcessDriver {
     private readonly states: ComponentStates,
     sink: EventSink,
   ) {
-    this.sys = new ChainSys(scenario, variant, new EventBuilder(sink), (sys, ctx, call) =>
-      sys.runHandler(states, call.id, call.to, call.fn, call.args, ctx, call.from),
+    this.sys = new ChainSys(
+      scenario,
+      variant,
+      new EventBuilder(sink),
+      (sys, ctx, id, from, to, fn, args) => sys.runHandler(states, id, to, fn, args, ctx, from),
     );
   }
 

@@ -97,6 +97,9 @@ export interface OrchestratorStep {
 export class Orchestrator {
   /** the scheduler over the last state seen: the in-process driver hands the same one back */
   private scheduler: RunScheduler | null = null;
+  /** the events of the current step; a new array each step, built by the one builder */
+  private events: EmittedEvent[] = [];
+  private readonly builder = new EventBuilder((e) => this.events.push(e));
 
   /**
    * @param scenario the scenario with its kernel and seed settled
@@ -142,15 +145,15 @@ export class Orchestrator {
       msg.cursor.armed as never,
       state.globals.panicked,
     );
-    return this.advance(state, scheduler, []);
+    return this.advance(state, scheduler, this.eventsFrom(state.seq));
   }
 
   private start(): OrchestratorStep {
     const scenario = this.scenario;
     const scheduler = new RunScheduler(scenario);
     this.scheduler = scheduler;
-    const events: EmittedEvent[] = [];
-    new EventBuilder((e) => events.push(e)).emit('run.start', RUN_START_ID, null, 0, {
+    const events = this.eventsFrom(0);
+    this.builder.emit('run.start', RUN_START_ID, null, 0, {
       arch: scenario.host.arch,
       kernel: scenario.kernel,
       scenario,
@@ -169,13 +172,21 @@ export class Orchestrator {
     return this.advance(state, scheduler, events);
   }
 
+  /** A new step's events: emitted by the builder from `seq` on. */
+  private eventsFrom(seq: number): EmittedEvent[] {
+    this.events = [];
+    this.builder.seq = seq;
+    return this.events;
+  }
+
   /** Sends the next stimulus, or ends the run completed. */
   private advance(
     state: OrchestratorState,
     scheduler: RunScheduler,
     events: EmittedEvent[],
   ): OrchestratorStep {
-    const builder = new EventBuilder((e) => events.push(e), state.seq);
+    const builder = this.builder;
+    builder.seq = state.seq;
     const stim = scheduler.next();
     let out: OrchestratorOut | null = null;
     if (stim) {
