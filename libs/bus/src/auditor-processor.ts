@@ -6,7 +6,13 @@
  * lines, so the hash vouches for what the store holds.
  */
 import type { ViolationRecord } from '@mnsim/kernel';
-import { LogHasher, canonicalEventLineFromPayload, type Json } from '@mnsim/events';
+import {
+  LogHasher,
+  canonicalEventLineFromPayload,
+  type Json,
+  runEventOf,
+  violationWithSeq,
+} from '@mnsim/events';
 import type { EventToAppend, Store, ViolationToAppend } from '@mnsim/store';
 import {
   AUDITOR_JOBS,
@@ -68,21 +74,12 @@ export class AuditorProcessor {
     for (const e of staged) {
       const payload = JSON.parse(e.payload) as Json;
       events.push({
-        event: {
-          runId,
-          id: e.id,
-          seq: e.seq,
-          type: e.type,
-          causationId: e.causationId,
-          jiffies: e.jiffies,
-          payload,
-          recordedAt,
-        },
+        event: runEventOf(runId, e, payload, recordedAt),
         encodedPayload: e.payload,
       });
       if (e.type === 'violation') {
         const v = (payload as unknown as { violation: ViolationRecord }).violation;
-        violations.push({ eventId: e.id, v: { ...v, seq: e.seq }, ...meta, recordedAt });
+        violations.push({ eventId: e.id, v: violationWithSeq(e.seq, v), ...meta, recordedAt });
       }
     }
     await this.store.appendEvents(runId, events, violations);

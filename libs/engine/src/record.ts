@@ -3,7 +3,7 @@
  * payload, and every violation event also into the violations projection.
  */
 import type { EventSink } from '@mnsim/store';
-import type { Json } from '@mnsim/events';
+import { type Json, runEventOf, violationWithSeq } from '@mnsim/events';
 import type { EmittedEvent } from '@mnsim/runtime';
 
 export function recordInto(
@@ -18,23 +18,10 @@ export function recordInto(
       sinceClock = 0;
       recordedAt = new Date().toISOString();
     }
-    // field by field: object spread is slow on V8 and this runs for every event
-    sink.append(
-      {
-        runId,
-        id: e.id,
-        seq: e.seq,
-        type: e.type,
-        causationId: e.causationId,
-        jiffies: e.jiffies,
-        payload: e.payload as unknown as Json,
-        recordedAt,
-      },
-      encodedPayload,
-    );
+    sink.append(runEventOf(runId, e, e.payload as unknown as Json, recordedAt), encodedPayload);
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
-      sink.appendViolation(e.id, { ...v, seq: e.seq }, recordedAt);
+      sink.appendViolation(e.id, violationWithSeq(e.seq, v), recordedAt);
     }
   };
 }

@@ -35,6 +35,29 @@ export interface RunEvent {
   recordedAt: string;
 }
 
+/**
+ * An event of a run as the store takes it: its envelope (as the engine emits it, or as a message
+ * carries it), its payload, the run's id and when it was recorded. Field by field, no spread: the
+ * embedded engine records every event through it.
+ */
+export function runEventOf(
+  runId: string,
+  e: Pick<RunEvent, 'id' | 'seq' | 'type' | 'causationId' | 'jiffies'>,
+  payload: Json,
+  recordedAt: string,
+): RunEvent {
+  return {
+    runId,
+    id: e.id,
+    seq: e.seq,
+    type: e.type,
+    causationId: e.causationId,
+    jiffies: e.jiffies,
+    payload,
+    recordedAt,
+  };
+}
+
 /** One failed ___might_sleep check, as the design's JSON contract prints it: the kernel's record plus its seq. */
 export type Violation = ViolationRecord & { seq: number };
 
