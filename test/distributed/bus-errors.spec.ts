@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
-import { Bus, ChainWatchdog } from '@mnsim/bus';
+import { Bus, ChainWatchdog, type RunStateRepository } from '@mnsim/bus';
 import { REDIS_URL, dropPrefix } from './harness.js';
 
 function unusedPort(): Promise<number> {
@@ -49,13 +49,12 @@ describe('a chain watchdog whose Redis is unreachable', () => {
       prefix: 'mnsimt-unreachable-wd',
       onConnectionError: () => undefined,
     });
-    const sweeps = vi.fn();
     const watchdog = new ChainWatchdog(bus, () => undefined, { intervalMs: 20 });
-    const sweep = watchdog.sweep.bind(watchdog);
-    vi.spyOn(watchdog, 'sweep').mockImplementation(() => {
-      sweeps();
-      return sweep();
-    });
+    // each sweep starts with its claim of the expired chains (one script on Redis)
+    const sweeps = vi.spyOn(
+      (watchdog as unknown as { runs: RunStateRepository }).runs,
+      'claimExpiredChains',
+    );
     watchdog.start();
     await new Promise((r) => setTimeout(r, 500));
     // the first sweep waits for a connection: the 20 ms ticks after it do not start more

@@ -195,6 +195,27 @@ async function count(sql: string): Promise<number> {
   }
 }
 
+/**
+ * For a campaign's failure message: why the failed runs in the test's schema failed, one line
+ * each, and every line of the cluster's output that names one of them.
+ */
+async function failureDetails(schema: string, output: string): Promise<string> {
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  try {
+    const r = await c.query<{ run_id: string; failure_reason: string | null }>(
+      `SELECT run_id, failure_reason FROM "${schema}".runs WHERE status = 'failed'`,
+    );
+    const ids = r.rows.map((row) => row.run_id);
+    const lines = output.split('\n').filter((l) => ids.some((id) => l.includes(id)));
+    return [...r.rows.map((row) => `${row.run_id}: ${row.failure_reason}`), ...lines]
+      .join('\n')
+      .slice(-6000);
+  } finally {
+    await c.end();
+  }
+}
+
 /** The violations the auditors recorded in the test's schema. */
 const storedViolations = (schema: string): Promise<number> =>
   count(`SELECT count(*) AS n FROM "${schema}".violations`);
@@ -442,7 +463,8 @@ describe('npm run cluster', () => {
 
       const { code, summary } = await campaign;
       const secs = (Date.now() - t0) / 1000;
-      expect(code).toBe(0);
+      const why = code === 0 ? '' : await failureDetails(env.schema, cluster.output);
+      expect(code, why).toBe(0);
       expect(summary).toMatchObject({
         runs: CAMPAIGN_RUNS,
         completed: CAMPAIGN_RUNS,
@@ -527,7 +549,8 @@ describe('npm run cluster', () => {
       }
       expect(ended, 'the campaign was still running when the last process was killed').toBe(false);
       const { code, summary } = await campaign;
-      expect(code).toBe(0);
+      const why = code === 0 ? '' : await failureDetails(env.schema, cluster.output);
+      expect(code, why).toBe(0);
       expect(summary).toMatchObject({ runs: RUNS, completed: RUNS, failed: 0 });
       expect(summary.campaignHash).toBe(embedded.campaignHash);
       console.log(`1 replica, SIGKILL to serving again: ${restartSecs.join(', ')}`);
