@@ -15,7 +15,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCHES } from '@mnsim/kernel';
-import { HEARTBEAT_MAX_AGE_MS } from '@mnsim/bus';
+import { HEARTBEAT_MAX_AGE_MS, SERVED_QUEUES } from '@mnsim/bus';
 import {
   BACKOFF_MAX_MS,
   STABLE_AFTER_MS,
@@ -199,18 +199,33 @@ async function count(sql: string): Promise<number> {
  * For a campaign's failure message: why the failed runs in the test's schema failed, one line
  * each, and every line of the cluster's output that names one of them.
  */
-async function failureDetails(schema: string, output: string): Promise<string> {
+async function failureDetails(env: Env, output: string): Promise<string> {
   const c = new pg.Client({ connectionString: DATABASE_URL });
   await c.connect();
   try {
     const r = await c.query<{ run_id: string; failure_reason: string | null }>(
-      `SELECT run_id, failure_reason FROM "${schema}".runs WHERE status = 'failed'`,
+      `SELECT run_id, failure_reason FROM "${env.schema}".runs WHERE status = 'failed'`,
     );
     const ids = r.rows.map((row) => row.run_id);
     const lines = output.split('\n').filter((l) => ids.some((id) => l.includes(id)));
-    return [...r.rows.map((row) => `${row.run_id}: ${row.failure_reason}`), ...lines]
+    // the jobs of those runs still in a queue, in whatever state (completed ones are removed)
+    const jobs: string[] = [];
+    for (const queue of SERVED_QUEUES) {
+      const q = env.bus.queue(queue);
+      for (const state of ['active', 'wait', 'delayed', 'prioritized', 'failed'] as const) {
+        for (const job of await q.getJobs([state], 0, 10_000)) {
+          if (!ids.some((id) => job.id?.startsWith(id))) continue;
+          const lock = await env.bus.redis.exists(`${env.prefix}:${queue}:${job.id}:lock`);
+          jobs.push(
+            `job ${queue} ${job.id} ${state} lock=${lock} attempts=${job.attemptsMade} ` +
+              `stalled=${job.stalledCounter} processedOn=${job.processedOn} failed=${job.failedReason}`,
+          );
+        }
+      }
+    }
+    return [...r.rows.map((row) => `${row.run_id}: ${row.failure_reason}`), ...lines, ...jobs]
       .join('\n')
-      .slice(-6000);
+      .slice(-8000);
   } finally {
     await c.end();
   }
@@ -463,7 +478,7 @@ describe('npm run cluster', () => {
 
       const { code, summary } = await campaign;
       const secs = (Date.now() - t0) / 1000;
-      const why = code === 0 ? '' : await failureDetails(env.schema, cluster.output);
+      const why = code === 0 ? '' : await failureDetails(env, cluster.output);
       expect(code, why).toBe(0);
       expect(summary).toMatchObject({
         runs: CAMPAIGN_RUNS,
@@ -549,7 +564,7 @@ describe('npm run cluster', () => {
       }
       expect(ended, 'the campaign was still running when the last process was killed').toBe(false);
       const { code, summary } = await campaign;
-      const why = code === 0 ? '' : await failureDetails(env.schema, cluster.output);
+      const why = code === 0 ? '' : await failureDetails(env, cluster.output);
       expect(code, why).toBe(0);
       expect(summary).toMatchObject({ runs: RUNS, completed: RUNS, failed: 0 });
       expect(summary.campaignHash).toBe(embedded.campaignHash);
