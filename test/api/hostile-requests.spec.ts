@@ -1537,7 +1537,7 @@ describe('the property can fail', () => {
   let died = false;
 
   beforeAll(async () => {
-    // a stub: /boom answers 500, /slow after 200 ms, /hang never; after /bloat its RSS is 600 MB,
+    // a stub: /boom answers 500, /slow after 1.5 s, /hang never; after /bloat its RSS is 600 MB,
     // after /die it is gone; the rest answer 404
     server = http.createServer((req, res) => {
       if (req.url === '/hang') return;
@@ -1547,7 +1547,7 @@ describe('the property can fail', () => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ statusCode: status, error: 'x', message: 'x' }));
       };
-      if (req.url === '/slow') setTimeout(() => reply(404), 200);
+      if (req.url === '/slow') setTimeout(() => reply(404), 1_500);
       else reply(req.url === '/boom' ? 500 : 404);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -1583,9 +1583,11 @@ describe('the property can fail', () => {
       const requests = fc
         .constantFrom('/a', '/b', '/c', path)
         .map((p) => request({ kind: 'stub', target: 'open', method: 'GET', path: p, headers: {} }));
+      // a deadline of 1 s, so that the stub's instant answers keep within it on a loaded machine
+      // (at 100 ms, a 404 of /c once took 107 ms in CI and failed first)
       const err = await checkProperty(target, requests, 50, 20_000, {
-        deadlineMs: 100,
-        hangMs: 300,
+        deadlineMs: 1_000,
+        hangMs: 2_000,
       }).then(
         () => null,
         (e: unknown) => e as Error,
