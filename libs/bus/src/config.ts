@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ARCHES } from '@mnsim/kernel';
 import { runLimitsFromEnv } from '@mnsim/events';
-import { ConfigError, SHARED_ENV, envVar, integer, parseEnv } from '@mnsim/config';
+import { ConfigError, SHARED_ENV, duration, envVar, integer, parseEnv } from '@mnsim/config';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './redis-bus.js';
 import { DLQ_AGE_RULE, parseDeadLetterAge } from './dead-letters.js';
 import { WORKER_CONCURRENCY } from './topology.js';
@@ -33,19 +33,7 @@ export const clusterEnvSchema = z.object({
   /** the dead-letter queue's cap (dead-letters.ts); unset: 10,000 entries, 7 days */
   MNSIM_DLQ_MAX_ENTRIES: envVar(integer(1, 10_000_000)),
   /** in ms once parsed: `7d`, `12h`, `90m`, seconds alone */
-  MNSIM_DLQ_MAX_AGE: envVar(
-    z.string().transform((raw, ctx) => {
-      const ms = parseDeadLetterAge(raw);
-      if (ms === null) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be ${DLQ_AGE_RULE} (got ${JSON.stringify(raw)})`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    }),
-  ),
+  MNSIM_DLQ_MAX_AGE: envVar(duration(parseDeadLetterAge, DLQ_AGE_RULE)),
   /** in ms once parsed; unset: absent (the services' default is 60 s) */
   MNSIM_RUN_TIMEOUT: SHARED_ENV.MNSIM_RUN_TIMEOUT,
   /** the orchestrator fails a run past this many events (runLimitsFromEnv reads it); unset: 100,000 */

@@ -25,6 +25,21 @@ export function integer(min: number, max: number) {
   return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 }
 
+/**
+ * A duration's text read by `parse` into ms (null: not one), refused with `rule` and the text
+ * given: `must be a duration from 1 s to 24 h, … (got "soon")`.
+ */
+export function duration(parse: (raw: string) => number | null, rule: string) {
+  return z.string().transform((raw, ctx) => {
+    const ms = parse(raw);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `must be ${rule} (got ${JSON.stringify(raw)})` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
 /** The shared variables, each as its text must be. */
 export const ENV = {
   MNSIM_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, {
@@ -41,17 +56,7 @@ export const ENV = {
     error: 'must be letters, digits, _ or -, at most 64 (no ":")',
   }),
   /** in ms */
-  MNSIM_RUN_TIMEOUT: z.string().transform((raw, ctx) => {
-    const ms = runTimeoutMs(raw);
-    if (ms === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be ${RUN_TIMEOUT_RULE} (got ${JSON.stringify(raw)})`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  }),
+  MNSIM_RUN_TIMEOUT: duration(runTimeoutMs, RUN_TIMEOUT_RULE),
 } as const;
 
 /** The shared variables as a process reads them: each may be unset. An app's schema spreads it. */
