@@ -66,6 +66,32 @@ describe("a handler's state", () => {
     (Object.entries(COMPONENT_QUEUES).find(([, q]) => q === queue)?.[0] as Address) ??
     `kvm:${queue.slice('kvm-'.length)}`;
 
+  /**
+   * A replica of every queue, the orchestrator's included: it takes a job off its queue and
+   * applies it, as one worker of that queue would.
+   */
+  function replica(): {
+    apply(job: Job): Promise<void>;
+    of(address: Address): ComponentProcessor;
+  } {
+    const processors = new Map<string, ComponentProcessor>();
+    const orchestrator = new OrchestratorProcessor(env.bus, quietLog);
+    const of = (address: Address): ComponentProcessor => {
+      let p = processors.get(address);
+      if (!p) processors.set(address, (p = new ComponentProcessor(env.bus, [address], quietLog)));
+      return p;
+    };
+    return {
+      of,
+      async apply(job) {
+        await job.remove();
+        if (job.queueName === ORCHESTRATOR_QUEUE) return orchestrator.handle(job.name, job.data);
+        const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
+        return of(to).handle(to, job.name, job.data);
+      },
+    };
+  }
+
   it('a save is written only over the versions it expects', async () => {
     const runId = 'cas';
     await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
@@ -187,25 +213,11 @@ describe("a handler's state", () => {
   it('a message applied by another replica is not applied again from a stale copy', async () => {
     const runId = 'replicas';
     await startRunByHand(env, runId);
-    // replica a of every queue: it applies the run's messages until a handler suspends
-    const replicaA = new Map<string, ComponentProcessor>();
-    const a = (address: Address): ComponentProcessor => {
-      let p = replicaA.get(address);
-      if (!p) replicaA.set(address, (p = new ComponentProcessor(env.bus, [address], quietLog)));
-      return p;
-    };
-    const orchestrator = new OrchestratorProcessor(env.bus, quietLog);
-    /** Takes the job off its queue and has replica a (or the orchestrator) apply it. */
-    const applyOnA = async (job: Job): Promise<void> => {
-      await job.remove();
-      if (job.queueName === ORCHESTRATOR_QUEUE) return orchestrator.handle(job.name, job.data);
-      const to = (job.name === JOB.invoke ? job.data.to : addressOf(job.queueName)) as Address;
-      return a(to).handle(to, job.name, job.data);
-    };
+    const a = replica();
     let inv: InvokeMessage | null = null;
     for (let steps = 0; !inv && steps < 100; steps++) {
       const job = await nextJob(runId);
-      await applyOnA(job);
+      await a.apply(job);
       const stored = await env.bus.redis.hget(`${env.prefix}:run:${runId}:h`, job.data.id ?? '');
       if (job.name === JOB.invoke && stored && JSON.parse(stored).status === 'suspended') {
         inv = job.data as InvokeMessage;
@@ -226,7 +238,7 @@ describe("a handler's state", () => {
     await call.remove();
     await b.handle(inv.to, JOB.invoke, inv);
     expect(await snapshot(runId)).toEqual(afterInvoke);
-    await a(inv.to).handle(inv.to, JOB.invoke, inv);
+    await a.of(inv.to).handle(inv.to, JOB.invoke, inv);
     expect(await snapshot(runId)).toEqual(afterInvoke);
 
     // the call runs until its reply comes back; replica b applies the reply, then a gets it
@@ -239,7 +251,7 @@ describe("a handler's state", () => {
         reply = job;
         break;
       }
-      await applyOnA(job);
+      await a.apply(job);
     }
     if (!reply) throw new Error(`no reply to ${inv.id}`);
     await reply.remove();
@@ -248,7 +260,38 @@ describe("a handler's state", () => {
     await env.bus.redis.del(`${env.prefix}:run:${runId}:ev`);
     const afterReply = await snapshot(runId);
     expect(afterReply).not.toEqual(afterInvoke);
-    await a(inv.to).handle(inv.to, JOB.reply, reply.data as ReplyMessage);
+    await a.of(inv.to).handle(inv.to, JOB.reply, reply.data as ReplyMessage);
     expect(await snapshot(runId)).toEqual(afterReply);
+  });
+  it('an orchestrator killed between the save of its step and the send: the message again sends it', async () => {
+    const runId = 'orchestrator-died';
+    await startRunByHand(env, runId);
+    const a = replica();
+    let done: Job | null = null;
+    for (let steps = 0; !done && steps < 100; steps++) {
+      const job = await nextJob(runId);
+      if (job.queueName === ORCHESTRATOR_QUEUE && job.name === JOB.done) done = job;
+      else await a.apply(job);
+    }
+    if (!done) throw new Error(`no chain of ${runId} came back`);
+    const { stimulusId } = done.data as { stimulusId: string };
+    await a.apply(done);
+    const sent = await nextJob(runId);
+    expect(sent.name).toBe(JOB.invoke);
+    // the record knows the message it last handled: a redelivery of it is told by that
+    expect((await runs.orchestrator(runId))?.lastMsg).toBe(`d-${stimulusId}`);
+    const afterDone = await snapshot(runId);
+
+    // the process died once the record was saved, before its job was sent; the stalled `done`
+    // comes again to another replica, which sends that job, and changes nothing else
+    await sent.remove();
+    await new OrchestratorProcessor(env.bus, quietLog).handle(JOB.done, done.data);
+    const again = await nextJob(runId);
+    expect({ id: again.id, name: again.name, data: again.data }).toEqual({
+      id: sent.id,
+      name: sent.name,
+      data: sent.data,
+    });
+    expect(await snapshot(runId)).toEqual(afterDone);
   });
 });

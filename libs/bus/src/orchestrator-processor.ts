@@ -43,6 +43,14 @@ import { runQueues, unservedQueues, whoServes } from './cluster-watch.js';
  */
 export const FLUSH_EVENTS = 256;
 
+/** What this driver keeps in a run's record beside the orchestrator's state. */
+type DriverFields = Pick<OrchestratorRecord, 'lastMsg' | 'flushedSeq' | 'timeoutMs'>;
+
+/** The driver's fields of `rec` once message `msgKey` is handled. */
+function driverFields(rec: OrchestratorRecord, msgKey: string): DriverFields {
+  return { lastMsg: msgKey, flushedSeq: rec.flushedSeq, timeoutMs: rec.timeoutMs };
+}
+
 export class OrchestratorProcessor {
   private readonly runs: RunStateRepository;
 
@@ -110,7 +118,7 @@ export class OrchestratorProcessor {
       globals: msg.ctx.globals,
       cursor: msg.cursor,
     });
-    await this.commit(msg.runId, meta, { ...rec, lastMsg: msgKey }, step);
+    await this.commit(msg.runId, meta, driverFields(rec, msgKey), step);
   }
 
   /** The labels the auditor records the run's violations with. */
@@ -145,7 +153,7 @@ export class OrchestratorProcessor {
       reason: why,
       ...(stimulusId === null ? {} : { stimulusId }),
     });
-    await this.commit(runId, meta, { ...rec, lastMsg: msgKey }, step);
+    await this.commit(runId, meta, driverFields(rec, msgKey), step);
   }
 
   /**
@@ -173,11 +181,13 @@ export class OrchestratorProcessor {
   private async commit(
     runId: string,
     meta: RunMeta,
-    driver: Pick<OrchestratorRecord, 'lastMsg' | 'flushedSeq' | 'timeoutMs'>,
+    driver: DriverFields,
     step: OrchestratorStep,
   ): Promise<void> {
     if (step.out === null) return; // nothing changed: a late duplicate, a chain no longer in flight
-    const rec: OrchestratorRecord = { ...driver, ...step.state, outbox: [] };
+    // the driver's fields last: the state handed to step() is the stored record, and with it
+    // the last message's key, which this message's must replace (a redelivery is known by it)
+    const rec: OrchestratorRecord = { ...step.state, ...driver, outbox: [] };
     const out = step.out;
     if (out.kind === 'invoke') {
       const { invoke } = out;
