@@ -9,3 +9,4 @@ export * from './canonical-writer.js';
 export * from './run-id.js';
 export * from './printable.js';
 export * from './run-limits.js';
+export * from './interned-log.js';
