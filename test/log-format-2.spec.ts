@@ -19,13 +19,19 @@ import type { Scenario } from '@mnsim/kernel';
 import { replayBenchScenario } from '../bench/src/replay-bench.js';
 import { describe, expect, it } from 'vitest';
 
-/** A run's events as format 1 has them, with their canonical lines. */
+/**
+ * A run's events as format 1 has them, and the format 2 lines the engine's typed path writes for
+ * them as they are emitted (the context live).
+ */
 function runOf(scenario: Scenario, kernel?: (typeof KERNEL_VARIANTS)[number]): CanonicalEvent[] {
   const events: CanonicalEvent[] = [];
+  const typed = new LogInterner();
+  const typedLines: string[] = [];
   simulate(scenario, {
     kernel,
     keepKernelLog: false,
-    onEvent: (e, payload) =>
+    onEvent: (e, payload) => {
+      typed.pushTyped(e, typedLines);
       events.push({
         causationId: e.causationId,
         id: e.id,
@@ -33,8 +39,11 @@ function runOf(scenario: Scenario, kernel?: (typeof KERNEL_VARIANTS)[number]): C
         payload: JSON.parse(payload) as CanonicalEvent['payload'],
         seq: e.seq,
         type: e.type,
-      }),
+      });
+    },
   });
+  // the typed path writes what the generic one writes for the same events
+  expect(typedLines).toEqual(LogInterner.lines(events));
   return events;
 }
 

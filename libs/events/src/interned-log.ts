@@ -33,9 +33,27 @@
  * Everything is canonical: one log has one format 2 encoding. The expander checks that every line
  * is what the interner writes for the events it read, so any other encoding is refused at its line.
  */
+import type { ExecContext, HeldLock, KernelGlobals, TaskRef } from '@mnsim/kernel';
 import { canonicalJson } from './canonical.js';
 import type { CanonicalEvent } from './log.js';
+import type {
+  CallPayload,
+  PayloadMap,
+  ReturnPayload,
+  StimulusPayload,
+  TraceEntry,
+} from './payloads.js';
 import { EVENT_TYPES, type EventType, type Json } from './types.js';
+
+/** An event as the engine emits it: its payload typed by its type, not yet encoded. */
+export interface TypedEvent<T extends EventType = EventType> {
+  id: string;
+  seq: number;
+  type: T;
+  causationId: string | null;
+  jiffies: number;
+  payload: PayloadMap[T];
+}
 
 export const DEF_KINDS = [
   'shape',
@@ -93,10 +111,111 @@ function keysOf(o: JsonObject): string[] {
   return keys.sort();
 }
 
+/**
+ * The ids of the last few distinct values of one kind, found by comparing a value with copies of
+ * them (equal as the canonical encoding sees it) rather than by encoding it: most events use one
+ * of the contexts of the events just before.
+ */
+class RecentValues {
+  private static readonly SIZE = 8;
+  private readonly copies: unknown[] = [];
+  private readonly ids: number[] = [];
+  private victim = 0;
+
+  /** The id of the copy equal to `v` (but for its member `skip`). */
+  find(v: unknown, skip?: string): number | undefined {
+    for (let i = 0; i < this.copies.length; i++) {
+      if (jsonEqual(v, this.copies[i], skip)) return this.ids[i];
+    }
+    return undefined;
+  }
+
+  add(v: unknown, id: number, skip?: string): void {
+    const copy = jsonCopy(v, skip);
+    if (this.copies.length < RecentValues.SIZE) {
+      this.copies.push(copy);
+      this.ids.push(id);
+      return;
+    }
+    this.copies[this.victim] = copy;
+    this.ids[this.victim] = id;
+    this.victim = (this.victim + 1) % RecentValues.SIZE;
+  }
+}
+
+/**
+ * Whether two JSON values have the same canonical encoding: members whose value is undefined are
+ * absent, list items that are undefined are null, and 0 is -0. `skip`: a member of the top level
+ * left out (absent from `copy`).
+ */
+function jsonEqual(v: unknown, copy: unknown, skip?: string): boolean {
+  if (v === copy) return true;
+  if (typeof v !== 'object' || typeof copy !== 'object' || v === null || copy === null) {
+    return (v ?? null) === null && copy === null && v !== undefined;
+  }
+  if (Array.isArray(v)) {
+    if (!Array.isArray(copy) || v.length !== copy.length) return false;
+    for (let i = v.length - 1; i >= 0; i--) {
+      const item: unknown = v[i];
+      if (!jsonEqual(item === undefined ? null : item, copy[i])) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(copy) || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  const a = v as JsonObject;
+  const b = copy as JsonObject;
+  let n = 0;
+  for (const k in a) {
+    const x = a[k];
+    if (x === undefined || k === skip) continue;
+    if (!(k in b) || !jsonEqual(x, b[k])) return false;
+    n++;
+  }
+  for (const k in b) if (b[k] !== undefined) n--;
+  return n === 0;
+}
+
+/** A deep copy of a JSON value as the canonical encoding sees it (see jsonEqual). */
+function jsonCopy(v: unknown, skip?: string): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map((item: unknown) => jsonCopy(item === undefined ? null : item));
+  const out: JsonObject = {};
+  for (const k in v as JsonObject) {
+    const x = (v as JsonObject)[k];
+    if (x !== undefined && k !== skip) out[k] = jsonCopy(x);
+  }
+  return out;
+}
+
 /** Writes the lines of a run's events in format 2, event after event, in seq order. */
 export class LogInterner {
   /** kind + NUL + canonical value → id */
   private readonly ids = new Map<string, number>();
+  /** shape keys joined by NUL → id: the shapes of every object, without encoding its keys */
+  private readonly shapes = new Map<string, number>();
+  /** fn, from, to joined by NUL → id */
+  private readonly sites = new Map<string, number>();
+  private readonly recentContexts = new RecentValues();
+  private readonly recentGlobals = new RecentValues();
+  /** the typed path's: body shapes by members present, trace entries by function and keys */
+  private readonly bodyShapes: number[] = [];
+  private readonly entries = new Map<string, number>();
+  private readonly lastGlobals: Array<{ g: KernelGlobals; id: number }> = [];
+  private readonly lastStacks: Array<{ frames: string[]; id: number }> = [];
+  private readonly lastLocks: Array<{ locks: HeldLock[]; id: number }> = [];
+  private readonly lastTasks: Array<{ t: TaskRef; id: number }> = [];
+  private readonly lastContexts: Array<{
+    cpu: number;
+    globals: number;
+    irqsDisabled: boolean;
+    locks: number;
+    nonBlockCount: number;
+    preemptCount: number;
+    preemptDisableIp: string | null;
+    stack: number;
+    task: number;
+    id: number;
+  }> = [];
   private nextId = 1;
   /** where the definitions of the event being written go */
   private out: string[] = [];
@@ -104,12 +223,239 @@ export class LogInterner {
   /** Appends to `out` the definitions `e` is the first to use, then its own line. */
   push(e: CanonicalEvent, out: string[]): void {
     this.out = out;
-    const body = this.body(e);
+    this.envelope(e, this.body(e));
+  }
+
+  /**
+   * push() for an event as the engine emits it (its payload's members typed, the context live):
+   * the same lines, written from what the types say a payload holds instead of discovering it.
+   */
+  pushTyped(e: TypedEvent, out: string[]): void {
+    this.out = out;
+    switch (e.type) {
+      case 'call':
+      case 'step':
+      case 'timer':
+        return this.envelope(e, this.invocation(e as TypedEvent<'call' | 'step' | 'timer'>));
+      case 'return':
+        return this.envelope(e, this.returned((e as TypedEvent<'return'>).payload));
+      default:
+        return this.envelope(e, this.body(e as unknown as CanonicalEvent));
+    }
+  }
+
+  private envelope(e: Omit<CanonicalEvent, 'payload'>, body: string): void {
     let line = `[${JSON.stringify(e.type)},${JSON.stringify(e.id)},${e.jiffies},${body}`;
     if (e.causationId !== parentOf(e.id)) {
       line += e.causationId === null ? ',null' : `,${JSON.stringify(e.causationId)}`;
     }
-    out.push(line + ']');
+    this.out.push(line + ']');
+  }
+
+  /**
+   * A call's or a stimulus's body, its members in code-point order (args, armed, ctx, log, site,
+   * step, trace) and its definitions in the order push() makes them: the members' own, then the
+   * site, then the body's shape.
+   */
+  private invocation(e: TypedEvent<'call' | 'step' | 'timer'>): string {
+    const p = e.payload as CallPayload & StimulusPayload;
+    const stimulus = e.type !== 'call';
+    let mask = stimulus ? 32 : 0;
+    let values = '';
+    if (p.args !== undefined) {
+      mask |= 1;
+      values += `,${this.value(p.args)}`;
+    }
+    if (p.armed !== undefined) {
+      mask |= 2;
+      values += `,${this.value(p.armed)}`;
+    }
+    values += `,${this.typedCtx(p.ctx, e.jiffies)}`;
+    if (p.log !== undefined) {
+      mask |= 4;
+      values += `,${this.value(p.log)}`;
+    }
+    let tail = stimulus ? `,${p.step === null ? 'null' : canonicalNumber(p.step)}` : '';
+    if (p.trace !== undefined) {
+      mask |= 8;
+      tail += `,${this.typedTrace(p.trace)}`;
+    }
+    const site = this.typedSite(p.fn, stimulus ? undefined : p.from, p.to);
+    return `[${this.bodyShape(mask)}${values},${site}${tail}]`;
+  }
+
+  /** A return's body: armed, globals, log, ret, site, trace. */
+  private returned(p: ReturnPayload): string {
+    let mask = 64;
+    let values = '';
+    if (p.armed !== undefined) {
+      mask |= 2;
+      values += `,${this.value(p.armed)}`;
+    }
+    values += `,${this.typedGlobals(p.globals)}`;
+    if (p.log !== undefined) {
+      mask |= 4;
+      values += `,${this.value(p.log)}`;
+    }
+    if (p.ret !== undefined) {
+      mask |= 16;
+      values += `,${this.value(p.ret)}`;
+    }
+    let tail = '';
+    if (p.trace !== undefined) {
+      mask |= 8;
+      tail = `,${this.typedTrace(p.trace)}`;
+    }
+    const site = this.typedSite(p.fn, p.from, p.to);
+    return `[${this.bodyShape(mask)}${values},${site}${tail}]`;
+  }
+
+  /** The shape of a typed body, by which members it has (see invocation and returned). */
+  private bodyShape(mask: number): number {
+    let id = this.bodyShapes[mask];
+    if (id === undefined) {
+      const keys: string[] = [];
+      if (mask & 1) keys.push('args');
+      if (mask & 2) keys.push('armed');
+      if (!(mask & 64)) keys.push('ctx');
+      if (mask & 64) keys.push('globals');
+      if (mask & 4) keys.push('log');
+      if (mask & 16) keys.push('ret');
+      keys.push('site');
+      if (mask & 32) keys.push('step');
+      if (mask & 8) keys.push('trace');
+      id = this.shape(keys);
+      this.bodyShapes[mask] = id;
+    }
+    return id;
+  }
+
+  private typedSite(fn: string, from: string | undefined, to: string): number {
+    const key = `${fn}\u0000${from ?? ''}\u0000${to}\u0000${from === undefined ? 's' : 'c'}`;
+    let id = this.sites.get(key);
+    if (id === undefined) {
+      id = this.ref('site', canonicalJson(from === undefined ? { fn, to } : { fn, from, to }));
+      this.sites.set(key, id);
+    }
+    return id;
+  }
+
+  private typedTrace(entries: readonly TraceEntry[]): string {
+    let s = '[';
+    for (let i = 0; i < entries.length; i++) {
+      const { detail, what } = entries[i];
+      const keys = keysOf(detail);
+      const key = `${what}\u0000${keys.join('\u0000')}`;
+      let id = this.entries.get(key);
+      if (id === undefined) {
+        id = this.ref('entry', JSON.stringify([what, keys]));
+        this.entries.set(key, id);
+      }
+      s += i === 0 ? `[${id}` : `,[${id}`;
+      for (const k of keys) s += `,${this.value(detail[k])}`;
+      s += ']';
+    }
+    return s + ']';
+  }
+
+  private typedGlobals(g: KernelGlobals): number {
+    const c = this.lastGlobals;
+    for (let i = 0; i < c.length; i++) {
+      const x = c[i];
+      if (
+        x.g.prevJiffy === g.prevJiffy &&
+        x.g.panicked === g.panicked &&
+        x.g.taintWarn === g.taintWarn
+      ) {
+        return x.id;
+      }
+    }
+    const copy = { panicked: g.panicked, prevJiffy: g.prevJiffy, taintWarn: g.taintWarn };
+    const id = this.ref('globals', canonicalJson(copy));
+    remember(c, { g: copy, id });
+    return id;
+  }
+
+  private typedStack(frames: readonly string[]): number {
+    const c = this.lastStacks;
+    outer: for (let i = 0; i < c.length; i++) {
+      const x = c[i].frames;
+      if (x.length !== frames.length) continue;
+      for (let j = x.length - 1; j >= 0; j--) if (x[j] !== frames[j]) continue outer;
+      return c[i].id;
+    }
+    const copy = frames.slice();
+    const id = this.stack(copy);
+    remember(c, { frames: copy, id });
+    return id;
+  }
+
+  private typedLocks(locks: readonly HeldLock[]): number {
+    const c = this.lastLocks;
+    outer: for (let i = 0; i < c.length; i++) {
+      const x = c[i].locks;
+      if (x.length !== locks.length) continue;
+      for (let j = x.length - 1; j >= 0; j--) {
+        if (x[j].at !== locks[j].at || x[j].name !== locks[j].name) continue outer;
+      }
+      return c[i].id;
+    }
+    const copy = locks.map((l) => ({ at: l.at, name: l.name }));
+    const id = this.ref('locks', canonicalJson(copy));
+    remember(c, { locks: copy, id });
+    return id;
+  }
+
+  private typedTask(t: TaskRef): number {
+    const c = this.lastTasks;
+    for (let i = 0; i < c.length; i++) {
+      const x = c[i].t;
+      if (x.pid === t.pid && x.comm === t.comm && x.kthread === t.kthread) return c[i].id;
+    }
+    const copy = { comm: t.comm, kthread: t.kthread, pid: t.pid };
+    const id = this.ref('task', canonicalJson(copy));
+    remember(c, { t: copy, id });
+    return id;
+  }
+
+  /** A live context: its parts' ids (in push()'s order of definition), then its own. */
+  private typedCtx(c: ExecContext, jiffies: number): string {
+    if (c.jiffies !== jiffies) return this.value(c);
+    const globals = this.typedGlobals(c.globals);
+    const locks = this.typedLocks(c.locks);
+    const stack = this.typedStack(c.stack);
+    const task = this.typedTask(c.task);
+    const cache = this.lastContexts;
+    for (let i = 0; i < cache.length; i++) {
+      const x = cache[i];
+      if (
+        x.stack === stack &&
+        x.locks === locks &&
+        x.preemptCount === c.preemptCount &&
+        x.nonBlockCount === c.nonBlockCount &&
+        x.cpu === c.cpu &&
+        x.task === task &&
+        x.globals === globals &&
+        x.irqsDisabled === c.irqsDisabled &&
+        x.preemptDisableIp === c.preemptDisableIp
+      ) {
+        return String(x.id);
+      }
+    }
+    const def = {
+      cpu: c.cpu,
+      globals,
+      irqsDisabled: c.irqsDisabled,
+      locks,
+      nonBlockCount: c.nonBlockCount,
+      preemptCount: c.preemptCount,
+      preemptDisableIp: c.preemptDisableIp,
+      stack,
+      task,
+    };
+    const id = this.ref('ctx', canonicalJson(def));
+    remember(cache, { ...def, id });
+    return String(id);
   }
 
   /** The lines of a whole log. */
@@ -121,7 +467,7 @@ export class LogInterner {
   }
 
   /** The id of a value of `kind` (its canonical JSON), defining it on first use. */
-  private ref(kind: DefKind, valueJson: string): number {
+  protected ref(kind: DefKind, valueJson: string): number {
     const key = `${kind}\u0000${valueJson}`;
     let id = this.ids.get(key);
     if (id === undefined) {
@@ -137,7 +483,7 @@ export class LogInterner {
    * extends (as Perfetto interns a callstack by its parent): `[parent id or 0, …its own frames]`,
    * since a chain's stacks grow frame by frame from the one its stimulus began with.
    */
-  private stack(frames: readonly string[]): number {
+  protected stack(frames: readonly string[]): number {
     const key = `stack\u0000${JSON.stringify(frames)}`;
     const known = this.ids.get(key);
     if (known !== undefined) return known;
@@ -178,8 +524,7 @@ export class LogInterner {
       }
       keys.push(k);
       if (k === 'ctx' && CTX_TYPES.has(e.type)) values.push(this.ctx(v, e.jiffies));
-      else if (k === 'globals' && e.type === 'return')
-        values.push(String(this.ref('globals', canonicalJson(v))));
+      else if (k === 'globals' && e.type === 'return') values.push(this.globals(v));
       else if (k === 'trace') values.push(this.trace(v));
       else values.push(this.value(v));
     }
@@ -187,13 +532,13 @@ export class LogInterner {
       const at = keys.findIndex((k) => k > 'site');
       const i = at === -1 ? keys.length : at;
       keys.splice(i, 0, 'site');
-      values.splice(i, 0, String(this.ref('site', canonicalJson(site))));
+      values.splice(i, 0, String(this.site(site)));
     }
     return this.shaped(keys, values);
   }
 
   private shaped(keys: readonly string[], values: readonly string[]): string {
-    let s = `[${this.ref('shape', JSON.stringify(keys))}`;
+    let s = `[${this.shape(keys)}`;
     for (const v of values) s += `,${v}`;
     return s + ']';
   }
@@ -201,6 +546,9 @@ export class LogInterner {
   /** A context: a ref to its definition, or (when its jiffies are not the event's) a value. */
   private ctx(v: unknown, jiffies: number): string {
     if (!isPlainObject(v) || v.jiffies !== jiffies) return this.value(v);
+    // a chain goes back and forth between a few contexts: compared before anything is encoded
+    const recent = this.recentContexts.find(v, 'jiffies');
+    if (recent !== undefined) return String(recent);
     if (v.stack !== undefined && !isStringList(v.stack)) return this.value(v);
     const def: JsonObject = {};
     for (const k of keysOf(v)) {
@@ -208,11 +556,41 @@ export class LogInterner {
       if (k === 'stack') def[k] = this.stack(v[k] as string[]);
       else def[k] = CTX_PARTS.has(k) ? this.ref(k as DefKind, canonicalJson(v[k])) : v[k];
     }
-    return String(this.ref('ctx', canonicalJson(def)));
+    const id = this.ref('ctx', canonicalJson(def));
+    this.recentContexts.add(v, id, 'jiffies');
+    return String(id);
+  }
+
+  /** A return's globals. */
+  private globals(v: unknown): string {
+    const recent = this.recentGlobals.find(v);
+    if (recent !== undefined) return String(recent);
+    const id = this.ref('globals', canonicalJson(v));
+    this.recentGlobals.add(v, id);
+    return String(id);
+  }
+
+  /** A call site: its fn, from and to (fn and to for a stimulus). */
+  private site(site: JsonObject): number {
+    const { fn, from, to } = site;
+    const simple =
+      typeof fn === 'string' &&
+      typeof to === 'string' &&
+      (from === undefined || typeof from === 'string') &&
+      keysOf(site).length === (from === undefined ? 2 : 3);
+    const key = simple
+      ? `${fn}\u0000${from ?? ''}\u0000${to}\u0000${from === undefined ? 's' : 'c'}`
+      : null;
+    let id = key === null ? undefined : this.sites.get(key);
+    if (id === undefined) {
+      id = this.ref('site', canonicalJson(site));
+      if (key !== null) this.sites.set(key, id);
+    }
+    return id;
   }
 
   /** A trace: its entries by their function and detail keys, or (any other form) a value. */
-  private trace(v: unknown): string {
+  protected trace(v: unknown): string {
     if (!Array.isArray(v) || !v.every(isTraceEntry)) return this.value(v);
     let s = '[';
     for (let i = 0; i < v.length; i++) {
@@ -227,8 +605,20 @@ export class LogInterner {
   }
 
   /** The shaped encoding of a value. */
-  private value(v: unknown): string {
-    if (v === null || typeof v !== 'object') return canonicalJson(v);
+  protected value(v: unknown): string {
+    switch (typeof v) {
+      case 'string':
+        return JSON.stringify(v);
+      case 'number':
+        return canonicalNumber(v);
+      case 'boolean':
+        return v ? 'true' : 'false';
+      case 'object':
+        break;
+      default:
+        return canonicalJson(v); // throws: not JSON
+    }
+    if (v === null) return 'null';
     if (Array.isArray(v)) {
       let s = `[${LIST}`;
       for (const item of v) s += `,${item === undefined ? 'null' : this.value(item)}`;
@@ -236,11 +626,36 @@ export class LogInterner {
     }
     if (!isPlainObject(v)) return canonicalJson(v); // throws: not JSON
     const keys = keysOf(v);
-    return this.shaped(
-      keys,
-      keys.map((k) => this.value(v[k])),
-    );
+    let s = `[${this.shape(keys)}`;
+    for (const k of keys) s += `,${this.value(v[k])}`;
+    return s + ']';
   }
+
+  /** The id of a shape (keys in code-point order): looked up by the keys joined, defined once. */
+  protected shape(keys: readonly string[]): number {
+    const joined = keys.join('\u0000');
+    let id = this.shapes.get(joined);
+    if (id === undefined) {
+      id = this.ref('shape', JSON.stringify(keys));
+      this.shapes.set(joined, id);
+    }
+    return id;
+  }
+}
+
+/** How many recent values of each context part the typed path compares before looking further. */
+const RECENT = 8;
+
+/** Keeps `entry` among the recent ones: the newest first, the oldest dropped. */
+function remember<T>(recent: T[], entry: T): void {
+  recent.unshift(entry);
+  if (recent.length > RECENT) recent.pop();
+}
+
+/** A number as the canonical encoding writes it. */
+function canonicalNumber(n: number): string {
+  if (!Number.isFinite(n)) return canonicalJson(n); // throws
+  return Object.is(n, -0) ? '0' : String(n);
 }
 
 function isStringList(v: unknown): v is string[] {
