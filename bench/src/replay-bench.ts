@@ -104,9 +104,10 @@ function seconds(t0: bigint): number {
 
 async function replayFile(file: string): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const { report } = await replayLog(await LogFile.open(file), undefined, undefined, {
-    limits: NO_RUN_LIMITS,
-  });
+  const log = await LogFile.open(file);
+  const { report } = await replayLog(log, undefined, undefined, { limits: NO_RUN_LIMITS }).finally(
+    () => log.close(),
+  );
   const secs = seconds(t0);
   if (!report.matches) {
     throw new Error(`replay benchmark: the replay diverged at seq ${report.firstDivergence?.seq}`);

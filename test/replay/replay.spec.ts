@@ -105,20 +105,24 @@ describe.each(['sqlite', 'postgres'] as const)('replay on %s', (dialect) => {
     return json(r) as RunJson;
   }
 
-  async function exportTo(config: CliConfig, runId: string): Promise<string> {
-    const file = join(dir, `${runId}.jsonl`);
-    const r = await cli(() => exportModule.exportCommand(runId, { output: file }, config));
+  async function exportTo(config: CliConfig, runId: string, expand = false): Promise<string> {
+    const file = join(dir, `${runId}${expand ? '.expanded' : ''}.jsonl`);
+    const r = await cli(() => exportModule.exportCommand(runId, { output: file, expand }, config));
     expect(r.code).toBe(0);
     return file;
   }
 
-  /** A run recorded in one store and exported, and a second, empty store to import it into. */
+  /**
+   * A run recorded in one store and exported (with `expand`, in version 1: one whole event a
+   * line, which the cases that edit events edit), and a second, empty store to import it into.
+   */
   async function exportedRun(
     scenario: string,
+    expand = false,
   ): Promise<{ target: CliConfig; run: RunJson; file: string }> {
     const source = freshStore();
     const run = await record(source, scenario);
-    return { target: freshStore(), run, file: await exportTo(source, run.runId) };
+    return { target: freshStore(), run, file: await exportTo(source, run.runId, expand) };
   }
 
   beforeEach(() => {
@@ -228,7 +232,7 @@ describe.each(['sqlite', 'postgres'] as const)('replay on %s', (dialect) => {
   });
 
   it('a log with one payload changed is refused, naming its line, and nothing is written', async () => {
-    const { target, run, file } = await exportedRun('oom-reap-arm64');
+    const { target, run, file } = await exportedRun('oom-reap-arm64', true);
     const seq = run.violations[0].seq - 3;
     const tampered = rewritten(file, (ev) => changePayload(ev, seq), false);
     expect(readFileSync(tampered, 'utf8')).not.toBe(readFileSync(file, 'utf8'));
@@ -236,9 +240,11 @@ describe.each(['sqlite', 'postgres'] as const)('replay on %s', (dialect) => {
     const r = await cli(() => importCommand(tampered, {}, target));
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
+    // a version 1 log is held to its own logHash
+    const expandedHash = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]).logHash as string;
     expect(r.err).toMatch(
       new RegExp(
-        `^mnsim: ${tampered.replace(/[.+]/g, '\\$&')}:${seq + 2}: logHash mismatch: header says ${run.logHash}, lines give sha256:[0-9a-f]{64}; this is the first line that differs from a re-execution of the run \\(seq ${seq}\\)\n$`,
+        `^mnsim: ${tampered.replace(/[.+]/g, '\\$&')}:${seq + 2}: logHash mismatch: header says ${expandedHash}, lines give sha256:[0-9a-f]{64}; this is the first line that differs from a re-execution of the run \\(seq ${seq}\\)\n$`,
       ),
     );
     const store = await openStore(target.store);
@@ -258,8 +264,55 @@ describe.each(['sqlite', 'postgres'] as const)('replay on %s', (dialect) => {
     expect(t.err).toBe(`mnsim: ${truncated}:32: expected ${run.events} events, found 30\n`);
   });
 
-  it('a recorded log the model no longer produces: import accepts it, replay names the first divergent seq', async () => {
+  it('a format 2 log whose definitions were changed, removed or moved is refused at their line', async () => {
     const { target, run, file } = await exportedRun('oom-reap-arm64');
+    const [head, ...lines] = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(head)).toMatchObject({ version: 2, logHash: run.logHash });
+    const write = (edited: string[]): string => {
+      const copy = `${file}.${randomBytes(3).toString('hex')}.jsonl`;
+      writeFileSync(copy, [head, ...edited].join('\n') + '\n');
+      return copy;
+    };
+    const refusal = async (path: string): Promise<string> => {
+      const r = await cli(() => importCommand(path, {}, target));
+      expect(r.code).toBe(2);
+      return r.err.replace(path, 'log.jsonl');
+    };
+    // the second stack defined, one of its frames renamed: still a well-formed log
+    const at = lines.filter((l) => l.includes('"kind":"stack"'))[1];
+    const def = lines.indexOf(at);
+    const frame = (JSON.parse(at) as { value: [number, ...string[]] }).value[1];
+    const changed = lines.map((l, i) => (i === def ? l.replace(`"${frame}"`, '"renamed"') : l));
+    expect(await refusal(write(changed))).toMatch(
+      new RegExp(
+        `^mnsim: log\\.jsonl:${def + 2}: logHash mismatch: .*; this is the first line that differs from a re-execution of the run \\(seq \\d+\\)\n$`,
+      ),
+    );
+    // removed: the next definition's id is not the one due
+    expect(await refusal(write(lines.filter((_, i) => i !== def)))).toMatch(
+      new RegExp(`^mnsim: log\\.jsonl:${def + 2}: `),
+    );
+    // moved after its first use: that use is named
+    const use = lines.findIndex((l, i) => i > def && l.startsWith('['));
+    const moved = [
+      ...lines.slice(0, def),
+      ...lines.slice(def + 1, use + 1),
+      at,
+      ...lines.slice(use + 1),
+    ];
+    expect(await refusal(write(moved))).toMatch(
+      new RegExp(`^mnsim: log\\.jsonl:(${def + 2}|${use + 1}): `),
+    );
+    const store = await openStore(target.store);
+    try {
+      expect(await store.getRun(run.runId)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a recorded log the model no longer produces: import accepts it, replay names the first divergent seq', async () => {
+    const { target, run, file } = await exportedRun('oom-reap-arm64', true);
     const seq = run.violations[0].seq - 3;
     // as if recorded by a model that behaved differently: the header's hash covers the change
     const other = rewritten(file, (ev) => changePayload(ev, seq));

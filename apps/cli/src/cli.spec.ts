@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
-import { canonicalEventLine, canonicalJson, logHashOf } from '@mnsim/events';
+import {
+  type CanonicalEvent,
+  LogInterner,
+  canonicalEventLine,
+  canonicalJson,
+  expandLines,
+  logHashOf,
+} from '@mnsim/events';
 import { openStore } from '@mnsim/store';
 import { dropPrefix } from '../../../test/distributed/harness.js';
 import { hostileScenario } from '../../../bench/src/hostile-scenario.js';
@@ -207,24 +214,30 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     expect(table.out).toMatch(/^COUNT\s+RUNS\s+KERNELS/);
   });
 
-  it('export writes a header and the canonical lines its logHash covers', async () => {
+  it('export writes a header and the lines its logHash covers; --expand, one whole event a line', async () => {
     const run = JSON.parse((await mnsim('run', 'userptr-eagain-arm64', '--json')).out);
     const file = join(dir, 'run.jsonl');
     const r = await mnsim('export', run.runId, '-o', file);
     expect(r.code).toBe(0);
     const [header, ...lines] = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const meta = { format: 'mnsim-log', runId: run.runId, scenario: 'userptr-eagain-arm64' };
     expect(JSON.parse(header)).toMatchObject({
-      format: 'mnsim-log',
-      version: 1,
-      runId: run.runId,
-      scenario: 'userptr-eagain-arm64',
+      ...meta,
+      version: 2,
       kernel: '5.8',
       events: run.events,
       logHash: run.logHash,
     });
-    expect(lines).toHaveLength(run.events);
     expect(logHashOf(lines)).toBe(run.logHash);
-    expect(lines.map((l) => JSON.parse(l).seq)).toEqual([...Array(run.events).keys()]);
+    const events = expandLines(lines).map(canonicalEventLine);
+    expect(events).toHaveLength(run.events);
+
+    const expanded = join(dir, 'run-expanded.jsonl');
+    expect((await mnsim('export', run.runId, '--expand', '-o', expanded)).code).toBe(0);
+    const [header1, ...lines1] = readFileSync(expanded, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(header1)).toMatchObject({ ...meta, version: 1, logHash: logHashOf(lines1) });
+    expect(lines1).toEqual(events);
+    expect(lines1.map((l) => JSON.parse(l).seq)).toEqual([...Array(run.events).keys()]);
   });
 
   it.each([
@@ -282,10 +295,11 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     const FORGED = '\x1b[2J\x1b[H\nmnsim: imported run FORGED';
     const forgedLine = /^mnsim: imported run FORGED/m;
 
+    /** A run exported in version 1 (--expand): one whole event a line, which the cases edit. */
     async function exported(): Promise<{ runId: string; file: string; lines: string[] }> {
       const run = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
       const file = join(dir, 'run.jsonl');
-      expect((await mnsim('export', run.runId, '-o', file)).code).toBe(0);
+      expect((await mnsim('export', run.runId, '--expand', '-o', file)).code).toBe(0);
       return { runId: run.runId, file, lines: readFileSync(file, 'utf8').trimEnd().split('\n') };
     }
 
@@ -395,10 +409,12 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
           }
         }
         await sink.flush();
+        // the run's logHash covers its format 2 log
+        const log = LogInterner.lines(edited.slice(1).map((l) => JSON.parse(l) as CanonicalEvent));
         await store.finishRun('odd-comm', {
           status: 'completed',
           events: header.events,
-          logHash: header.logHash,
+          logHash: logHashOf(log),
           violations,
         });
       } finally {

@@ -101,11 +101,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('export')
     .description(
-      "write a run's event log as JSON Lines (header line, then one canonical event per line)",
+      "write a run's log as JSON Lines: a header line, then the log in format 2 (each repeated part defined once, referred to by id after)",
     )
     .argument('<runId>', 'run id (a unique prefix is enough)')
     .option('-o, --output <file>', 'output file (default: standard output)')
-    .action(async (runId: string, opts: { output?: string }) => {
+    .option('--expand', 'write format 1 instead: one self-contained event a line')
+    .action(async (runId: string, opts: { output?: string; expand?: boolean }) => {
       setExit(
         await (await import('./commands/export.js')).exportCommand(runId, opts, loadConfig()),
       );

@@ -6,13 +6,7 @@
  * lines, so the hash vouches for what the store holds.
  */
 import type { ViolationRecord } from '@mnsim/kernel';
-import {
-  LogHasher,
-  canonicalEventLineFromPayload,
-  type Json,
-  runEventOf,
-  violationWithSeq,
-} from '@mnsim/events';
+import { LogHasher, LogInterner, type Json, runEventOf, violationWithSeq } from '@mnsim/events';
 import type { EventToAppend, Store, ViolationToAppend } from '@mnsim/store';
 import {
   AUDITOR_JOBS,
@@ -98,12 +92,17 @@ export class AuditorProcessor {
   private async close(msg: FinishMessage, last: boolean): Promise<boolean> {
     let stored = 0;
     let violations = 0;
+    // the logHash covers the run's format 2 log: the stored events interned in seq order
     const hasher = new LogHasher();
+    const interner = new LogInterner();
+    const lines: string[] = [];
     for await (const e of this.store.iterateEvents(msg.runId, 5000)) {
       if (e.seq !== stored) break; // a gap: a batch is still in flight
       stored++;
       if (e.type === 'violation') violations++;
-      hasher.update(canonicalEventLineFromPayload(e, e.encodedPayload));
+      interner.pushEncoded(e, e.encodedPayload, lines);
+      for (const line of lines) hasher.update(line);
+      lines.length = 0;
     }
     if (msg.status === 'completed' && stored < msg.events) {
       if (!last) return false;

@@ -12,11 +12,11 @@ import { Worker } from 'node:worker_threads';
 /** The event lines of a log, compared synchronously with the lines they should be. */
 export interface SyncLineSource {
   /**
-   * Feeds the event lines the log should hold (the first `length` bytes of `bytes`: UTF-8,
-   * without "\n"; copied, so the caller may reuse the memory), in order: false as soon as a compared byte differs (the comparison runs in batches, so a difference
-   * may show a few lines late). The recorded bytes are compared as they are, never decoded.
+   * Feeds the lines the log should hold (without "\n"), in order: false as soon as a compared
+   * byte differs (the comparison runs in batches, so a difference may show a few lines late).
+   * The recorded bytes are compared as they are, never decoded.
    */
-  expectLine(bytes: Buffer, length: number): boolean;
+  expectLine(line: string): boolean;
   /** After the last expectLine: whether the log held exactly the expected lines, no more. */
   expectEnd(): boolean;
   /** SHA-256 and count of the event lines, computed off the main thread. */
@@ -26,9 +26,10 @@ export interface SyncLineSource {
 }
 
 export interface LinesDigest {
-  /** `sha256:<hex>` over every event line followed by "\n", as logHash is defined */
+  /** `sha256:<hex>` over every line after the header followed by "\n", as logHash is defined */
   logHash: string;
-  events: number;
+  /** the lines after the header (a format 2 log's definitions and events) */
+  lines: number;
 }
 
 /** The file could not be read as lines (one too long): the checked path names the line. */
@@ -74,7 +75,7 @@ try {
     hash.update('\\n');
     lines++;
   }
-  parentPort.postMessage({ logHash: 'sha256:' + hash.digest('hex'), events: lines });
+  parentPort.postMessage({ logHash: 'sha256:' + hash.digest('hex'), lines });
 } finally {
   closeSync(fd);
 }
@@ -144,13 +145,15 @@ export function openSyncLineSource(file: string, maxLineBytes: number): SyncLine
     pos += n;
   };
 
-  const expectLine = (bytes: Buffer, length: number): boolean => {
+  const expectLine = (line: string): boolean => {
     if (!same) return false;
-    if (batched + length + 1 > batch.length) {
+    // a UTF-16 code unit is at most 3 bytes of UTF-8
+    const most = line.length * 3 + 1;
+    if (batched + most > batch.length) {
       compare(false);
-      if (length + 1 > batch.length) batch = Buffer.allocUnsafe(length + 1);
+      if (most > batch.length) batch = Buffer.allocUnsafe(most);
     }
-    batched += bytes.copy(batch, batched, 0, length);
+    batched += batch.write(line, batched, 'utf8');
     batch[batched++] = 10;
     return same;
   };

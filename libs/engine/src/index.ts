@@ -5,6 +5,7 @@ export * from './record.js';
 export {
   LOG_FORMAT,
   LOG_FORMAT_VERSION,
+  EXPANDED_LOG_FORMAT_VERSION,
   LogFile,
   LogFileError,
   LogHashMismatchError,
@@ -16,7 +17,7 @@ export {
 export type { RecordedLog, RunStart } from './recorded-log.js';
 export { RecordedRun, RecordedRunError } from './recorded-run.js';
 export {
-  CHUNK_EVENTS,
+  CHUNK_LINES,
   diffViolations,
   replayLog,
   type Divergence,

@@ -2,19 +2,28 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logHashOf } from '@mnsim/events';
+import { canonicalEventLine, expandLines, logHashOf } from '@mnsim/events';
 import { resolveScenario } from '@mnsim/scenarios';
 import { LOG_FORMAT, LogFile, LogFileError, fileLines, recordLogFile } from './log-file.js';
 
 let dir: string;
+/** the log as recordLogFile writes it: format 2 */
+let recorded: string;
+let recordedLines: string[];
+/** the same log in version 1 (what `mnsim export --expand` writes), which most cases edit */
 let good: string;
 let lines: string[];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mnsim-log-file-'));
+  recorded = join(dir, 'recorded.jsonl');
+  await recordLogFile(resolveScenario('oom-reap-arm64').scenario, recorded, { runId: 'run-1' });
+  recordedLines = readFileSync(recorded, 'utf8').trimEnd().split('\n');
+  const events = expandLines(recordedLines.slice(1)).map(canonicalEventLine);
+  const header = { ...JSON.parse(recordedLines[0]), version: 1, logHash: logHashOf(events) };
+  lines = [JSON.stringify(header), ...events];
   good = join(dir, 'good.jsonl');
-  await recordLogFile(resolveScenario('oom-reap-arm64').scenario, good, { runId: 'run-1' });
-  lines = readFileSync(good, 'utf8').trimEnd().split('\n');
+  writeFileSync(good, lines.join('\n') + '\n');
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,9 +50,13 @@ function edited(edit: (events: string[]) => string[], rehash = true): string {
 async function check(path: string): Promise<number> {
   const log = await LogFile.open(path);
   let count = 0;
-  for await (const e of log.checkedEvents()) {
-    expect(e.lineNo).toBe(e.event.seq + 2);
-    count++;
+  try {
+    for await (const e of log.checkedEvents()) {
+      expect(e.event.seq).toBe(count);
+      count++;
+    }
+  } finally {
+    await log.close();
   }
   return count;
 }
@@ -60,8 +73,8 @@ async function refusal(path: string): Promise<string> {
 }
 
 describe('log files', () => {
-  it('recordLogFile writes a header and one canonical line per event that check as a whole', async () => {
-    const header = JSON.parse(lines[0]);
+  it('recordLogFile writes a header and the format 2 log, which check as a whole', async () => {
+    const header = JSON.parse(recordedLines[0]);
     expect(Object.keys(header)).toEqual([
       'format',
       'version',
@@ -73,11 +86,11 @@ describe('log files', () => {
       'events',
       'logHash',
     ]);
-    expect(header).toMatchObject({ format: LOG_FORMAT, version: 1, runId: 'run-1', kernel: '5.8' });
-    expect(lines.length - 1).toBe(header.events);
-    expect(logHashOf(lines.slice(1))).toBe(header.logHash);
-    expect(await check(good)).toBe(header.events);
-    const log = await LogFile.open(good);
+    expect(header).toMatchObject({ format: LOG_FORMAT, version: 2, runId: 'run-1', kernel: '5.8' });
+    expect(recordedLines.filter((l) => l.startsWith('[')).length).toBe(header.events);
+    expect(logHashOf(recordedLines.slice(1))).toBe(header.logHash);
+    expect(await check(recorded)).toBe(header.events);
+    const log = await LogFile.open(recorded);
     let violations = 0;
     for await (const e of log.checkedEvents()) if (e.violation) violations++;
     expect(violations).toBe(2);
@@ -101,8 +114,8 @@ describe('log files', () => {
       'log.jsonl:1: not an mnsim-log file: the header has no "format":"mnsim-log"',
     ],
     [
-      '{"format":"mnsim-log","version":2}\n',
-      'log.jsonl:1: mnsim-log version 2 is not supported (this mnsim reads version 1)',
+      '{"format":"mnsim-log","version":3}\n',
+      'log.jsonl:1: mnsim-log version 3 is not supported (this mnsim reads versions 1 and 2)',
     ],
   ])('refuses a bad header: %j', async (text, message) => {
     const path = file(text);
@@ -238,8 +251,9 @@ describe('log files', () => {
       (ev) => ev.map((l, i) => (i === 9 ? l.replace('"jiffies":', '"jiffies":1') : l)),
       false,
     );
+    // the model, re-executed, names the line
     expect(await refusal(path)).toMatch(
-      /^log\.jsonl: logHash mismatch: header says sha256:[0-9a-f]{64}, lines give sha256:[0-9a-f]{64}$/,
+      /^log\.jsonl:11: logHash mismatch: header says sha256:[0-9a-f]{64}, lines give sha256:[0-9a-f]{64}; this is the first line that differs from a re-execution of the run \(seq 9\)$/,
     );
   });
 
@@ -247,5 +261,40 @@ describe('log files', () => {
     expect(await refusal(edited((ev) => ev.slice(0, -1)))).toMatch(
       /^log\.jsonl:\d+: the last event is a \S+, not run\.end$/,
     );
+  });
+
+  describe('format 2', () => {
+    /** The recorded log with its lines (after the header) edited, the header kept. */
+    const format2 = (edit: (l: string[]) => string[]): string =>
+      file([recordedLines[0], ...edit(recordedLines.slice(1))].join('\n') + '\n');
+
+    it('a version 1 file reads as the format 2 log it converts to', async () => {
+      const log = await LogFile.open(good);
+      try {
+        expect(log.header).toEqual(JSON.parse(recordedLines[0]));
+        const read: string[] = [];
+        for await (const l of log.checkedLines()) read.push(l);
+        expect(read).toEqual(recordedLines.slice(1));
+      } finally {
+        await log.close();
+      }
+    });
+
+    it('names the line that needs a definition removed before it', async () => {
+      const def = recordedLines.findIndex((l, i) => i > 0 && l.includes('"kind":"ctx"'));
+      const path = format2((l) => l.filter((_, i) => i !== def - 1));
+      expect(await refusal(path)).toMatch(new RegExp(`^log\\.jsonl:${def + 1}: `));
+    });
+
+    it('refuses lines that do not hash to the header, after the last', async () => {
+      const at = recordedLines.findIndex((l, i) => i > 20 && l.startsWith('[')) - 1;
+      const path = format2((l) =>
+        l.map((x, i) =>
+          i === at ? x.replace(/^(\["[^"]+","[^"]+",)(\d+)/, (_m, p: string) => `${p}1000`) : x,
+        ),
+      );
+      expect(readFileSync(path, 'utf8')).not.toBe(recordedLines.join('\n') + '\n');
+      expect(await refusal(path)).toMatch(/^log\.jsonl: logHash mismatch/);
+    });
   });
 });

@@ -1,11 +1,13 @@
 /**
  * `mnsim import <log.jsonl>`: a log file into the store, as the completed run it records. The file
  * is read twice, as a stream both times: once to check all of it (nothing is written for a log
- * that is refused), once to write it. Importing the same log again changes nothing.
+ * that is refused), once to write it. Importing the same log again changes nothing. A version 1
+ * log (format 1) is checked against its own logHash, and stored as the format 2 log it converts
+ * to: the run's logHash is that log's.
  */
 import { MnsimError } from '@mnsim/errors';
 import type { Store } from '@mnsim/store';
-import { LogFile, LogHashMismatchError, lineOfSeq } from './log-file.js';
+import { LogFile, LogHashMismatchError, lineOfIndex } from './log-file.js';
 import { firstDifferenceFromModel } from './replay.js';
 
 /** Flush the store's sink every so many events, so memory stays bounded on Postgres too. */
@@ -36,6 +38,14 @@ export class ImportConflictError extends MnsimError {
  */
 export async function importLogFile(store: Store, file: string): Promise<ImportResult> {
   const log = await LogFile.open(file);
+  try {
+    return await importLog(store, file, log);
+  } finally {
+    await log.close();
+  }
+}
+
+async function importLog(store: Store, file: string, log: LogFile): Promise<ImportResult> {
   const h = log.header;
   let violations = 0;
   try {
@@ -140,7 +150,7 @@ async function locateMismatch(
           log.file,
           err.headerHash,
           err.linesHash,
-          lineOfSeq(d.seq),
+          lineOfIndex(d.lineIndex),
           `this is the first line that differs from a re-execution of the run (seq ${d.seq})`,
         );
   } catch {

@@ -1,9 +1,10 @@
 /**
  * A run recorded in the store, as replay reads it: its row says how many events and which logHash,
- * its events are streamed in seq order and turned back into their canonical lines.
+ * its events (kept whole, format 1) are streamed in seq order and written as the lines of its
+ * format 2 log, which the logHash covers.
  */
 import { MnsimError } from '@mnsim/errors';
-import { LogHasher, canonicalEventLineFromPayload } from '@mnsim/events';
+import { LogHasher, LogInterner, isEventLine } from '@mnsim/events';
 import type { RunRow, Store } from '@mnsim/store';
 import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
 
@@ -51,9 +52,11 @@ export class RecordedRun implements RecordedLog {
     } catch {
       throw damaged('its run.start payload is not JSON');
     }
+    const firstLines: string[] = [];
+    new LogInterner().pushEncoded(first, first.encodedPayload, firstLines);
     const start = runStartOf(
       payload,
-      canonicalEventLineFromPayload(first, first.encodedPayload),
+      firstLines[firstLines.length - 1],
       (reason) => new RecordedRunError(`run ${runId} cannot be replayed: ${reason}`, 2),
     );
     return new RecordedRun(store, run, start);
@@ -76,8 +79,12 @@ export class RecordedRun implements RecordedLog {
   }
 
   async *lines(): AsyncGenerator<string> {
+    const interner = new LogInterner();
+    const out: string[] = [];
     for await (const e of this.store.iterateEvents(this.run.runId, EVENT_PAGE)) {
-      yield canonicalEventLineFromPayload(e, e.encodedPayload);
+      interner.pushEncoded(e, e.encodedPayload, out);
+      yield* out;
+      out.length = 0;
     }
   }
 
@@ -87,7 +94,7 @@ export class RecordedRun implements RecordedLog {
     let n = 0;
     for await (const line of this.lines()) {
       hasher.update(line);
-      n++;
+      if (isEventLine(line)) n++;
       yield line;
     }
     const hash = hasher.digest();

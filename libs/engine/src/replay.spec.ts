@@ -3,10 +3,17 @@ import { NO_RUN_LIMITS } from '@mnsim/events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Violation, logHashOf } from '@mnsim/events';
+import {
+  type CanonicalEvent,
+  LogInterner,
+  type Violation,
+  canonicalEventLine,
+  expandLines,
+  logHashOf,
+} from '@mnsim/events';
 import { generateScenario, resolveScenario } from '@mnsim/scenarios';
 import { LogFile, LogFileError, recordLogFile } from './log-file.js';
-import { CHUNK_EVENTS, diffViolations, replayLog } from './replay.js';
+import { CHUNK_LINES, diffViolations, replayLog } from './replay.js';
 
 let dir: string;
 let n = 0;
@@ -23,12 +30,16 @@ async function recorded(name: string, kernel?: '5.8' | '5.8+flags' | '5.8+fix'):
   return path;
 }
 
-/** A copy of the log with its event lines edited and the header made consistent again. */
+/**
+ * A copy of the log with its events edited (as format 1 lines: whole events) and the log made
+ * consistent again: interned anew, the header's count and hash its own.
+ */
 function rewritten(path: string, edit: (events: string[]) => string[]): string {
-  const [head, ...events] = readFileSync(path, 'utf8').trimEnd().split('\n');
+  const [head, ...lines] = readFileSync(path, 'utf8').trimEnd().split('\n');
   const header = JSON.parse(head);
-  const out = edit(events);
-  header.events = out.length;
+  const events = edit(expandLines(lines).map(canonicalEventLine));
+  const out = LogInterner.lines(events.map((l) => JSON.parse(l) as CanonicalEvent));
+  header.events = events.length;
   header.logHash = logHashOf(out);
   const copy = join(dir, `log-${n++}.jsonl`);
   writeFileSync(copy, [JSON.stringify(header), ...out].join('\n') + '\n');
@@ -121,8 +132,8 @@ describe('replayLog on a log file', () => {
     // longer than a run may be by default (MNSIM_MAX_RUN_BYTES): the limits are the caller's
     const limits = NO_RUN_LIMITS;
     const { result } = await recordLogFile(scenario, path, { runId: 'long', limits });
-    expect(result.events).toBeGreaterThan(2 * CHUNK_EVENTS + 100);
-    const seq = 2 * CHUNK_EVENTS + 57;
+    expect(result.events).toBeGreaterThan(2 * CHUNK_LINES + 100);
+    const seq = 2 * CHUNK_LINES + 57;
     const changed = await replayLog(
       await LogFile.open(rewritten(path, (ev) => bumpJiffies(ev, seq))),
       undefined,
@@ -132,7 +143,7 @@ describe('replayLog on a log file', () => {
     expect(changed.report.firstDivergence?.seq).toBe(seq);
 
     // a log cut short (and re-hashed) diverges where it stops: the replay goes on, the log does not
-    const cut = CHUNK_EVENTS + 3;
+    const cut = CHUNK_LINES + 3;
     const short = await replayLog(
       await LogFile.open(
         rewritten(path, (ev) => [
@@ -152,15 +163,17 @@ describe('replayLog on a log file', () => {
 
   it('verify: a seed changed in run.start (and the header, re-hashed) makes the model diverge later', async () => {
     const path = await recorded('rate-limit-arm64');
-    const [head, ...events] = readFileSync(path, 'utf8').trimEnd().split('\n');
-    const header = JSON.parse(head);
+    const header = JSON.parse(readFileSync(path, 'utf8').split('\n')[0]);
     const seed = header.seed + 1;
-    header.seed = seed;
-    const start = events[0].replace(/"seed":\d+/g, `"seed":${seed}`);
-    const out = [start, ...events.slice(1)];
-    header.logHash = logHashOf(out);
-    const copy = join(dir, `seed-${n++}.jsonl`);
-    writeFileSync(copy, [JSON.stringify(header), ...out].join('\n') + '\n');
+    const copy = rewritten(path, (events) => [
+      events[0].replace(/"seed":\d+/g, `"seed":${seed}`),
+      ...events.slice(1),
+    ]);
+    const edited = readFileSync(copy, 'utf8').split('\n');
+    writeFileSync(
+      copy,
+      [JSON.stringify({ ...JSON.parse(edited[0]), seed }), ...edited.slice(1)].join('\n'),
+    );
     const o = await replayLog(await LogFile.open(copy));
     expect(o.report.matches).toBe(false);
     expect(o.report.firstDivergence?.seq).toBeGreaterThan(0);

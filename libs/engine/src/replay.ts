@@ -7,27 +7,32 @@
  *   variant adds and removes. run.start necessarily names the other variant, so the comparison of
  *   the logs (`matches`, `firstDivergence`) treats seq 0 as the recorded one.
  *
- * Comparing a million events one by one would mean decoding every recorded line. Instead both
- * sides are cut into chunks of {@link CHUNK_EVENTS} canonical lines and only the chunks' SHA-256
- * digests are compared; the first chunk that differs is then re-simulated and compared line by
- * line. A recorded line that matches the re-executed one is well formed by construction, so the
- * fast path never parses a line; the checks of a malformed log run only when something differs.
+ * The lines compared are the log's (format 2: definitions and events). Comparing a million
+ * events one by one would mean decoding every recorded line. Instead both sides are cut into
+ * chunks of {@link CHUNK_LINES} lines and only the chunks' SHA-256 digests are compared; the first
+ * chunk that differs is then re-simulated and compared line by line, and the events at the first
+ * line that differs are expanded for the report. A recorded line that matches the re-executed one
+ * is well formed by construction, so the fast path never parses a line; the checks of a
+ * malformed log run only when something differs.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import { scenarioFromData } from '@mnsim/scenarios';
 import {
   type CanonicalEvent,
+  LogExpander,
   type RunLimits,
+  isEventLine,
   type Violation,
-  canonicalEventLineFromPayload,
+  violationWithSeq,
 } from '@mnsim/events';
-import { type RecordedLog, type RunStart, violationOfLine } from './recorded-log.js';
+import type { ViolationRecord } from '@mnsim/kernel';
+import type { RecordedLog, RunStart } from './recorded-log.js';
 import { simulate, type SimulationResult } from './simulate.js';
 import { type LinesDigest, type SyncLineSource, SyncSourceError } from './file-line-source.js';
 
-/** Events per compared chunk: ~2 MB of lines held at most, a few hundred digests per 1M events. */
-export const CHUNK_EVENTS = 4096;
+/** Lines per compared chunk: well under a megabyte held at most, a few hundred digests per 1M events. */
+export const CHUNK_LINES = 4096;
 
 export interface Divergence {
   seq: number;
@@ -123,15 +128,7 @@ export async function replayLog(
   const divergence =
     scan.firstBadChunk === null
       ? null
-      : locateDivergence(
-          scenario,
-          start.seed,
-          target,
-          firstLine,
-          scan.firstBadChunk,
-          scan.badChunkLines,
-          limits,
-        );
+      : await locateDivergence(log, scenario, start.seed, target, firstLine, scan, limits);
   return outcome(mode, log, target, onArch, sim.result, divergence, scan.violations);
 }
 
@@ -151,6 +148,7 @@ export async function verifyInLockstep(
 ): Promise<SimulationResult | null> {
   let result: SimulationResult;
   let same: boolean;
+  let lines = 0;
   try {
     result = simulate(scenario, {
       kernel,
@@ -158,8 +156,9 @@ export async function verifyInLockstep(
       limits,
       keepKernelLog: false,
       hashLog: false,
-      onLine: (bytes, length) => {
-        source.expectLine(bytes, length);
+      onLine: (line) => {
+        lines++;
+        source.expectLine(line);
       },
     });
     same = source.expectEnd();
@@ -175,7 +174,8 @@ export async function verifyInLockstep(
   } catch {
     return null;
   }
-  if (!same || digest.events !== result.events || digest.logHash !== log.logHash) return null;
+  if (!same || digest.lines !== lines || result.events !== log.events) return null;
+  if (digest.logHash !== log.logHash) return null;
   return { ...result, logHash: digest.logHash };
 }
 
@@ -206,6 +206,11 @@ function outcome(
   };
 }
 
+/** A divergence, and the index of the first log line (after the header) that differs. */
+export interface LocatedDivergence extends Divergence {
+  lineIndex: number;
+}
+
 /**
  * The first event at which a log differs from a re-execution on its recorded variant, reading the
  * lines unchecked. For `mnsim import` to name the line of a log whose hash does not hold.
@@ -213,26 +218,13 @@ function outcome(
 export async function firstDifferenceFromModel(
   log: RecordedLog,
   limits?: Readonly<RunLimits>,
-): Promise<Divergence | null> {
-  const sim = simulateChunks(
-    log.start.scenario,
-    log.start.seed,
-    log.start.kernel,
-    undefined,
-    limits,
-  );
+): Promise<LocatedDivergence | null> {
+  const { scenario, seed, kernel } = log.start;
+  const sim = simulateChunks(scenario, seed, kernel, undefined, limits);
   const scan = await scanLines(log.lines(), sim.digests, false);
   return scan.firstBadChunk === null
     ? null
-    : locateDivergence(
-        log.start.scenario,
-        log.start.seed,
-        log.start.kernel,
-        undefined,
-        scan.firstBadChunk,
-        scan.badChunkLines,
-        limits,
-      );
+    : locateDivergence(log, scenario, seed, kernel, undefined, scan, limits);
 }
 
 /**
@@ -260,7 +252,7 @@ export function diffViolations(recorded: Violation[], replayed: Violation[]): Vi
   return { added: unmatched(replayed, recorded), removed: unmatched(recorded, replayed) };
 }
 
-/** SHA-256 digests of consecutive chunks of CHUNK_EVENTS lines, each line followed by "\n". */
+/** SHA-256 digests of consecutive chunks of CHUNK_LINES lines, each line followed by "\n". */
 class ChunkDigester {
   readonly digests: string[] = [];
   private hash: Hash = createHash('sha256');
@@ -270,7 +262,7 @@ class ChunkDigester {
   /** Adds a line; true when it completed a chunk. */
   add(line: string): boolean {
     this.pending += line + '\n';
-    if (++this.inChunk === CHUNK_EVENTS) {
+    if (++this.inChunk === CHUNK_LINES) {
       this.close();
       return true;
     }
@@ -297,9 +289,20 @@ class ChunkDigester {
   }
 }
 
-function lineOf(firstLine: string | undefined) {
-  return (e: Omit<CanonicalEvent, 'payload'>, payload: string): string =>
-    e.seq === 0 && firstLine !== undefined ? firstLine : canonicalEventLineFromPayload(e, payload);
+/**
+ * The re-execution's lines, with the line of its run.start replaced by the recorded one (a
+ * counterfactual's run.start names the other variant or arch; the rest is compared).
+ */
+function linesOf(firstLine: string | undefined, each: (line: string) => void) {
+  let first = true;
+  return (line: string): void => {
+    if (first && firstLine !== undefined && isEventLine(line)) {
+      first = false;
+      each(firstLine);
+      return;
+    }
+    each(line);
+  };
 }
 
 /**
@@ -329,26 +332,23 @@ function simulateChunks(
   limits: Readonly<RunLimits> | undefined,
 ): { digests: string[]; result: SimulationResult } {
   const digester = new ChunkDigester();
-  const line = lineOf(firstLine);
   const result = simulate(scenario, {
     kernel,
     seed,
     limits,
     keepKernelLog: false,
-    onEvent: (e, payload) => {
-      digester.add(line(e, payload));
-    },
+    onLine: linesOf(firstLine, (line) => digester.add(line)),
   });
   digester.finish();
   return { digests: digester.digests, result };
 }
 
 interface Scan {
+  /** the log's lines, and of them its events */
+  lines: number;
   events: number;
   /** index of the first chunk whose digest differs from the re-execution's; null: none */
   firstBadChunk: number | null;
-  /** the recorded lines of that chunk */
-  badChunkLines: string[];
   /** the recorded violations, when asked for */
   violations: Violation[];
 }
@@ -359,22 +359,22 @@ async function scanLines(
   withViolations: boolean,
 ): Promise<Scan> {
   const digester = new ChunkDigester();
-  const scan: Scan = { events: 0, firstBadChunk: null, badChunkLines: [], violations: [] };
-  let chunk: string[] = [];
+  const scan: Scan = { lines: 0, events: 0, firstBadChunk: null, violations: [] };
+  // the violations are in the expanded events: every line is read for its definitions
+  const expander = withViolations ? new LogExpander({ verify: false }) : null;
   const closed = (): void => {
     const i = digester.digests.length - 1;
     if (scan.firstBadChunk === null && digester.digests[i] !== expectedDigests[i]) {
       scan.firstBadChunk = i;
-      scan.badChunkLines = chunk;
     }
-    chunk = [];
   };
   for await (const line of lines) {
-    scan.events++;
-    if (scan.firstBadChunk === null) chunk.push(line);
-    if (withViolations) {
-      const v = violationOfLine(line);
-      if (v !== null) scan.violations.push(v);
+    scan.lines++;
+    if (isEventLine(line)) scan.events++;
+    const e = expander?.line(line);
+    if (e?.type === 'violation') {
+      const v = (e.payload as unknown as { violation: ViolationRecord }).violation;
+      scan.violations.push(violationWithSeq(e.seq, v));
     }
     if (digester.add(line)) closed();
   }
@@ -382,45 +382,76 @@ async function scanLines(
   // the re-execution has more chunks: the recorded log ends early
   if (scan.firstBadChunk === null && digester.digests.length < expectedDigests.length) {
     scan.firstBadChunk = digester.digests.length;
-    scan.badChunkLines = [];
   }
   return scan;
 }
 
-/** Re-simulates to get the lines of one chunk and compares them with the recorded ones. */
-function locateDivergence(
+/**
+ * Re-simulates to find the first line of the chunk that differs from the recorded one, then
+ * expands the events there, both sides: the report shows events, never the log's ids.
+ */
+async function locateDivergence(
+  log: RecordedLog,
   scenario: Scenario,
   seed: number,
   kernel: KernelVariant,
   firstLine: string | undefined,
-  chunkIndex: number,
-  recorded: string[],
+  scan: Scan,
   limits: Readonly<RunLimits> | undefined,
-): Divergence | null {
+): Promise<LocatedDivergence | null> {
+  const from = (scan.firstBadChunk ?? 0) * CHUNK_LINES;
+  /** the chunk's re-executed lines, and before each how many events the run had emitted */
   const replayed: string[] = [];
-  const line = lineOf(firstLine);
-  const from = chunkIndex * CHUNK_EVENTS;
+  const eventsBefore: number[] = [];
+  const replayedEvents: CanonicalEvent[] = [];
+  const expander = new LogExpander({ verify: false });
+  let index = 0;
   simulate(scenario, {
     kernel,
     seed,
     limits,
     keepKernelLog: false,
-    onEvent: (e, payload) => {
-      if (e.seq >= from && e.seq < from + CHUNK_EVENTS) replayed.push(line(e, payload));
-    },
+    onLine: linesOf(firstLine, (line) => {
+      if (index >= from && index < from + CHUNK_LINES) {
+        replayed.push(line);
+        eventsBefore.push(replayedEvents.length);
+      }
+      const e = expander.line(line);
+      if (e !== null) replayedEvents.push(e);
+      index++;
+    }),
   });
-  for (let i = 0; i < Math.max(recorded.length, replayed.length); i++) {
-    if (recorded[i] !== replayed[i]) {
-      return {
-        seq: from + i,
-        expected: eventOfLine(recorded[i]),
-        actual: eventOfLine(replayed[i]),
-      };
+  // the first recorded line of the chunk that differs, then the recorded events up to its own
+  const recordedEvents: CanonicalEvent[] = [];
+  const recorded = new LogExpander({ verify: false });
+  let at: number | null = null;
+  let seq = -1;
+  let i = 0;
+  for await (const line of log.lines()) {
+    if (at === null && i >= from && line !== replayed[i - from]) {
+      at = i;
+      seq = i - from < eventsBefore.length ? eventsBefore[i - from] : replayedEvents.length;
     }
+    i++;
+    let e: CanonicalEvent | null;
+    try {
+      e = recorded.line(line);
+    } catch {
+      break; // a line that does not expand: the recorded events end here
+    }
+    if (e !== null) recordedEvents.push(e);
+    if (at !== null && recordedEvents.length > seq) break;
   }
-  return null;
-}
-
-function eventOfLine(line: string | undefined): CanonicalEvent | null {
-  return line === undefined ? null : (JSON.parse(line) as CanonicalEvent);
+  if (at === null) {
+    // the recorded log ends before the re-execution, or every line is the same
+    if (i - from >= replayed.length) return null;
+    at = i;
+    seq = eventsBefore[i - from];
+  }
+  return {
+    seq,
+    expected: recordedEvents[seq] ?? null,
+    actual: replayedEvents[seq] ?? null,
+    lineIndex: at,
+  };
 }

@@ -20,7 +20,10 @@ describe('run limits', () => {
     let events = 0;
     let err: unknown;
     try {
-      simulate(scenario, { keepKernelLog: false, onLine: () => void events++ });
+      simulate(scenario, {
+        keepKernelLog: false,
+        onEvent: () => void events++,
+      });
     } catch (e) {
       err = e;
     }

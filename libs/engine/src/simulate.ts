@@ -19,6 +19,7 @@ import {
   type Violation,
   DEFAULT_RUN_LIMITS,
   LogHasher,
+  LogInterner,
   RunBudget,
   EventEncoder,
 } from '@mnsim/events';
@@ -33,10 +34,10 @@ export interface SimulateOptions {
   /** called for every event with its canonical payload encoding, in seq order */
   onEvent?: (e: EmittedEvent, encodedPayload: string) => void;
   /**
-   * Called for every event with its canonical line: the first `length` bytes of `bytes` (UTF-8,
-   * no "\n"), in seq order. `bytes` is the encoder's buffer: valid only during the call.
+   * Called for every line of the run's log (format 2: each definition before the event that
+   * first uses it, then the event's line), without "\n", in order: the lines the logHash covers.
    */
-  onLine?: (bytes: Buffer, length: number) => void;
+  onLine?: (line: string) => void;
   /** keep the kernel log lines (dmesg); on by default */
   keepKernelLog?: boolean;
   /**
@@ -125,7 +126,12 @@ function* simulation(
   if (!encode && (opts.onEvent || opts.onLine)) {
     throw new Error('simulate: onEvent and onLine need encode');
   }
+  // format 1 for the store (each event whole, the bytes the run limits count), format 2 for the
+  // log the logHash covers
   const encoder = new EventEncoder();
+  const interner = new LogInterner();
+  const lines: string[] = [];
+  const onLine = opts.onLine;
   const budget = new RunBudget(opts.limits ?? DEFAULT_RUN_LIMITS);
   const sink = (e: EmittedEvent): void => {
     let encoded = '';
@@ -133,9 +139,15 @@ function* simulation(
       const { payloadStart, payloadEnd } = encoder.line(e, e.payload);
       const w = encoder.writer;
       budget.event(e.seq, w.pos, (e.payload as Attachments).trace);
-      if (hashLog) hasher.updateBytes(w.buf, w.pos);
-      opts.onLine?.(w.buf, w.pos);
       if (opts.onEvent) encoded = w.buf.toString('utf8', payloadStart, payloadEnd);
+      if (hashLog || onLine) {
+        interner.pushTyped(e, lines);
+        for (let i = 0; i < lines.length; i++) {
+          if (hashLog) hasher.update(lines[i]);
+          onLine?.(lines[i]);
+        }
+        lines.length = 0;
+      }
     } else {
       budget.event(e.seq, 0, (e.payload as Attachments).trace);
     }

@@ -87,6 +87,11 @@ const CTX_TYPES: ReadonlySet<EventType> = new Set(['step', 'timer', 'call']);
 /** The parts of a context that are definitions of their own. */
 const CTX_PARTS: ReadonlySet<string> = new Set(['globals', 'locks', 'stack', 'task']);
 
+/** Whether a line of a format 2 log is an event's (`[…]`) rather than a definition (`{…}`). */
+export function isEventLine(line: string): boolean {
+  return line.charCodeAt(0) === 0x5b;
+}
+
 /** The event a format 2 line refers to as its cause when it names none: its id's parent. */
 export function parentOf(id: string): string | null {
   const dot = id.lastIndexOf('.');
@@ -199,8 +204,15 @@ export class LogInterner {
   private readonly recentGlobals = new RecentValues();
   /** the typed path's: body shapes by members present, trace entries by function and keys */
   private readonly bodyShapes: number[] = [];
-  private readonly entries = new Map<string, number>();
+  /** the shapes of objects seen, by their first key: see objectShape() */
+  private readonly objectShapes = new Map<string, ObjectShape[]>();
   private readonly lastGlobals: Array<{ g: KernelGlobals; id: number }> = [];
+  private readonly lastSites: Array<{
+    fn: string;
+    from: string | undefined;
+    to: string;
+    id: number;
+  }> = [];
   private readonly lastStacks: Array<{ frames: string[]; id: number }> = [];
   private readonly lastLocks: Array<{ locks: HeldLock[]; id: number }> = [];
   private readonly lastTasks: Array<{ t: TaskRef; id: number }> = [];
@@ -224,6 +236,21 @@ export class LogInterner {
   push(e: CanonicalEvent, out: string[]): void {
     this.out = out;
     this.envelope(e, this.body(e));
+  }
+
+  /** push() for an event kept whole with its payload as canonical JSON text (the store's rows). */
+  pushEncoded(e: Omit<CanonicalEvent, 'payload'>, payloadText: string, out: string[]): void {
+    this.push(
+      {
+        causationId: e.causationId,
+        id: e.id,
+        jiffies: e.jiffies,
+        payload: JSON.parse(payloadText) as Json,
+        seq: e.seq,
+        type: e.type,
+      },
+      out,
+    );
   }
 
   /**
@@ -331,6 +358,17 @@ export class LogInterner {
   }
 
   private typedSite(fn: string, from: string | undefined, to: string): number {
+    const recent = this.lastSites;
+    for (let i = 0; i < recent.length; i++) {
+      const x = recent[i];
+      if (x.fn === fn && x.to === to && x.from === from) return x.id;
+    }
+    const id = this.siteOf(fn, from, to);
+    remember(recent, { fn, from, to, id });
+    return id;
+  }
+
+  private siteOf(fn: string, from: string | undefined, to: string): number {
     const key = `${fn}\u0000${from ?? ''}\u0000${to}\u0000${from === undefined ? 's' : 'c'}`;
     let id = this.sites.get(key);
     if (id === undefined) {
@@ -344,18 +382,41 @@ export class LogInterner {
     let s = '[';
     for (let i = 0; i < entries.length; i++) {
       const { detail, what } = entries[i];
-      const keys = keysOf(detail);
-      const key = `${what}\u0000${keys.join('\u0000')}`;
-      let id = this.entries.get(key);
+      const shape = this.objectShape(detail);
+      let id = shape.entries.get(what);
       if (id === undefined) {
-        id = this.ref('entry', JSON.stringify([what, keys]));
-        this.entries.set(key, id);
+        id = this.ref('entry', JSON.stringify([what, shape.keys]));
+        shape.entries.set(what, id);
       }
       s += i === 0 ? `[${id}` : `,[${id}`;
-      for (const k of keys) s += `,${this.value(detail[k])}`;
+      for (const k of shape.keys) s += `,${this.value(detail[k])}`;
       s += ']';
     }
     return s + ']';
+  }
+
+  /**
+   * The shape of a plain object, found by the order its keys were inserted in (the model builds
+   * each kind of object the same way): no keys copied or sorted but the first time.
+   */
+  private objectShape(o: JsonObject): ObjectShape {
+    let first = '';
+    for (const k in o) {
+      if (o[k] !== undefined) {
+        first = k;
+        break;
+      }
+    }
+    let known = this.objectShapes.get(first);
+    if (known === undefined) this.objectShapes.set(first, (known = []));
+    for (let i = 0; i < known.length; i++) if (inOrder(o, known[i].order)) return known[i];
+    const order: string[] = [];
+    for (const k in o) if (o[k] !== undefined) order.push(k);
+    const keys = order.slice().sort();
+    // its shape is defined when an object of it is first written as a value, not before
+    const shape: ObjectShape = { order, keys, id: 0, entries: new Map() };
+    known.push(shape);
+    return shape;
   }
 
   private typedGlobals(g: KernelGlobals): number {
@@ -625,9 +686,11 @@ export class LogInterner {
       return s + ']';
     }
     if (!isPlainObject(v)) return canonicalJson(v); // throws: not JSON
-    const keys = keysOf(v);
-    let s = `[${this.shape(keys)}`;
-    for (const k of keys) s += `,${this.value(v[k])}`;
+    const shape = this.objectShape(v);
+    if (shape.id === 0) shape.id = this.shape(shape.keys);
+    const keys = shape.keys;
+    let s = `[${shape.id}`;
+    for (let i = 0; i < keys.length; i++) s += `,${this.value(v[keys[i]])}`;
     return s + ']';
   }
 
@@ -641,6 +704,28 @@ export class LogInterner {
     }
     return id;
   }
+}
+
+/** An object's shape as objectShape() finds it. */
+interface ObjectShape {
+  /** its keys in the order they were inserted */
+  order: string[];
+  /** in code-point order: the shape's */
+  keys: string[];
+  /** its shape definition's id; 0 until an object of it is written as a value */
+  id: number;
+  /** the trace entries of this detail shape, by the function traced */
+  entries: Map<string, number>;
+}
+
+/** Whether the defined members of `o` were inserted in `order`. */
+function inOrder(o: JsonObject, order: readonly string[]): boolean {
+  let i = 0;
+  for (const k in o) {
+    if (o[k] === undefined) continue;
+    if (order[i++] !== k) return false;
+  }
+  return i === order.length;
 }
 
 /** How many recent values of each context part the typed path compares before looking further. */

@@ -23,6 +23,7 @@ import {
   type ReturnPayload,
   type StimulusPayload,
   type TraceEntry,
+  type TypedEvent,
   type ViolationPayload,
   TRACE_KEPT_ENTRIES,
   TRACE_SUMMARY,
@@ -30,14 +31,8 @@ import {
 } from '@mnsim/events';
 import type { WireEvent } from './messages.js';
 
-export interface EmittedEvent<T extends EventType = EventType> {
-  id: string;
-  seq: number;
-  type: T;
-  causationId: string | null;
-  jiffies: number;
-  payload: PayloadMap[T];
-}
+/** An event as the builder emits it: its payload typed by its type (@mnsim/events TypedEvent). */
+export type EmittedEvent<T extends EventType = EventType> = TypedEvent<T>;
 
 /**
  * Receives each event as it is emitted. The payload may reference the live execution context:

@@ -1,18 +1,24 @@
 /**
- * `mnsim export <runId> [-o log.jsonl]`: the run's log as JSON Lines. The first line is a header
- * (format, version, run, scenario, variant, seed, logHash, events); every other line is one event
- * in its canonical encoding, exactly the lines the logHash covers.
+ * `mnsim export <runId> [-o log.jsonl] [--expand]`: the run's log as JSON Lines. The first line is
+ * a header (format, version, run, scenario, variant, seed, logHash, events); the others are the
+ * run's log in format 2, exactly the lines the logHash covers. With --expand, version 1: one
+ * self-contained event a line, as logs were before format 2, and that log's own logHash.
  */
 import { once } from 'node:events';
-import { canonicalEventLineFromPayload, LogHasher, printable } from '@mnsim/events';
-import { LOG_FORMAT, LOG_FORMAT_VERSION } from '@mnsim/engine';
+import { canonicalEventLineFromPayload, isEventLine, LogHasher, printable } from '@mnsim/events';
+import {
+  EXPANDED_LOG_FORMAT_VERSION,
+  LOG_FORMAT,
+  LOG_FORMAT_VERSION,
+  RecordedRun,
+} from '@mnsim/engine';
 import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
-import { EXIT_OK, InfrastructureError, UsageError } from '../errors.js';
+import { EXIT_OK, UsageError } from '../errors.js';
 import { type LineWriter, writeFileAtomically } from '../output-file.js';
 
 // the log format is defined once, by the engine that reads it back (import, replay)
-export { LOG_FORMAT, LOG_FORMAT_VERSION };
+export { EXPANDED_LOG_FORMAT_VERSION, LOG_FORMAT, LOG_FORMAT_VERSION };
 
 /** Standard output as a LineWriter: waits for it to drain when it asks to. */
 function stdoutLines(): LineWriter {
@@ -29,7 +35,7 @@ function stdoutLines(): LineWriter {
  */
 export async function exportCommand(
   ref: string,
-  opts: { output?: string },
+  opts: { output?: string; expand?: boolean },
   config: CliConfig,
 ): Promise<number> {
   const output = opts.output !== undefined && opts.output !== '-' ? opts.output : null;
@@ -43,33 +49,40 @@ export async function exportCommand(
         `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be exported`,
       );
     }
-    const header = JSON.stringify({
-      format: LOG_FORMAT,
-      version: LOG_FORMAT_VERSION,
-      runId,
-      scenario: run.scenario,
-      kernel: run.kernel,
-      arch: run.arch,
-      seed: run.seed,
-      events: run.events,
-      logHash: run.logHash,
-    });
+    const header = (version: number, logHash: string | null): string =>
+      JSON.stringify({
+        format: LOG_FORMAT,
+        version,
+        runId,
+        scenario: run.scenario,
+        kernel: run.kernel,
+        arch: run.arch,
+        seed: run.seed,
+        events: run.events,
+        logHash,
+      });
     let n = 0;
-    /** the log, line by line; the stored lines checked against the run's logHash at the end */
     const fill = async (out: LineWriter): Promise<void> => {
-      await out.line(header);
-      const hasher = new LogHasher();
-      for await (const e of store.iterateEvents(runId, 5000)) {
-        const line = canonicalEventLineFromPayload(e, e.encodedPayload);
-        hasher.update(line);
-        await out.line(line);
-        n++;
+      // the stored log, checked against the run's count and logHash as it is read
+      const recorded = await RecordedRun.open(store, runId);
+      if (!opts.expand) {
+        await out.line(header(LOG_FORMAT_VERSION, run.logHash));
+        for await (const line of recorded.checkedLines()) {
+          await out.line(line);
+          if (isEventLine(line)) n++;
+        }
+        return;
       }
-      const hash = hasher.digest();
-      if (n !== run.events || hash !== run.logHash) {
-        throw new InfrastructureError(
-          `the stored log of run ${runId} does not match its logHash (${n} events, ${hash}); the store is damaged`,
-        );
+      // version 1 needs its own hash in the header: a first pass checks the log and takes it
+      for await (const line of recorded.checkedLines()) void line;
+      const expanded = new LogHasher();
+      for await (const e of store.iterateEvents(runId, 5000)) {
+        expanded.update(canonicalEventLineFromPayload(e, e.encodedPayload));
+      }
+      await out.line(header(EXPANDED_LOG_FORMAT_VERSION, expanded.digest()));
+      for await (const e of store.iterateEvents(runId, 5000)) {
+        await out.line(canonicalEventLineFromPayload(e, e.encodedPayload));
+        n++;
       }
     };
     if (output === null) {

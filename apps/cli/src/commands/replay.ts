@@ -45,9 +45,12 @@ export async function replayCommand(
   let origin: string;
   if (isLogFileRef(ref)) {
     origin = ref;
-    outcome = await replayLog(await LogFile.open(ref), opts.kernel, opts.arch, {
-      limits: config.runLimits,
-    });
+    const log = await LogFile.open(ref);
+    try {
+      outcome = await replayLog(log, opts.kernel, opts.arch, { limits: config.runLimits });
+    } finally {
+      await log.close();
+    }
   } else {
     const store = await openStore(config.store);
     try {
