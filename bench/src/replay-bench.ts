@@ -43,6 +43,8 @@ export interface ReplayBenchResult {
   hashEventsPerSec: number;
   /** the log file's size */
   bytes: number;
+  /** the log's bytes per event (format 2: its definitions included) */
+  bytesPerEvent: number;
 }
 
 /** The benchmark's run: `steps` invalidating steps on a guest with VMS VMs. */
@@ -180,6 +182,7 @@ export async function benchReplay(
       simulateEventsPerSec: Math.round(header.events / simulateSecs),
       hashEventsPerSec: Math.round(header.events / hashed.secs),
       bytes: hashed.bytes,
+      bytesPerEvent: Number((hashed.bytes / header.events).toFixed(1)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -204,6 +204,8 @@ export class LogInterner {
   private readonly recentGlobals = new RecentValues();
   /** the typed path's: body shapes by members present, trace entries by function and keys */
   private readonly bodyShapes: number[] = [];
+  /** the typed path's contexts by their members joined */
+  private readonly contextIds = new Map<string, number>();
   /** the shapes of objects seen, by their first key: see objectShape() */
   private readonly objectShapes = new Map<string, ObjectShape[]>();
   private readonly lastGlobals: Array<{ g: KernelGlobals; id: number }> = [];
@@ -514,7 +516,13 @@ export class LogInterner {
       stack,
       task,
     };
-    const id = this.ref('ctx', canonicalJson(def));
+    // not among the recent ones: by its members joined, before its encoding is looked up
+    const key = `${c.cpu}|${globals}|${c.irqsDisabled}|${locks}|${c.nonBlockCount}|${c.preemptCount}|${stack}|${task}|${c.preemptDisableIp === null ? '' : `=${c.preemptDisableIp}`}`;
+    let id = this.contextIds.get(key);
+    if (id === undefined) {
+      id = this.ref('ctx', canonicalJson(def));
+      this.contextIds.set(key, id);
+    }
     remember(cache, { ...def, id });
     return String(id);
   }
@@ -728,8 +736,11 @@ function inOrder(o: JsonObject, order: readonly string[]): boolean {
   return i === order.length;
 }
 
-/** How many recent values of each context part the typed path compares before looking further. */
-const RECENT = 8;
+/**
+ * How many recent values of each context part the typed path compares before looking further:
+ * a long run cycles through a few dozen contexts, stacks and call sites.
+ */
+const RECENT = 32;
 
 /** Keeps `entry` among the recent ones: the newest first, the oldest dropped. */
 function remember<T>(recent: T[], entry: T): void {
