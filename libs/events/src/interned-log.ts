@@ -647,30 +647,13 @@ export class LogInterner {
       typeof to === 'string' &&
       (from === undefined || typeof from === 'string') &&
       keysOf(site).length === (from === undefined ? 2 : 3);
-    const key = simple
-      ? `${fn}\u0000${from ?? ''}\u0000${to}\u0000${from === undefined ? 's' : 'c'}`
-      : null;
-    let id = key === null ? undefined : this.sites.get(key);
-    if (id === undefined) {
-      id = this.ref('site', canonicalJson(site));
-      if (key !== null) this.sites.set(key, id);
-    }
-    return id;
+    return simple ? this.siteOf(fn, from, to) : this.ref('site', canonicalJson(site));
   }
 
   /** A trace: its entries by their function and detail keys, or (any other form) a value. */
   protected trace(v: unknown): string {
     if (!Array.isArray(v) || !v.every(isTraceEntry)) return this.value(v);
-    let s = '[';
-    for (let i = 0; i < v.length; i++) {
-      const { detail, what } = v[i] as { detail: JsonObject; what: string };
-      const keys = keysOf(detail);
-      if (i > 0) s += ',';
-      s += `[${this.ref('entry', JSON.stringify([what, keys]))}`;
-      for (const k of keys) s += `,${this.value(detail[k])}`;
-      s += ']';
-    }
-    return s + ']';
+    return this.typedTrace(v as TraceEntry[]);
   }
 
   /** The shaped encoding of a value. */
