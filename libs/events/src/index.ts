@@ -10,3 +10,4 @@ export * from './run-id.js';
 export * from './printable.js';
 export * from './run-limits.js';
 export * from './interned-log.js';
+export * from './stored-log.js';

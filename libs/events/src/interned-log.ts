@@ -43,6 +43,7 @@ import type {
   StimulusPayload,
   TraceEntry,
 } from './payloads.js';
+import type { LogDef } from './stored-log.js';
 import { EVENT_TYPES, type EventType, type Json } from './types.js';
 
 /** An event as the engine emits it: its payload typed by its type, not yet encoded. */
@@ -527,6 +528,34 @@ export class LogInterner {
     return String(id);
   }
 
+  /**
+   * An interner that goes on from where the one that wrote `defs` (every definition it made, in id
+   * order) stopped: the next event is interned exactly as that interner would intern it. The store
+   * keeps a run's definitions, so that whoever appends the run's next events (any auditor) can.
+   * @throws LogFormatError when the ids are not 1, 2, … or a stack extends no stack before it
+   */
+  static resume(defs: Iterable<LogDef>): LogInterner {
+    const interner = new LogInterner();
+    const stacks = new Map<number, readonly string[]>();
+    for (const d of defs) {
+      if (d.id !== interner.nextId) {
+        throw new LogFormatError(`definition ${d.id} where ${interner.nextId} is next`);
+      }
+      interner.nextId++;
+      if (d.kind !== 'stack') {
+        interner.ids.set(`${d.kind}\u0000${d.value}`, d.id);
+        continue;
+      }
+      const [parent, ...own] = JSON.parse(d.value) as [number, ...string[]];
+      const base = parent === 0 ? [] : stacks.get(parent);
+      if (base === undefined) throw new LogFormatError(`stack ${d.id} extends no stack ${parent}`);
+      const frames = [...base, ...own];
+      stacks.set(d.id, frames);
+      interner.ids.set(`stack\u0000${JSON.stringify(frames)}`, d.id);
+    }
+    return interner;
+  }
+
   /** The lines of a whole log. */
   static lines(events: Iterable<CanonicalEvent>): string[] {
     const interner = new LogInterner();
@@ -821,6 +850,47 @@ export class LogExpander {
     );
   }
 
+  /**
+   * A definition as the store keeps it, for expanding stored events in any order (`expandBody`):
+   * every definition up to the last one they use, in id order. Not for a verifying expander.
+   */
+  define(def: LogDef): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(def.value);
+    } catch (err) {
+      throw new LogFormatError(`definition ${def.id} is not JSON (${(err as Error).message})`);
+    }
+    this.defined(def.id, def.kind, value);
+  }
+
+  /** How many definitions were read. */
+  get definitions(): number {
+    return this.defs.length;
+  }
+
+  /**
+   * A stored event: its envelope and its format 2 body's text, as format 1 has it. Not for a
+   * verifying expander, which reads a log line by line from its start.
+   */
+  expandBody(e: Omit<CanonicalEvent, 'payload'>, body: string): CanonicalEvent {
+    if (this.shadow) throw new Error('LogExpander.expandBody: a verifying expander reads lines');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (err) {
+      throw new LogFormatError(`not JSON (${(err as Error).message})`);
+    }
+    return {
+      causationId: e.causationId,
+      id: e.id,
+      jiffies: e.jiffies,
+      payload: this.payload(e.type, e.jiffies, parsed) as Json,
+      seq: e.seq,
+      type: e.type,
+    };
+  }
+
   private definition(text: string): void {
     let parsed: unknown;
     try {
@@ -832,6 +902,11 @@ export class LogExpander {
     if (!isPlainObject(d) || keysOf(d).join(',') !== 'id,kind,value') {
       throw new LogFormatError('a definition is {"id":…,"kind":…,"value":…}');
     }
+    this.defined(d.id, d.kind, d.value);
+  }
+
+  private defined(id: unknown, kindName: unknown, defValue: unknown): void {
+    const d = { id, kind: kindName, value: defValue };
     const next = this.defs.length + 1;
     if (d.id !== next) {
       throw new LogFormatError(`defines id ${JSON.stringify(d.id)} where ${next} is next`);
