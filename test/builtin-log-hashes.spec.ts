@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KERNEL_VARIANTS } from '@mnsim/kernel';
 import { simulate } from '@mnsim/engine';
-import { LogHasher, canonicalEventLineFromPayload } from '@mnsim/events';
+import { LogHasher, canonicalEventLineFromPayload, encodePayload } from '@mnsim/events';
 import { listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
 import { describe, expect, it } from 'vitest';
 
@@ -39,7 +39,8 @@ describe('the built-in scenarios log as they did', () => {
       const events = new LogHasher();
       const { logHash } = simulate(scenario, {
         kernel,
-        onEvent: (e, payload) => events.update(canonicalEventLineFromPayload(e, payload)),
+        onEvent: (e) =>
+          events.update(canonicalEventLineFromPayload(e, encodePayload(e.type, e.payload))),
       });
       expect(events.digest(), `${name} on ${kernel}: its events`).toBe(pinned[`${name} ${kernel}`]);
       expect(logHash, `${name} on ${kernel}`).toBe(pinnedFormat2[`${name} ${kernel}`]);

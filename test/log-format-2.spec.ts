@@ -12,6 +12,7 @@ import {
   LogFormatError,
   LogInterner,
   canonicalEventLine,
+  encodePayload,
   expandLines,
 } from '@mnsim/events';
 import { generateScenario, listBuiltinScenarios, resolveScenario } from '@mnsim/scenarios';
@@ -25,18 +26,17 @@ import { describe, expect, it } from 'vitest';
  */
 function runOf(scenario: Scenario, kernel?: (typeof KERNEL_VARIANTS)[number]): CanonicalEvent[] {
   const events: CanonicalEvent[] = [];
-  const typed = new LogInterner();
   const typedLines: string[] = [];
   simulate(scenario, {
     kernel,
     keepKernelLog: false,
-    onEvent: (e, payload) => {
-      typed.pushTyped(e, typedLines);
+    onEvent: (e, lines) => {
+      typedLines.push(...lines);
       events.push({
         causationId: e.causationId,
         id: e.id,
         jiffies: e.jiffies,
-        payload: JSON.parse(payload) as CanonicalEvent['payload'],
+        payload: JSON.parse(encodePayload(e.type, e.payload)) as CanonicalEvent['payload'],
         seq: e.seq,
         type: e.type,
       });

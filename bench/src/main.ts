@@ -14,11 +14,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { recordInto, simulate } from '@mnsim/engine';
-import { NO_RUN_LIMITS } from '@mnsim/events';
+import { NO_RUN_LIMITS, bodyOfEventLine } from '@mnsim/events';
 import { generateScenario } from '@mnsim/scenarios';
 import type { Scenario } from '@mnsim/kernel';
-import { measureRawSqliteInsertRate, openStore, type RawEventRow } from '@mnsim/store';
+import {
+  measureRawSqliteInsertRate,
+  openStore,
+  type RawEventRow,
+  type StoreOptions,
+} from '@mnsim/store';
 import { WORKER_CONCURRENCY } from '@mnsim/bus';
 import { benchReplay } from './replay-bench.js';
 import { benchQueries } from './query-bench.js';
@@ -107,8 +113,8 @@ function runNoPersist(scenarios: Scenario[]): Totals {
   return { ranges, events, secs: seconds(t0) };
 }
 
-async function runPersist(scenarios: Scenario[], dir: string): Promise<Totals> {
-  const store = await openStore({ sqlitePath: join(dir, 'bench.sqlite') });
+async function runPersist(scenarios: Scenario[], where: StoreOptions): Promise<Totals> {
+  const store = await openStore(where);
   let ranges = 0;
   let events = 0;
   const t0 = process.hrtime.bigint();
@@ -158,7 +164,7 @@ function campaignRows(scenarios: Scenario[]): RawEventRow[] {
     simulate(s, {
       keepKernelLog: false,
       limits: NO_RUN_LIMITS,
-      onEvent: (e, payload) => {
+      onEvent: (e, lines) => {
         rows.push({
           runId,
           seq: e.seq,
@@ -166,7 +172,8 @@ function campaignRows(scenarios: Scenario[]): RawEventRow[] {
           type: e.type,
           causationId: e.causationId,
           jiffies: e.jiffies,
-          payload,
+          // what the store keeps of it: its format 2 body
+          payload: bodyOfEventLine(e, lines[lines.length - 1]),
           recordedAt,
         });
       },
@@ -221,6 +228,41 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result, null, values.json ? undefined : 2) + '\n');
 }
 
+/**
+ * What the campaign's history takes in Postgres: it is recorded in a schema of its own, and the
+ * events table's total relation size (heap, TOAST and indexes), with the log_defs table's, is
+ * divided by the events.
+ */
+async function postgresStorage(scenarios: Scenario[]): Promise<object> {
+  const schema = `mnsim_bench_storage_${process.pid}`;
+  log(`the same campaign recorded in Postgres (${queryUrl}, schema ${schema})…`);
+  const client = new pg.Client({ connectionString: queryUrl });
+  await client.connect();
+  try {
+    const t = await runPersist(scenarios, { url: queryUrl, schema });
+    await client.query(`VACUUM ANALYZE "${schema}"."events", "${schema}"."log_defs"`);
+    const size = async (table: string): Promise<number> => {
+      const r = await client.query<{ n: string }>('SELECT pg_total_relation_size($1) AS n', [
+        `"${schema}"."${table}"`,
+      ]);
+      return Number(r.rows[0].n);
+    };
+    const events = await size('events');
+    const defs = await size('log_defs');
+    return {
+      events: t.events,
+      eventsPerSec: Math.round(t.events / t.secs),
+      eventsTableBytes: events,
+      logDefsTableBytes: defs,
+      bytesPerEvent: Number(((events + defs) / t.events).toFixed(1)),
+      eventsTableBytesPerEvent: Number((events / t.events).toFixed(1)),
+    };
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+}
+
 async function benchEmbedded(): Promise<{ campaign: object; embedded: object }> {
   log(`generating ${runs} scenarios (seed ${seed}, ${steps} steps each)…`);
   const scenarios = campaign();
@@ -231,7 +273,7 @@ async function benchEmbedded(): Promise<{ campaign: object; embedded: object }> 
     const np = runNoPersist(scenarios);
     log(`  ${np.ranges} ranges, ${np.events} events in ${np.secs.toFixed(2)} s`);
     log('embedded, every event recorded in SQLite…');
-    const p = await runPersist(scenarios, dir);
+    const p = await runPersist(scenarios, { sqlitePath: join(dir, 'bench.sqlite') });
     log(`  ${p.ranges} ranges, ${p.events} events in ${p.secs.toFixed(2)} s`);
     const rows = campaignRows(scenarios);
     log(`raw better-sqlite3 inserts of the same ${rows.length} rows into the same table…`);
@@ -254,6 +296,7 @@ async function benchEmbedded(): Promise<{ campaign: object; embedded: object }> 
         eventsPerSecNoPersist: Math.round(np.events / np.secs),
         sqliteRawRowsPerSec: Math.round(raw.rowsPerSec),
         persistRatio: Number((eventsPerSec / raw.rowsPerSec).toFixed(3)),
+        postgres: await postgresStorage(scenarios),
       },
     };
   } finally {

@@ -13,6 +13,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ApiConfig, createApiApp } from '@mnsim/http';
 import { TEST_DIALECTS } from '../../libs/store/src/test-dialects.js';
+import { TestLogs } from '../../libs/store/src/test-events.js';
+
+const logs = new TestLogs();
 
 const RUN_TIMEOUT_MS = 1000;
 const REASON = 'no sign of life for 1 s (MNSIM_RUN_TIMEOUT): its client or orchestrator is gone';
@@ -38,7 +41,7 @@ async function recordEvent(store: Store, runId: string, seq: number): Promise<vo
     payload: { seq },
     recordedAt: new Date().toISOString(),
   };
-  await store.appendEvents(runId, [{ event, encodedPayload: JSON.stringify(event.payload) }], []);
+  await store.appendEvents(runId, [logs.toAppend(event)], []);
 }
 
 describe.each(TEST_DIALECTS)('the api fails the runs left running, on $dialect', ({ setup }) => {

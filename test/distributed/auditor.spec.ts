@@ -16,7 +16,8 @@ function wire(seq: number): WireEvent {
     type: seq === 0 ? 'run.start' : 'step',
     causationId: null,
     jiffies: seq,
-    payload: `{"n":${seq}}`,
+    // a few shapes, each defined by the first event that has it
+    payload: `{"k${seq % 3}":{"n":${seq}}}`,
   };
 }
 
@@ -81,6 +82,61 @@ describe('the auditor closing a run', () => {
     const stored = [];
     for await (const e of env.store.iterateEvents(runId, 10)) stored.push(e.seq);
     expect(stored).toEqual([0, 1, 2]);
+  });
+
+  it('stores a run in seq order: events after a gap wait for it; any auditor goes on', async () => {
+    const runId = 'gap';
+    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
+    const runs = new RunStateRepository(env.bus.redis, env.prefix);
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const cont = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
+    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    const events = Array.from({ length: 9 }, (_, seq) => wire(seq));
+    const storedSeqs = async (): Promise<number[]> => {
+      const seqs: number[] = [];
+      for await (const e of env.store.iterateLog(runId, 4)) seqs.push(e.seq);
+      return seqs;
+    };
+    await runs.saveHandler(runId, 'a', cont, null, events.slice(0, 3));
+    await runs.saveHandler(runId, 'c', cont, null, events.slice(5, 7));
+    await auditor.handle(JOB.flush, { runId, meta });
+    expect(await storedSeqs()).toEqual([0, 1, 2]);
+    expect((await runs.stagedEvents(runId)).events.map((e) => e.seq)).toEqual([5, 6]);
+    // the gap's events come; another auditor (nothing in memory) takes the flush
+    await runs.saveHandler(runId, 'b', cont, null, events.slice(3, 5));
+    await runs.saveHandler(runId, 'd', cont, null, events.slice(7));
+    const other = new AuditorProcessor(env.bus, env.store, quietLog);
+    await other.handle(JOB.flush, { runId, meta });
+    expect(await storedSeqs()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect((await runs.stagedEvents(runId)).events).toEqual([]);
+    // the stored log is the one an interner writes for the whole run in one go
+    const lines: string[] = [];
+    for await (const e of env.store.iterateLog(runId, 4)) lines.push(...e.lines);
+    expect(lines).toEqual(logOf(events));
+  });
+
+  it("keeps a failed run's events past a gap when it closes it", async () => {
+    const runId = 'failed-gap';
+    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
+    const runs = new RunStateRepository(env.bus.redis, env.prefix);
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const cont = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
+    const events = [0, 1, 3, 4].map(wire);
+    await runs.saveHandler(runId, 'a', cont, null, events);
+    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    await auditor.handle(JOB.finish, {
+      runId,
+      meta,
+      status: 'failed',
+      events: 5,
+      violations: 0,
+      failureReason: 'a chain was lost',
+    });
+    const read = await env.store.readEvents(runId, { limit: 10 });
+    expect(read.map((e) => [e.seq, e.payload])).toEqual(
+      events.map((e) => [e.seq, JSON.parse(e.payload)]),
+    );
+    expect(await env.store.getRun(runId)).toMatchObject({ status: 'failed', events: 2 });
   });
 
   it('completes a run with the hash of exactly its events', async () => {

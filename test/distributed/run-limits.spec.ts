@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { scenarioFromData } from '@mnsim/scenarios';
 import { simulate } from '@mnsim/engine';
-import { TRACE_SUMMARY } from '@mnsim/events';
+import { TRACE_SUMMARY, encodePayload } from '@mnsim/events';
 import { hostileScenario } from '../../bench/src/hostile-scenario.js';
 import { runDistributedWith } from '@mnsim/bus';
 import { type Env, inProcessCluster, testEnv } from './harness.js';
@@ -58,8 +58,8 @@ it('summarises a trace past its kept entries as the embedded engine does: the sa
   let summarised = 0;
   const embedded = simulate(scenario, {
     keepKernelLog: false,
-    onEvent: (_e, payload) => {
-      if (payload.includes(`"what":"${TRACE_SUMMARY}"`)) summarised++;
+    onEvent: (e) => {
+      if (encodePayload(e.type, e.payload).includes(`"what":"${TRACE_SUMMARY}"`)) summarised++;
     },
   });
   expect(summarised).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { simulate, type SimulationResult } from '@mnsim/engine';
 import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
 import { PAGE_SIZES, listBuiltinScenarios, parseScenario, parseSize } from '@mnsim/scenarios';
+import { encodePayload } from '@mnsim/events';
 
 export const KiB = 1024;
 export const MiB = 1024 ** 2;
@@ -305,8 +306,8 @@ export function run(s: Scenario, kernel: KernelVariant, seed?: number): Run {
     kernel,
     ...(seed !== undefined ? { seed } : {}),
     // the embedded engine shares live objects: keep the canonical encoding, not the object
-    onEvent: (e, encoded) => {
-      const payload = JSON.parse(encoded) as EvPayload;
+    onEvent: (e) => {
+      const payload = JSON.parse(encodePayload(e.type, e.payload)) as EvPayload;
       if ((e.type === 'step' || e.type === 'timer') && payload.ctx) {
         stim = { pid: payload.ctx.task.pid, comm: payload.ctx.task.comm, fn: payload.fn ?? '' };
       }

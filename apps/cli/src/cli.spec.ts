@@ -18,7 +18,6 @@ import {
   type CanonicalEvent,
   LogInterner,
   canonicalEventLine,
-  canonicalJson,
   expandLines,
   logHashOf,
 } from '@mnsim/events';
@@ -400,9 +399,16 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
         const sink = store.createEventSink('odd-comm', meta);
         const recordedAt = new Date().toISOString();
         let violations = 0;
+        const interner = new LogInterner();
         for (const line of edited.slice(1)) {
           const e = JSON.parse(line);
-          sink.append({ ...e, runId: 'odd-comm', recordedAt }, canonicalJson(e.payload));
+          const ownLines: string[] = [];
+          interner.push(e, ownLines);
+          const { id, seq, type, causationId, jiffies } = e;
+          sink.append(
+            { runId: 'odd-comm', id, seq, type, causationId, jiffies, recordedAt },
+            ownLines,
+          );
           if (e.type === 'violation') {
             sink.appendViolation(e.id, { ...e.payload.violation, seq: e.seq }, recordedAt);
             violations++;

@@ -6,7 +6,8 @@
  * lines, so the hash vouches for what the store holds.
  */
 import type { ViolationRecord } from '@mnsim/kernel';
-import { LogHasher, LogInterner, type Json, runEventOf, violationWithSeq } from '@mnsim/events';
+import { LRUCache } from 'lru-cache';
+import { LogHasher, LogInterner, violationWithSeq } from '@mnsim/events';
 import type { EventToAppend, Store, ViolationToAppend } from '@mnsim/store';
 import {
   AUDITOR_JOBS,
@@ -28,6 +29,10 @@ export class RunNotYetCompleteError extends RetryLaterError {}
 
 export class AuditorProcessor {
   private readonly runs: RunStateRepository;
+  /** the interner of each run this auditor stored the last events of, and the seq it is at */
+  private readonly logs = new LRUCache<string, { interner: LogInterner; next: number }>({
+    max: 256,
+  });
 
   constructor(
     private readonly bus: Bus,
@@ -54,33 +59,69 @@ export class AuditorProcessor {
    * Moves the run's staged events to the store, then deletes them from Redis: a flush that dies
    * in between is redelivered and appends them again, which the store ignores.
    */
-  private async flush(msg: FlushMessage): Promise<void> {
-    const { events, fields } = await this.runs.stagedEvents(msg.runId);
+  private async flush(msg: FlushMessage, pastGaps = false): Promise<void> {
+    const { events } = await this.runs.stagedEvents(msg.runId);
     if (events.length === 0) return;
-    await this.append(msg.runId, msg.meta, events);
-    await this.runs.unstage(msg.runId, fields);
+    const done = await this.append(msg.runId, msg.meta, events, pastGaps);
+    await this.runs.unstage(msg.runId, done);
   }
 
-  private async append(runId: string, meta: RunLabels, staged: WireEvent[]): Promise<void> {
+  /**
+   * Stores the run's next events, interned into its format 2 log in seq order: those that follow
+   * the last one stored without a gap (with `pastGaps`, all of them). Returns the staged fields
+   * that are now in the store, those already there included.
+   *
+   * Any auditor may take any flush of a run. Interning is deterministic, so two that store the
+   * same events write the same rows; the interner goes on from the run's stored definitions
+   * unless this auditor stored the run's last events itself.
+   */
+  private async append(
+    runId: string,
+    meta: RunLabels,
+    staged: WireEvent[],
+    pastGaps: boolean,
+  ): Promise<string[]> {
+    const next = await this.store.nextSeq(runId);
+    let log = this.logs.get(runId);
+    if (log?.next !== next) {
+      log = { interner: LogInterner.resume(await this.store.readLogDefs(runId, next - 1)), next };
+    }
+    this.logs.delete(runId); // until this append is stored
     const recordedAt = new Date().toISOString();
     const events: EventToAppend[] = [];
     const violations: ViolationToAppend[] = [];
+    const done: string[] = [];
+    const lines: string[] = [];
     for (const e of staged) {
-      const payload = JSON.parse(e.payload) as Json;
+      if (e.seq >= log.next && e.seq !== log.next && !pastGaps) break; // the gap's events are in flight
+      done.push(String(e.seq));
+      if (e.seq < log.next) continue; // stored by an earlier flush
+      log.interner.pushEncoded(e, e.payload, lines);
+      log.next = e.seq + 1;
+      const { id, seq, type, causationId, jiffies } = e;
       events.push({
-        event: runEventOf(runId, e, payload, recordedAt),
-        encodedPayload: e.payload,
+        event: { runId, id, seq, type, causationId, jiffies, recordedAt },
+        lines: [...lines],
       });
+      lines.length = 0;
       if (e.type === 'violation') {
-        const v = (payload as unknown as { violation: ViolationRecord }).violation;
-        violations.push({ eventId: e.id, v: violationWithSeq(e.seq, v), ...meta, recordedAt });
+        const payload = JSON.parse(e.payload) as { violation: ViolationRecord };
+        violations.push({
+          eventId: e.id,
+          v: violationWithSeq(e.seq, payload.violation),
+          ...meta,
+          recordedAt,
+        });
       }
     }
     await this.store.appendEvents(runId, events, violations);
+    this.logs.set(runId, log);
+    return done;
   }
 
   private async finish(msg: FinishMessage): Promise<void> {
-    await this.flush(msg);
+    // a failed run's events after a gap are kept too: the gap's will never come
+    await this.flush(msg, msg.status !== 'completed');
     // a flush of the run may be writing right now: wait a little before retrying later
     for (let i = 0; i < 20; i++) {
       if (await this.close(msg, i === 19)) return;
@@ -92,17 +133,13 @@ export class AuditorProcessor {
   private async close(msg: FinishMessage, last: boolean): Promise<boolean> {
     let stored = 0;
     let violations = 0;
-    // the logHash covers the run's format 2 log: the stored events interned in seq order
+    // the logHash covers the run's format 2 log, as stored
     const hasher = new LogHasher();
-    const interner = new LogInterner();
-    const lines: string[] = [];
-    for await (const e of this.store.iterateEvents(msg.runId, 5000)) {
+    for await (const e of this.store.iterateLog(msg.runId, 5000)) {
       if (e.seq !== stored) break; // a gap: a batch is still in flight
       stored++;
       if (e.type === 'violation') violations++;
-      interner.pushEncoded(e, e.encodedPayload, lines);
-      for (const line of lines) hasher.update(line);
-      lines.length = 0;
+      for (const line of e.lines) hasher.update(line);
     }
     if (msg.status === 'completed' && stored < msg.events) {
       if (!last) return false;

@@ -171,7 +171,7 @@ export async function runDistributedWith(
   const kernelLog: KernelLogLine[] = [];
   let panicked = false;
   for await (const e of store.iterateEvents(runId, 5000)) {
-    const payload = JSON.parse(e.encodedPayload) as {
+    const payload = e.payload as unknown as {
       violation?: Omit<Violation, 'seq'>;
       globals?: { panicked: boolean };
     };

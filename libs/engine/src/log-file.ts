@@ -47,6 +47,7 @@ import {
   type Violation,
   canonicalEventLineFromPayload,
   canonicalJson,
+  encodePayload,
   firstNonPrintableAscii,
   violationWithSeq,
 } from '@mnsim/events';
@@ -208,11 +209,22 @@ export async function* fileLines(file: string): AsyncGenerator<string> {
 /** One event line, checked (see {@link LogFile.checkedEvents}). */
 export interface CheckedEvent {
   lineNo: number;
+  /** the event's line */
+  line: string;
+  /** its lines of the log: the definitions it is the first to use, then `line` */
+  lines: string[];
+  event: CanonicalEvent;
+  /** set for a violation event */
+  violation: Violation | null;
+}
+
+/** One line of a version 1 file (format 1: the event whole), checked. */
+interface ExpandedEventLine {
+  lineNo: number;
   line: string;
   event: CanonicalEvent;
   /** the payload's canonical JSON, a slice of `line` */
   payloadText: string;
-  /** set for a violation event */
   violation: Violation | null;
 }
 
@@ -400,6 +412,7 @@ export class LogFile implements RecordedLog {
     let count = 0;
     let lineNo = 1;
     let last: CheckedEvent | null = null;
+    let defs: string[] = [];
     for await (const line of this.lines()) {
       lineNo++;
       const fail = (reason: string): LogFileError => new LogFileError(file, lineNo, reason);
@@ -412,17 +425,14 @@ export class LogFile implements RecordedLog {
       }
       hasher.update(line);
       if (e === null) {
+        defs.push(line);
         yield { line, event: null };
         continue;
       }
       sequence.event(e, lineNo, fail);
-      const checked: CheckedEvent = {
-        lineNo,
-        line,
-        event: e,
-        payloadText: canonicalJson(e.payload),
-        violation: null,
-      };
+      defs.push(line);
+      const checked: CheckedEvent = { lineNo, line, lines: defs, event: e, violation: null };
+      defs = [];
       if (e.type === 'violation') checked.violation = violationOf(e, fail);
       count++;
       last = checked;
@@ -516,7 +526,12 @@ function violationOf(e: CanonicalEvent, fail: (reason: string) => LogFileError):
 }
 
 /** After the last event: as many as expected, the last a run.end that counts them. */
-function checkEnd(file: string, expected: number, count: number, last: CheckedEvent | null): void {
+function checkEnd(
+  file: string,
+  expected: number,
+  count: number,
+  last: Pick<CheckedEvent, 'lineNo' | 'event'> | null,
+): void {
   if (count < expected) {
     throw new LogFileError(
       file,
@@ -548,13 +563,13 @@ function checkEnd(file: string, expected: number, count: number, last: CheckedEv
  * first and run.end last, N as the header says; after the last line, the lines' hash against the
  * header's (LogHashMismatchError, the line not known yet).
  */
-async function* expandedEvents(file: string, header: LogHeader): AsyncGenerator<CheckedEvent> {
+async function* expandedEvents(file: string, header: LogHeader): AsyncGenerator<ExpandedEventLine> {
   const expected = header.events;
   const hasher = new LogHasher();
   const sequence = new EventSequence(expected);
   let count = 0;
   let lineNo = 0;
-  let last: CheckedEvent | null = null;
+  let last: ExpandedEventLine | null = null;
   for await (const line of fileLines(file)) {
     lineNo++;
     if (lineNo === 1) continue;
@@ -662,10 +677,11 @@ function firstExpandedDifference(file: string, err: LogHashMismatchError): LogHa
         kernel: start.kernel,
         seed: start.seed,
         keepKernelLog: false,
-        onEvent: (e, payload) => {
+        onEvent: (e) => {
           if (differs !== null || e.seq === 0) return;
           seq = e.seq;
-          if (canonicalEventLineFromPayload(e, payload) !== reader.next()) differs = e.seq;
+          const line = canonicalEventLineFromPayload(e, encodePayload(e.type, e.payload));
+          if (line !== reader.next()) differs = e.seq;
         },
       });
       if (differs === null && reader.next() !== null) differs = seq + 1;
@@ -739,7 +755,7 @@ class SyncFileLines {
 }
 
 /** Parses one event line and checks that it is canonical, byte for byte. */
-function parseEventLine(line: string, lineNo: number, file: string): CheckedEvent {
+function parseEventLine(line: string, lineNo: number, file: string): ExpandedEventLine {
   const fail = (reason: string): LogFileError => new LogFileError(file, lineNo, reason);
   if (line === '') throw fail('empty line');
   let value: unknown;

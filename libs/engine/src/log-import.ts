@@ -99,7 +99,8 @@ async function importLog(store: Store, file: string, log: LogFile): Promise<Impo
   try {
     let n = 0;
     for await (const c of log.checkedEvents()) {
-      sink.append({ ...c.event, runId: h.runId, recordedAt }, c.payloadText);
+      const { id, seq, type, causationId, jiffies } = c.event;
+      sink.append({ runId: h.runId, id, seq, type, causationId, jiffies, recordedAt }, c.lines);
       if (c.violation) sink.appendViolation(c.event.id, c.violation, recordedAt);
       if (++n % FLUSH_EVERY === 0) await sink.flush();
     }

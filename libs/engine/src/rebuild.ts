@@ -80,7 +80,7 @@ async function rebuildRun(store: Store, run: RunSummaryRow): Promise<void> {
   let batch: ViolationToAppend[] = [];
   for await (const e of store.iterateEvents(run.runId, EVENT_PAGE)) {
     if (e.type !== 'violation') continue;
-    const { violation } = JSON.parse(e.encodedPayload) as ViolationPayload;
+    const { violation } = e.payload as unknown as ViolationPayload;
     batch.push({
       eventId: e.id,
       v: violationWithSeq(e.seq, violation),

@@ -1,11 +1,10 @@
 /**
  * A run recorded in the store, as replay reads it: its row says how many events and which logHash,
- * its events (kept whole, format 1) are streamed in seq order and written as the lines of its
- * format 2 log, which the logHash covers.
+ * and the lines of its format 2 log, which the logHash covers, are streamed in order as stored.
  */
 import { MnsimError } from '@mnsim/errors';
-import { LogHasher, LogInterner, isEventLine } from '@mnsim/events';
-import type { RunRow, Store } from '@mnsim/store';
+import { LogFormatError, LogHasher, expandLines, isEventLine } from '@mnsim/events';
+import type { RunRow, Store, StoredLogEvent } from '@mnsim/store';
 import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
 
 /** Rows read per query while streaming a run's events. */
@@ -40,7 +39,11 @@ export class RecordedRun implements RecordedLog {
         2,
       );
     }
-    const [first] = await store.readEvents(runId, { limit: 1 });
+    let first: StoredLogEvent | undefined;
+    for await (const e of store.iterateLog(runId, 1)) {
+      first = e;
+      break;
+    }
     const damaged = (reason: string): RecordedRunError =>
       new RecordedRunError(`run ${runId}: ${reason}; the store is damaged`, 3);
     if (first?.seq !== 0 || first.type !== 'run.start') {
@@ -48,15 +51,14 @@ export class RecordedRun implements RecordedLog {
     }
     let payload: unknown;
     try {
-      payload = JSON.parse(first.encodedPayload);
-    } catch {
-      throw damaged('its run.start payload is not JSON');
+      [{ payload }] = expandLines(first.lines, false);
+    } catch (err) {
+      if (!(err instanceof LogFormatError)) throw err;
+      throw damaged(`its run.start cannot be read (${err.message})`);
     }
-    const firstLines: string[] = [];
-    new LogInterner().pushEncoded(first, first.encodedPayload, firstLines);
     const start = runStartOf(
       payload,
-      firstLines[firstLines.length - 1],
+      first.lines[first.lines.length - 1],
       (reason) => new RecordedRunError(`run ${runId} cannot be replayed: ${reason}`, 2),
     );
     return new RecordedRun(store, run, start);
@@ -79,13 +81,7 @@ export class RecordedRun implements RecordedLog {
   }
 
   async *lines(): AsyncGenerator<string> {
-    const interner = new LogInterner();
-    const out: string[] = [];
-    for await (const e of this.store.iterateEvents(this.run.runId, EVENT_PAGE)) {
-      interner.pushEncoded(e, e.encodedPayload, out);
-      yield* out;
-      out.length = 0;
-    }
+    for await (const e of this.store.iterateLog(this.run.runId, EVENT_PAGE)) yield* e.lines;
   }
 
   /** The stored lines, then a check that they are the run's count and hash, as export checks. */

@@ -21,7 +21,6 @@ import {
   LogHasher,
   LogInterner,
   RunBudget,
-  EventEncoder,
 } from '@mnsim/events';
 import { type EmittedEvent, runInProcess } from '@mnsim/runtime';
 import { kernelLogFromEvent, type KernelLogLine } from './kernel-log.js';
@@ -31,8 +30,12 @@ export interface SimulateOptions {
   kernel?: KernelVariant;
   /** overrides scenario.seed (CLI --seed) */
   seed?: number;
-  /** called for every event with its canonical payload encoding, in seq order */
-  onEvent?: (e: EmittedEvent, encodedPayload: string) => void;
+  /**
+   * Called for every event in seq order, with its lines of the run's log: the definitions it is
+   * the first to use, then its own line (format 2, each without "\n"). The event's payload holds
+   * live objects and the array is reused: both are good for the call only.
+   */
+  onEvent?: (e: EmittedEvent, lines: readonly string[]) => void;
   /**
    * Called for every line of the run's log (format 2: each definition before the event that
    * first uses it, then the event's line), without "\n", in order: the lines the logHash covers.
@@ -126,30 +129,24 @@ function* simulation(
   if (!encode && (opts.onEvent || opts.onLine)) {
     throw new Error('simulate: onEvent and onLine need encode');
   }
-  // format 1 for the store (each event whole, the bytes the run limits count), format 2 for the
-  // log the logHash covers
-  const encoder = new EventEncoder();
+  // the run's log in format 2: the lines the logHash covers, the store keeps and the limits count
   const interner = new LogInterner();
   const lines: string[] = [];
   const onLine = opts.onLine;
+  const onEvent = opts.onEvent;
   const budget = new RunBudget(opts.limits ?? DEFAULT_RUN_LIMITS);
   const sink = (e: EmittedEvent): void => {
-    let encoded = '';
+    const trace = (e.payload as Attachments).trace;
     if (encode) {
-      const { payloadStart, payloadEnd } = encoder.line(e, e.payload);
-      const w = encoder.writer;
-      budget.event(e.seq, w.pos, (e.payload as Attachments).trace);
-      if (opts.onEvent) encoded = w.buf.toString('utf8', payloadStart, payloadEnd);
-      if (hashLog || onLine) {
-        interner.pushTyped(e, lines);
-        for (let i = 0; i < lines.length; i++) {
-          if (hashLog) hasher.update(lines[i]);
-          onLine?.(lines[i]);
-        }
-        lines.length = 0;
+      interner.pushTyped(e, lines);
+      let bytes = 0;
+      for (let i = 0; i < lines.length; i++) {
+        bytes += hashLog ? hasher.update(lines[i]) : Buffer.byteLength(lines[i]);
+        onLine?.(lines[i]);
       }
+      budget.event(e.seq, bytes, trace);
     } else {
-      budget.event(e.seq, 0, (e.payload as Attachments).trace);
+      budget.event(e.seq, 0, trace);
     }
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
@@ -161,7 +158,10 @@ function* simulation(
       ranges++;
     }
     if (keepLog) kernelLogFromEvent(e, kernelLog);
-    if (encode) opts.onEvent?.(e, encoded);
+    if (encode) {
+      onEvent?.(e, lines);
+      lines.length = 0;
+    }
   };
 
   const maxEvents = (opts.limits ?? DEFAULT_RUN_LIMITS).maxEvents;

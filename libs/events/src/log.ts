@@ -38,16 +38,18 @@ export class LogHasher {
   private readonly stage = Buffer.allocUnsafe(64 * 1024);
   private staged = 0;
 
-  /** Adds a line (without its "\n"). */
-  update(line: string): void {
+  /** Adds a line (without its "\n"); returns its length in UTF-8 bytes. */
+  update(line: string): number {
     const most = line.length * 3 + 1; // a UTF-16 code unit is at most 3 bytes of UTF-8
     if (this.staged + most > this.stage.length) this.flush();
     if (most > this.stage.length) {
       this.hash.update(line + '\n');
-      return;
+      return Buffer.byteLength(line);
     }
-    this.staged += this.stage.write(line, this.staged, 'utf8');
+    const bytes = this.stage.write(line, this.staged, 'utf8');
+    this.staged += bytes;
     this.stage[this.staged++] = 10;
+    return bytes;
   }
 
   /** Adds a line given as the first `length` UTF-8 bytes of `bytes` (without its "\n"). */

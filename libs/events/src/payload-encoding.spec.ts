@@ -41,8 +41,8 @@ describe('encodePayload', () => {
       for (const kernel of KERNEL_VARIANTS) {
         simulate(resolveScenario(name).scenario, {
           kernel,
-          onEvent: (e, encoded) => {
-            expect(encoded).toBe(reference(e.payload));
+          onEvent: (e) => {
+            expect(encodePayload(e.type, e.payload)).toBe(reference(e.payload));
             checked++;
           },
         });
@@ -56,7 +56,8 @@ describe('encodePayload', () => {
     for (let i = 0; i < 60; i++) {
       const { scenario } = generateScenario(11, i, { steps: 40 });
       simulate(scenario, {
-        onEvent: (e, encoded) => {
+        onEvent: (e) => {
+          const encoded = encodePayload(e.type, e.payload);
           if (encoded !== reference(e.payload)) {
             expect.fail(`${scenario.name} seq ${e.seq}: ${encoded} != ${reference(e.payload)}`);
           }

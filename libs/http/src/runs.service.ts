@@ -60,7 +60,7 @@ export class RunsService {
         type: e.type,
         causationId: e.causationId,
         jiffies: e.jiffies,
-        payload: JSON.parse(e.encodedPayload) as unknown,
+        payload: e.payload,
         recordedAt: e.recordedAt,
       })),
       nextAfterSeq: rows.length > limit ? page[page.length - 1].seq : null,

@@ -29,6 +29,7 @@ export interface RunRecord {
   source: string | null;
 }
 
+/** An events row: its envelope, and in `payload` its format 2 body. */
 export interface EventRecord {
   runId: string;
   seq: number;
@@ -38,6 +39,17 @@ export interface EventRecord {
   jiffies: number;
   payload: string;
   recordedAt: Date | string;
+}
+
+/** A definition of a run's format 2 log (see libs/events' stored-log.ts). */
+export interface LogDefEntity {
+  runId: string;
+  id: number;
+  /** the seq of the event that first uses it */
+  firstSeq: number;
+  kind: string;
+  /** canonical JSON */
+  value: string;
 }
 
 /** A violations row: the violation as the log records it, with its run's labels. */
@@ -64,11 +76,13 @@ export interface SignatureRollupRecord {
 
 export const RUNS = 'runs';
 export const EVENTS = 'events';
+export const LOG_DEFS = 'log_defs';
 export const VIOLATIONS = 'violations';
 
 export interface StoreEntities {
   runs: EntitySchema<RunRecord>;
   events: EntitySchema<EventRecord>;
+  logDefs: EntitySchema<LogDefEntity>;
   violations: EntitySchema<ViolationRecord>;
   signatureRollup: EntitySchema<SignatureRollupRecord>;
 }
@@ -104,8 +118,20 @@ export function buildEntities(dialect: Dialect): StoreEntities {
       type: { type: 'varchar' },
       causationId: { name: 'causation_id', type: 'varchar', nullable: true },
       jiffies: { type: 'integer' },
+      // the body of the event's format 2 line (its refs are to the run's log_defs)
       payload: { type: 'text' },
       recordedAt: { name: 'recorded_at', type: types.wallClock },
+    },
+  });
+  const logDefs = new EntitySchema<LogDefEntity>({
+    name: LOG_DEFS,
+    tableName: LOG_DEFS,
+    columns: {
+      runId: { name: 'run_id', type: 'varchar', primary: true },
+      id: { type: 'integer', primary: true },
+      firstSeq: { name: 'first_seq', type: 'integer' },
+      kind: { type: 'varchar' },
+      value: { type: 'text' },
     },
   });
   const violations = new EntitySchema<ViolationRecord>({
@@ -146,5 +172,5 @@ export function buildEntities(dialect: Dialect): StoreEntities {
       lastSeen: { name: 'last_seen', type: types.wallClock },
     },
   });
-  return { runs, events, violations, signatureRollup };
+  return { runs, events, logDefs, violations, signatureRollup };
 }

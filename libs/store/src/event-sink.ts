@@ -1,16 +1,17 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
-import type { RunEvent, Violation } from '@mnsim/events';
+import type { Violation } from '@mnsim/events';
 import { SQLITE_BATCH_ROWS } from './raw-sqlite-rate.js';
 import {
   type EventInsert,
   eventRecord,
+  type LogDefRecord,
   type RunLabels,
   type ViolationInsert,
   violationRecord,
 } from './rows.js';
 import type { SerialQueue } from './serial-queue.js';
-import type { EventSink, EventSinkOptions } from './types.js';
+import type { EventSink, EventSinkOptions, LoggedEvent } from './types.js';
 import { positiveInt, wallClock } from './values.js';
 
 /*
@@ -33,6 +34,8 @@ const EVENT_COLUMNS = [
   'payload',
   'recorded_at',
 ] as const;
+
+const DEF_COLUMNS = ['run_id', 'id', 'first_seq', 'kind', 'value'] as const;
 
 const VIOLATION_COLUMNS = [
   'run_id',
@@ -59,65 +62,77 @@ const quoteList = (columns: readonly string[]): string => columns.map((c) => `"$
 
 /** Writes one batch of rows, all or nothing. */
 export interface BatchWriter {
-  write(events: EventInsert[], violations: ViolationInsert[]): Promise<void>;
+  write(events: EventInsert[], defs: LogDefRecord[], violations: ViolationInsert[]): Promise<void>;
 }
 
 /** SQLite: cached prepared statements and one synchronous transaction per batch. */
 export class SqliteBatchWriter implements BatchWriter {
   private readonly insertEvent: BetterSqlite3.Statement;
+  private readonly insertDef: BetterSqlite3.Statement;
   private readonly insertViolation: BetterSqlite3.Statement;
-  readonly writeSync: (events: EventInsert[], violations: ViolationInsert[]) => void;
+  readonly writeSync: (
+    events: EventInsert[],
+    defs: LogDefRecord[],
+    violations: ViolationInsert[],
+  ) => void;
 
   constructor(readonly db: BetterSqlite3.Database) {
     this.insertEvent = db.prepare(
       `INSERT INTO "events" (${quoteList(EVENT_COLUMNS)}) ` +
         `VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
     );
+    this.insertDef = db.prepare(
+      `INSERT INTO "log_defs" (${quoteList(DEF_COLUMNS)}) ` +
+        `VALUES (${DEF_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
+    );
     this.insertViolation = db.prepare(
       `INSERT INTO "violations" (${quoteList(VIOLATION_COLUMNS)}) ` +
         `VALUES (${VIOLATION_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
     );
-    this.writeSync = db.transaction((events: EventInsert[], violations: ViolationInsert[]) => {
-      const insertEvent = this.insertEvent;
-      for (const e of events) {
-        insertEvent.run(
-          e.runId,
-          e.seq,
-          e.id,
-          e.type,
-          e.causationId,
-          e.jiffies,
-          e.payload,
-          e.recordedAt,
-        );
-      }
-      for (const v of violations) {
-        this.insertViolation.run(
-          v.runId,
-          v.seq,
-          v.eventId,
-          v.jiffies,
-          v.site,
-          v.inAtomic,
-          v.irqsDisabled,
-          v.nonBlock,
-          v.pid,
-          v.comm,
-          v.reported ? 1 : 0, // better-sqlite3 binds no booleans
-          v.signature,
-          JSON.stringify(v.stack),
-          v.text,
-          v.scenario,
-          v.kernel,
-          v.arch,
-          v.recordedAt,
-        );
-      }
-    });
+    this.writeSync = db.transaction(
+      (events: EventInsert[], defs: LogDefRecord[], violations: ViolationInsert[]) => {
+        const insertEvent = this.insertEvent;
+        for (const e of events) {
+          insertEvent.run(
+            e.runId,
+            e.seq,
+            e.id,
+            e.type,
+            e.causationId,
+            e.jiffies,
+            e.payload,
+            e.recordedAt,
+          );
+        }
+        for (const d of defs) this.insertDef.run(d.runId, d.id, d.firstSeq, d.kind, d.value);
+        for (const v of violations) {
+          this.insertViolation.run(
+            v.runId,
+            v.seq,
+            v.eventId,
+            v.jiffies,
+            v.site,
+            v.inAtomic,
+            v.irqsDisabled,
+            v.nonBlock,
+            v.pid,
+            v.comm,
+            v.reported ? 1 : 0, // better-sqlite3 binds no booleans
+            v.signature,
+            JSON.stringify(v.stack),
+            v.text,
+            v.scenario,
+            v.kernel,
+            v.arch,
+            v.recordedAt,
+          );
+        }
+      },
+    );
   }
 
-  write(events: EventInsert[], violations: ViolationInsert[]): Promise<void> {
-    this.writeSync(events, violations);
+  write(events: EventInsert[], defs: LogDefRecord[], violations: ViolationInsert[]): Promise<void> {
+    this.writeSync(events, defs, violations);
     return Promise.resolve();
   }
 }
@@ -134,10 +149,17 @@ export class PostgresBatchWriter implements BatchWriter {
     private readonly schema: string | null,
   ) {}
 
-  async write(events: EventInsert[], violations: ViolationInsert[]): Promise<void> {
+  async write(
+    events: EventInsert[],
+    defs: LogDefRecord[],
+    violations: ViolationInsert[],
+  ): Promise<void> {
     if (events.length === 0 && violations.length === 0) return;
     await this.dataSource.transaction(async (manager) => {
       await this.insertChunks('events', EVENT_COLUMNS, events, eventParams, (sql, params) =>
+        manager.query(sql, params),
+      );
+      await this.insertChunks('log_defs', DEF_COLUMNS, defs, defParams, (sql, params) =>
         manager.query(sql, params),
       );
       await this.insertChunks(
@@ -178,7 +200,7 @@ export class PostgresBatchWriter implements BatchWriter {
       const target = this.schema === null ? `"${table}"` : `"${this.schema}"."${table}"`;
       sql = `INSERT INTO ${target} (${quoteList(columns)}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`;
       // only full chunks recur; the last, partial one of a batch is not worth keeping
-      if (this.sqlCache.size < 8) this.sqlCache.set(key, sql);
+      if (this.sqlCache.size < 12) this.sqlCache.set(key, sql);
     }
     return sql;
   }
@@ -186,6 +208,10 @@ export class PostgresBatchWriter implements BatchWriter {
 
 function eventParams(e: EventInsert, out: unknown[]): void {
   out.push(e.runId, e.seq, e.id, e.type, e.causationId, e.jiffies, e.payload, e.recordedAt);
+}
+
+function defParams(d: LogDefRecord, out: unknown[]): void {
+  out.push(d.runId, d.id, d.firstSeq, d.kind, d.value);
 }
 
 function violationParams(v: ViolationInsert, out: unknown[]): void {
@@ -226,6 +252,7 @@ export interface SinkHost {
 
 export class BufferedEventSink implements EventSink {
   private events: EventInsert[] = [];
+  private defs: LogDefRecord[] = [];
   private violations: ViolationInsert[] = [];
   /** recordedAt of the buffered `violation` events, for appendViolation */
   private violationEventTimes = new Map<string, string>();
@@ -245,9 +272,9 @@ export class BufferedEventSink implements EventSink {
     this.batchSize = positiveInt('batchSize', opts.batchSize ?? SQLITE_BATCH_ROWS);
   }
 
-  append(event: RunEvent, encodedPayload: string): void {
+  append(event: LoggedEvent, lines: readonly string[]): void {
     this.throwIfFailed();
-    const record = eventRecord(this.runId, event, encodedPayload);
+    const record = eventRecord(this.runId, event, lines, this.defs);
     this.markBusy();
     this.events.push(record);
     this.lastEvent = record;
@@ -288,8 +315,10 @@ export class BufferedEventSink implements EventSink {
   /** Hands the buffered rows to the writer: synchronously on an idle SQLite connection. */
   private spill(fromFlush = false): void {
     const events = this.events;
+    const defs = this.defs;
     const violations = this.violations;
     this.events = [];
+    this.defs = [];
     this.violations = [];
     this.violationEventTimes = new Map();
     const { sqlite } = this.host;
@@ -301,7 +330,7 @@ export class BufferedEventSink implements EventSink {
       !sqlite.writer.db.inTransaction
     ) {
       try {
-        sqlite.writer.writeSync(events, violations);
+        sqlite.writer.writeSync(events, defs, violations);
       } catch (error) {
         // reported to the caller of append right now; the sink stays failed
         this.failure = { error };
@@ -312,7 +341,7 @@ export class BufferedEventSink implements EventSink {
     }
     this.pendingCount += 1;
     const write = (): Promise<void> =>
-      this.failure === null ? this.host.writer.write(events, violations) : Promise.resolve();
+      this.failure === null ? this.host.writer.write(events, defs, violations) : Promise.resolve();
     this.pending = this.pending
       .then(() => (sqlite === null ? write() : sqlite.queue.run(write)))
       .catch((error: unknown) => {

@@ -20,6 +20,8 @@ export type {
   StaleRunsOptions,
   Store,
   StoredEvent,
+  StoredLogEvent,
+  LoggedEvent,
   StoreOptions,
   ViolationFilter,
   ViolationQuery,

@@ -1,10 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { EVENT_TYPES } from '@mnsim/events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CanonicalEvent, EVENT_TYPES, LogInterner, canonicalJson } from '@mnsim/events';
 import { openDataSource } from './data-source.js';
 import { EVENT_TYPES_V1 } from './migrations/1795478400000-initial-schema.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
+import { openStore } from './store.js';
+
+/** Real logs from before format 2 (test/fixtures/format-1): the runs a store held then. */
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/format-1/', import.meta.url));
+const FORMAT_1_LOGS = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.jsonl'))
+  .sort()
+  .map((f) => {
+    const [header, ...lines] = readFileSync(join(FIXTURES, f), 'utf8').trimEnd().split('\n');
+    return {
+      runId: (JSON.parse(header) as { runId: string }).runId,
+      events: lines.map((l) => JSON.parse(l) as CanonicalEvent),
+    };
+  });
 
 const TABLES: Record<string, string[]> = {
   runs: [
@@ -23,6 +40,7 @@ const TABLES: Record<string, string[]> = {
     'source',
   ],
   events: ['run_id', 'seq', 'id', 'type', 'causation_id', 'jiffies', 'payload', 'recorded_at'],
+  log_defs: ['run_id', 'id', 'first_seq', 'kind', 'value'],
   violations: [
     'run_id',
     'seq',
@@ -129,6 +147,7 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
       'scenario',
     ]);
     expect(await indexes('events')).toEqual(['run_id,id', 'run_id,seq']);
+    expect(await indexes('log_defs')).toEqual(['run_id,first_seq', 'run_id,id']);
     expect(await indexes('violations')).toEqual([
       'arch,kernel',
       'comm',
@@ -149,6 +168,63 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
     expect(await dataSource.showMigrations()).toBe(true);
     await dataSource.runMigrations({ transaction: 'all' });
     expect(await describeTables(dataSource)).toEqual(TABLES);
+  });
+
+  it('converts a store of format 1 logs to format 2, and back', async () => {
+    // the store as it was before: every migration but the last, and format 1 rows
+    await dataSource.undoLastMigration({ transaction: 'all' });
+    const q = (name: string): string =>
+      db.options.schema ? `"${db.options.schema}"."${name}"` : `"${name}"`;
+    const p = (n: number): string => (dialect === 'postgres' ? `$${n}` : '?');
+    const runs = FORMAT_1_LOGS.slice(0, 2);
+    for (const { runId, events } of runs) {
+      for (const e of events) {
+        await dataSource.query(
+          `INSERT INTO ${q('events')} ("run_id", "seq", "id", "type", "causation_id", "jiffies", "payload", "recorded_at") ` +
+            `VALUES (${[1, 2, 3, 4, 5, 6, 7, 8].map(p).join(', ')})`,
+          [
+            runId,
+            e.seq,
+            e.id,
+            e.type,
+            e.causationId,
+            e.jiffies,
+            canonicalJson(e.payload),
+            '2026-12-06T00:00:00.000Z',
+          ],
+        );
+      }
+    }
+    const payloads = async (): Promise<string[]> =>
+      (
+        await dataSource.query<{ payload: string }[]>(
+          `SELECT "payload" FROM ${q('events')} ORDER BY "run_id", "seq"`,
+        )
+      ).map((r) => r.payload);
+    const format1 = await payloads();
+    await dataSource.runMigrations({ transaction: 'all' });
+    await dataSource.destroy();
+
+    const store = await openStore(db.options);
+    try {
+      for (const { runId, events } of runs) {
+        // the stored log is the one the interner writes, and reads back as it was
+        const lines: string[] = [];
+        for await (const e of store.iterateLog(runId, 7)) lines.push(...e.lines);
+        expect(lines).toEqual(LogInterner.lines(events));
+        const read = await store.readEvents(runId, { limit: 1000 });
+        expect(read.map((e) => canonicalJson(e.payload))).toEqual(
+          events.map((e) => canonicalJson(e.payload)),
+        );
+      }
+    } finally {
+      await store.close();
+    }
+    ({ dataSource } = await openDataSource(db.options));
+    const format2 = await payloads();
+    expect(format2.join('').length).toBeLessThan(format1.join('').length / 2);
+    await dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await payloads()).toEqual(format1);
   });
 
   it('opening again runs nothing twice', async () => {

@@ -1,7 +1,17 @@
-import type { EventType, RunEvent, RunStatus, Violation } from '@mnsim/events';
+import {
+  type DefKind,
+  type EventType,
+  type LogDef,
+  LogFormatError,
+  type RunEvent,
+  type RunStatus,
+  type Violation,
+  bodyOfEventLine,
+  parseDefLine,
+} from '@mnsim/events';
 import type { EventRecord, RunRecord, ViolationRecord } from './entities.js';
 import { InvalidStoreInputError } from './errors.js';
-import type { RunRow, RunSummaryRow, StoredEvent, ViolationRow } from './types.js';
+import type { LoggedEvent, RunRow, RunSummaryRow, StoredEvent, ViolationRow } from './types.js';
 import { boolFromDb, intFromDb, isoFromDb, stringArrayFromDb, wallClock } from './values.js';
 
 /** Conversions between the API's shapes and the table rows, shared by every write path. */
@@ -10,11 +20,43 @@ import { boolFromDb, intFromDb, isoFromDb, stringArrayFromDb, wallClock } from '
 export type EventInsert = EventRecord & { recordedAt: string };
 export type ViolationInsert = ViolationRecord & { recordedAt: string };
 
-export function eventRecord(runId: string, event: RunEvent, encodedPayload: string): EventInsert {
+/** A definition of a run's format 2 log, with the seq of the event that first uses it. */
+export interface LogDefRecord {
+  runId: string;
+  id: number;
+  firstSeq: number;
+  kind: string;
+  value: string;
+}
+
+/**
+ * The row of an event (its body in `payload`), and those of the definitions it is the first to
+ * use, pushed onto `defs`.
+ * @throws InvalidStoreInputError when the event is not the run's or its lines are not its own
+ */
+export function eventRecord(
+  runId: string,
+  event: LoggedEvent,
+  lines: readonly string[],
+  defs: LogDefRecord[],
+): EventInsert {
   if (event.runId !== runId) {
     throw new InvalidStoreInputError(
       `event ${event.id} belongs to run '${event.runId}', not to run '${runId}'`,
     );
+  }
+  const last = lines.length - 1;
+  let payload: string;
+  const own: LogDef[] = [];
+  try {
+    payload = bodyOfEventLine(event, lines[last] ?? '');
+    for (let i = 0; i < last; i++) own.push(parseDefLine(lines[i]));
+  } catch (err) {
+    if (!(err instanceof LogFormatError)) throw err;
+    throw new InvalidStoreInputError(`event ${event.id} (seq ${event.seq}): ${err.message}`);
+  }
+  for (const d of own) {
+    defs.push({ runId, id: d.id, firstSeq: event.seq, kind: d.kind, value: d.value });
   }
   return {
     runId,
@@ -23,7 +65,7 @@ export function eventRecord(runId: string, event: RunEvent, encodedPayload: stri
     type: event.type,
     causationId: event.causationId,
     jiffies: event.jiffies,
-    payload: encodedPayload,
+    payload,
     recordedAt: wallClock(event.recordedAt),
   };
 }
@@ -100,8 +142,8 @@ export function runSummaryRow(r: Omit<RunRecord, 'source'>): RunSummaryRow {
   };
 }
 
-/** a row of the raw events SELECT (columns aliased to the property names) */
-export function storedEvent(r: Record<string, unknown>): StoredEvent {
+/** a row of the raw events SELECT (columns aliased to the property names): its body in `payload` */
+export function storedLogRow(r: Record<string, unknown>): LoggedEvent & { body: string } {
   return {
     runId: r.runId as string,
     id: r.id as string,
@@ -109,8 +151,18 @@ export function storedEvent(r: Record<string, unknown>): StoredEvent {
     type: r.type as EventType,
     causationId: (r.causationId as string | null) ?? null,
     jiffies: intFromDb(r.jiffies),
-    encodedPayload: r.payload as string,
+    body: r.payload as string,
     recordedAt: isoFromDb(r.recordedAt),
+  };
+}
+
+/** a row of the raw log_defs SELECT */
+export function logDefRow(r: Record<string, unknown>): LogDef & { firstSeq: number } {
+  return {
+    id: intFromDb(r.id),
+    kind: r.kind as DefKind,
+    value: r.value as string,
+    firstSeq: intFromDb(r.firstSeq),
   };
 }
 
@@ -137,7 +189,7 @@ export function violationRow(r: ViolationRecord): ViolationRow {
   };
 }
 
-/** Back to the envelope the rest of mnsim uses (payload decoded from its canonical JSON). */
+/** Back to the envelope the rest of mnsim uses. */
 export function storedEventToRunEvent(e: StoredEvent): RunEvent {
   return {
     runId: e.runId,
@@ -146,7 +198,7 @@ export function storedEventToRunEvent(e: StoredEvent): RunEvent {
     type: e.type,
     causationId: e.causationId,
     jiffies: e.jiffies,
-    payload: JSON.parse(e.encodedPayload) as RunEvent['payload'],
+    payload: e.payload,
     recordedAt: e.recordedAt,
   };
 }

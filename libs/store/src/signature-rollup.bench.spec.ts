@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { RunEvent, Violation } from '@mnsim/events';
+import type { Violation } from '@mnsim/events';
 import { openDataSource } from './data-source.js';
-import { openStore, type Store } from './index.js';
+import { openStore, type EventToAppend, type Store } from './index.js';
 import { dropSchema, PG_TEST_URL } from './test-dialects.js';
+import { TestLogs } from './test-events.js';
 
 /*
  * Measurements for the signature rollup, not run by default (minutes, and 1M rows in Postgres):
@@ -98,13 +99,14 @@ describe.runIf(BENCH)('signature rollup benchmark', () => {
     const EVENTS = 200_000;
     const runId = 'bench';
     const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
-    const events: { e: RunEvent; payload: string; v: Violation | null }[] = [];
+    const logs = new TestLogs();
+    const events: { e: EventToAppend; v: Violation | null }[] = [];
     for (let seq = 0; seq < EVENTS; seq++) {
       const isViolation = seq % 20 === 19;
       const payload = { seq, fn: 'kvm_unmap_hva_range', pad: 'x'.repeat(120) };
       const signature = `BUG: sleeping function called from invalid context in fn_${seq % 23}`;
       events.push({
-        e: {
+        e: logs.toAppend({
           runId,
           id: `run.${seq}`,
           seq,
@@ -113,8 +115,7 @@ describe.runIf(BENCH)('signature rollup benchmark', () => {
           jiffies: seq,
           payload,
           recordedAt: new Date(Date.parse('2026-11-24T10:00:00Z') + seq).toISOString(),
-        },
-        payload: JSON.stringify(payload),
+        }),
         v: isViolation
           ? {
               seq,
@@ -147,9 +148,9 @@ describe.runIf(BENCH)('signature rollup benchmark', () => {
         try {
           const start = performance.now();
           const sink = store.createEventSink(runId, meta);
-          for (const { e, payload, v } of events) {
-            sink.append(e, payload);
-            if (v) sink.appendViolation(e.id, v);
+          for (const { e, v } of events) {
+            sink.append(e.event, e.lines);
+            if (v) sink.appendViolation(e.event.id, v);
           }
           await sink.flush();
           const seconds = (performance.now() - start) / 1000;

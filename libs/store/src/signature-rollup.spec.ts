@@ -13,7 +13,10 @@ import {
 } from './index.js';
 import { qualifiedNames } from './migrations/1795564800000-signature-rollup.js';
 import { TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
+import { TestLogs } from './test-events.js';
 import { isoFromDb } from './values.js';
+
+const logs = new TestLogs();
 
 const T0 = Date.parse('2026-11-24T10:00:00.000Z');
 const at = (second: number): string => new Date(T0 + second * 1000).toISOString();
@@ -66,7 +69,7 @@ function runBatch(run: Run, index: number): Batch {
       payload: { seq },
       recordedAt: at(second),
     };
-    events.push({ event: e, encodedPayload: JSON.stringify(e.payload) });
+    events.push(logs.toAppend(e));
     if (!isViolation) continue;
     const signature = SIGNATURES[(seq * (index + 1)) % SIGNATURES.length];
     const v: Violation = {
@@ -113,7 +116,7 @@ async function viaSink(store: Store, run: Run, batch: Batch): Promise<void> {
   const sink = store.createEventSink(run.runId, run, { batchSize: 7 });
   const byEvent = new Map(batch.violations.map((v) => [v.eventId, v.v]));
   for (const e of batch.events) {
-    sink.append(e.event, e.encodedPayload);
+    sink.append(e.event, e.lines);
     const v = byEvent.get(e.event.id);
     if (v) sink.appendViolation(e.event.id, v);
   }

@@ -9,6 +9,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '@mnsim/events';
 import { openStore, type Store, StoreGoneError, InvalidStoreInputError } from './index.js';
 import { PG_TEST_URL, TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
+import { TestLogs } from './test-events.js';
+
+const logs = new TestLogs();
 
 const TIMEOUT_MS = 60_000;
 const REASON = 'no sign of life for 60 s (MNSIM_RUN_TIMEOUT): its client or orchestrator is gone';
@@ -37,7 +40,7 @@ async function record(
       payload: { seq },
       recordedAt: recordedAt(seq).toISOString(),
     };
-    return { event, encodedPayload: JSON.stringify(event.payload) };
+    return logs.toAppend(event);
   });
   await store.appendEvents(runId, events, []);
 }

@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventType, Json, RunEvent, Violation } from '@mnsim/events';
+import {
+  type EventType,
+  type Json,
+  LogInterner,
+  type RunEvent,
+  type Violation,
+  defLine,
+} from '@mnsim/events';
 import {
   AmbiguousRunIdError,
   InvalidStoreInputError,
@@ -14,6 +21,13 @@ import {
   MAX_PAGE_SIZE,
 } from './index.js';
 import { TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
+import { TestLogs } from './test-events.js';
+
+/** the lines of the runs' logs: each test's runs are new runs */
+let logs = new TestLogs();
+beforeEach(() => {
+  logs = new TestLogs();
+});
 
 const T0 = Date.parse('2026-11-24T10:00:00.000Z');
 const at = (second: number): string => new Date(T0 + second * 1000).toISOString();
@@ -29,7 +43,7 @@ function event(
   runId: string,
   seq: number,
   opts: { type?: EventType; second?: number; payload?: Json } = {},
-): EventToAppend {
+): EventToAppend & { payload: Json } {
   const e: RunEvent = {
     runId,
     id: seq === 0 ? 'run' : `run.${seq - 1}`,
@@ -40,7 +54,7 @@ function event(
     payload: opts.payload ?? { seq, fn: 'kvm_unmap_hva_range' },
     recordedAt: at(opts.second ?? seq),
   };
-  return { event: e, encodedPayload: JSON.stringify(e.payload) };
+  return logs.toAppend(e);
 }
 
 function violation(seq: number, opts: { comm?: string; signature?: string } = {}): Violation {
@@ -318,23 +332,73 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
   describe('events', () => {
     const run = { runId: 'r-ev', scenario: 'oom-reap-arm64', kernel: '5.8', arch: 'arm64' };
 
-    it('stores the encoded payload byte for byte and the envelope exactly', async () => {
+    it('stores the lines byte for byte and the envelope exactly, and reads the payload back', async () => {
       await store.createRun({ ...run, seed: 1 });
-      const payload = '{"z":1,"a":"ünïcødé \\u2028","n":[1.5,-0,null]}';
-      const e = event(run.runId, 0);
-      await store.appendEvents(run.runId, [{ event: e.event, encodedPayload: payload }], []);
-      const [stored] = await store.readEvents(run.runId, { limit: 10 });
-      expect(stored).toEqual({
+      const payload = { z: 1, a: 'ünïcødé \u2028', n: [1.5, -0, null], o: { k: [{ x: 'y' }] } };
+      const e = event(run.runId, 0, { payload });
+      const next = event(run.runId, 1, { payload: { ...payload, z: 2 } });
+      await store.appendEvents(run.runId, [e, next], []);
+      const stored = await store.readEvents(run.runId, { limit: 10 });
+      expect(stored[0]).toEqual({
         runId: run.runId,
         id: 'run',
         seq: 0,
         type: 'run.start',
         causationId: null,
         jiffies: 0,
-        encodedPayload: payload,
+        payload: JSON.parse(JSON.stringify(payload)),
         recordedAt: e.event.recordedAt,
       });
-      expect(storedEventToRunEvent(stored).payload).toEqual(JSON.parse(payload));
+      expect(storedEventToRunEvent(stored[1]).payload).toEqual({
+        ...(stored[0].payload as object),
+        z: 2,
+      });
+      const log: string[][] = [];
+      for await (const x of store.iterateLog(run.runId)) log.push(x.lines);
+      expect(log).toEqual([e.lines, next.lines]);
+      // the second event's shapes were defined by the first: one line of its own
+      expect(next.lines).toHaveLength(1);
+    });
+
+    it('refuses lines that are not those of the event, and writes nothing of that batch', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      const [a, b] = [event(run.runId, 0), event(run.runId, 1)];
+      for (const lines of [
+        [...b.lines.slice(0, -1), a.lines.at(-1)!],
+        ['{"id":1}', ...b.lines],
+      ]) {
+        await expect(
+          store.appendEvents(run.runId, [a, { ...b, lines }], []),
+        ).rejects.toBeInstanceOf(InvalidStoreInputError);
+      }
+      expect(await store.readEvents(run.runId, { limit: 10 })).toEqual([]);
+    });
+
+    it('gives the definitions an interner resumes from, and the seq to go on at', async () => {
+      await store.createRun({ ...run, seed: 1 });
+      expect(await store.nextSeq(run.runId)).toBe(0);
+      const events = Array.from({ length: 6 }, (_, seq) =>
+        event(run.runId, seq, {
+          type: seq % 2 ? 'return' : 'call',
+          payload: { seq, [`k${seq % 3}`]: 1 },
+        }),
+      );
+      await store.appendEvents(run.runId, events.slice(0, 4), []);
+      expect(await store.nextSeq(run.runId)).toBe(4);
+      const defs = await store.readLogDefs(run.runId, 3);
+      expect(defs.map((d) => d.id)).toEqual(Array.from({ length: defs.length }, (_, i) => i + 1));
+      // what the first four events defined, no more and no less
+      const defined = events.slice(0, 4).flatMap((e) => e.lines.slice(0, -1));
+      expect(defs.map(defLine)).toEqual(defined);
+      const resumed = LogInterner.resume(defs);
+      for (const e of events.slice(4)) {
+        const lines: string[] = [];
+        resumed.push(
+          { ...e.event, payload: { seq: e.event.seq, [`k${e.event.seq % 3}`]: 1 } },
+          lines,
+        );
+        expect(lines).toEqual(e.lines);
+      }
     });
 
     it('append is idempotent by (run_id, seq) and (run_id, id)', async () => {
@@ -355,8 +419,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
     it('rejects an event type outside the CHECK and writes nothing of that batch', async () => {
       await store.createRun({ ...run, seed: 1 });
       const good = event(run.runId, 0);
-      const bad = event(run.runId, 1);
-      (bad.event as { type: string }).type = 'bogus';
+      const bad = event(run.runId, 1, { type: 'bogus' as EventType });
       await expect(store.appendEvents(run.runId, [good, bad], [])).rejects.toThrow();
       expect(await store.readEvents(run.runId, { limit: 10 })).toEqual([]);
     });
@@ -375,8 +438,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
           store.appendEvents(runId, [event(runId, 2 * k), event(runId, 2 * k + 1)], []),
         ),
       );
-      const bad = event('g2', 7);
-      (bad.event as { type: string }).type = 'bogus';
+      const bad = event('g2', 7, { type: 'bogus' as EventType });
       const faulty = store.appendEvents('g2', [event('g2', 6), bad], []);
       const settled = await Promise.allSettled([...good, faulty]);
       expect(settled.slice(0, -1).map((r) => r.status)).toEqual(good.map(() => 'fulfilled'));
@@ -530,7 +592,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       const sink = store.createEventSink('many', { scenario: 's', kernel: '5.8', arch: 'x86' });
       for (let seq = 0; seq < MAX_PAGE_SIZE + 5; seq++) {
         const e = event('many', seq, { type: 'violation' });
-        sink.append(e.event, e.encodedPayload);
+        sink.append(e.event, e.lines);
         sink.appendViolation(e.event.id, violation(seq));
       }
       await sink.flush();
@@ -618,14 +680,16 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       for (let pass = 0; pass < 2; pass++) {
         const sink = store.createEventSink(run.runId, meta, { batchSize: 5 });
         for (const e of events) {
-          sink.append(e.event, e.encodedPayload);
+          sink.append(e.event, e.lines);
           if (e.event.type === 'violation')
             sink.appendViolation(e.event.id, violation(e.event.seq));
         }
         await sink.flush();
       }
       const stored = await store.readEvents(run.runId, { limit: 100 });
-      expect(stored.map(storedEventToRunEvent)).toEqual(events.map((e) => e.event));
+      expect(stored.map(storedEventToRunEvent)).toEqual(
+        events.map((e) => ({ ...e.event, payload: e.payload })),
+      );
       const violations = await allViolations(store, { run: run.runId, limit: 100 });
       expect(violations.map((v) => v.seq)).toEqual([19, 14, 9, 4]);
       // the violation's wall clock is its event's
@@ -645,7 +709,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       ];
       for (let seq = 0; seq < 10; seq++) {
         const e = event(run.runId, seq);
-        sink.append(e.event, e.encodedPayload);
+        sink.append(e.event, e.lines);
       }
       await Promise.all([...pending, sink.flush()]);
       expect(await store.readEvents('other', { limit: 100 })).toHaveLength(40);
@@ -657,7 +721,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       const sink = store.createEventSink(run.runId, meta, { batchSize: 2 });
       for (let seq = 0; seq < 3; seq++) {
         const e = event(run.runId, seq);
-        sink.append(e.event, e.encodedPayload);
+        sink.append(e.event, e.lines);
       }
       const before = await store.readEvents(run.runId, { limit: 10 });
       if (dialect === 'sqlite') expect(before.map((e) => e.seq)).toEqual([0, 1]);
@@ -665,34 +729,35 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await store.readEvents(run.runId, { limit: 10 })).toHaveLength(3);
 
       const failing = store.createEventSink(run.runId, meta, { batchSize: 1 });
-      const bad = event(run.runId, 5);
-      (bad.event as { type: string }).type = 'bogus';
+      const bad = event(run.runId, 5, { type: 'bogus' as EventType });
       if (dialect === 'sqlite') {
-        expect(() => failing.append(bad.event, bad.encodedPayload)).toThrow();
+        expect(() => failing.append(bad.event, bad.lines)).toThrow();
       } else {
-        failing.append(bad.event, bad.encodedPayload);
+        failing.append(bad.event, bad.lines);
         await expect(failing.flush()).rejects.toThrow();
       }
       // a failed sink stays failed
       const next = event(run.runId, 6);
-      expect(() => failing.append(next.event, next.encodedPayload)).toThrow();
+      expect(() => failing.append(next.event, next.lines)).toThrow();
     });
 
     it('surfaces a failed batch and close() flushes what is buffered', async () => {
       await store.createRun({ ...run, seed: 1 });
       const sink = store.createEventSink(run.runId, meta, { batchSize: 100 });
-      const bad = event(run.runId, 0);
-      (bad.event as { type: string }).type = 'bogus';
-      sink.append(bad.event, bad.encodedPayload);
+      const bad = event(run.runId, 0, { type: 'bogus' as EventType });
+      sink.append(bad.event, bad.lines);
       await expect(sink.flush()).rejects.toThrow();
 
       const good = store.createEventSink(run.runId, meta, { batchSize: 100 });
       const e = event(run.runId, 1);
-      good.append(e.event, e.encodedPayload);
+      good.append(e.event, e.lines);
       const reopened = db.options;
       await store.close();
       store = await openStore(reopened);
-      expect((await store.readEvents(run.runId, { limit: 10 })).map((x) => x.seq)).toEqual([1]);
+      // (its payload cannot be read: the failed batch held the definitions it uses)
+      const seqs: number[] = [];
+      for await (const x of store.iterateLog(run.runId)) seqs.push(x.seq);
+      expect(seqs).toEqual([1]);
     });
   });
 });

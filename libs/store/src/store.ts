@@ -1,8 +1,18 @@
 import { stat } from 'node:fs/promises';
 import type { DataSource, QueryResult, SelectQueryBuilder } from 'typeorm';
+import { LRUCache } from 'lru-cache';
+import {
+  type CanonicalEvent,
+  type LogDef,
+  LogExpander,
+  LogFormatError,
+  defLine,
+  eventLine,
+} from '@mnsim/events';
 import { openDataSource, type SqliteFileIdentity, sqliteHandle } from './data-source.js';
 import {
   buildEntities,
+  type LogDefEntity,
   type RunRecord,
   type SignatureRollupRecord,
   type StoreEntities,
@@ -28,9 +38,11 @@ import { backfill, qualifiedNames } from './migrations/1795564800000-signature-r
 import {
   RUN_SUMMARY_COLUMNS,
   eventRecord,
+  type LogDefRecord,
+  logDefRow,
   runRow,
   runSummaryRow,
-  storedEvent,
+  storedLogRow,
   violationRecord,
   violationRow,
 } from './rows.js';
@@ -53,6 +65,8 @@ import {
   type StaleRunsOptions,
   type Store,
   type StoredEvent,
+  type StoredLogEvent,
+  type LoggedEvent,
   type StoreOptions,
   type ViolationFilter,
   type ViolationQuery,
@@ -82,6 +96,7 @@ const APPENDS_PER_GROUP = 256;
 /** An append waiting for its group's commit. */
 interface PendingAppend {
   eventRows: ReturnType<typeof eventRecord>[];
+  defRows: LogDefRecord[];
   violationRows: ReturnType<typeof violationRecord>[];
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -118,6 +133,8 @@ class TypeOrmStore implements Store, SinkHost {
   private closing: Promise<void> | null = null;
   /** appends waiting for the next group commit, and the loop committing them */
   private readonly pendingAppends: PendingAppend[] = [];
+  /** readEvents' expanders of the runs read last: see expanderFor */
+  private readonly expanders = new LRUCache<string, LogExpander>({ max: 16 });
   private appendCommitter: Promise<void> | null = null;
 
   constructor(
@@ -193,9 +210,8 @@ class TypeOrmStore implements Store, SinkHost {
     violations: ViolationToAppend[],
   ): Promise<void> {
     if (events.length === 0 && violations.length === 0) return;
-    const eventRows = events.map(({ event, encodedPayload }) =>
-      eventRecord(runId, event, encodedPayload),
-    );
+    const defRows: LogDefRecord[] = [];
+    const eventRows = events.map(({ event, lines }) => eventRecord(runId, event, lines, defRows));
     const eventTimes = new Map(eventRows.map((e) => [e.id, e.recordedAt]));
     const now = wallClock(new Date());
     const violationRows = violations.map((x) =>
@@ -203,7 +219,7 @@ class TypeOrmStore implements Store, SinkHost {
     );
     this.assertOpen();
     return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ eventRows, violationRows, resolve, reject });
+      this.pendingAppends.push({ eventRows, defRows, violationRows, resolve, reject });
       this.appendCommitter ??= this.commitAppends();
     });
   }
@@ -238,8 +254,9 @@ class TypeOrmStore implements Store, SinkHost {
    */
   private insertAppends(group: PendingAppend[]): Promise<void> {
     const eventRows = group.flatMap((a) => a.eventRows);
+    const defRows = group.flatMap((a) => a.defRows);
     const violationRows = group.flatMap((a) => a.violationRows);
-    return this.exclusive(() => this.writer.write(eventRows, violationRows));
+    return this.exclusive(() => this.writer.write(eventRows, defRows, violationRows));
   }
 
   async finishRun(runId: string, result: RunResult): Promise<void> {
@@ -411,25 +428,22 @@ class TypeOrmStore implements Store, SinkHost {
     runId: string,
     opts: { afterSeq?: number; limit: number },
   ): Promise<StoredEvent[]> {
-    const limit = positiveInt('limit', opts.limit);
-    // raw rows rather than entities: this feeds replay and export, whole logs at a time
-    const qb = this.dataSource
-      .getRepository(this.entities.events)
-      .createQueryBuilder('e')
-      .select('e.runId', 'runId')
-      .addSelect('e.id', 'id')
-      .addSelect('e.seq', 'seq')
-      .addSelect('e.type', 'type')
-      .addSelect('e.causationId', 'causationId')
-      .addSelect('e.jiffies', 'jiffies')
-      .addSelect('e.payload', 'payload')
-      .addSelect('e.recordedAt', 'recordedAt')
-      .where('e.runId = :runId', { runId })
-      .andWhere('e.seq > :afterSeq', { afterSeq: opts.afterSeq ?? -1 })
-      .orderBy('e.seq', 'ASC')
-      .limit(limit);
-    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
-    return rows.map(storedEvent);
+    const rows = await this.readLogRows(runId, opts.afterSeq ?? -1, opts.limit);
+    if (rows.length === 0) return [];
+    const expander = await this.expanderFor(runId, rows[rows.length - 1].seq);
+    return rows.map((r) => {
+      let e: CanonicalEvent;
+      try {
+        e = expander.expandBody(r, r.body);
+      } catch (err) {
+        if (!(err instanceof LogFormatError)) throw err;
+        throw new StoreError(
+          `run ${runId}, event ${r.id} (seq ${r.seq}) cannot be read: ${err.message}`,
+          'failed',
+        );
+      }
+      return { ...withoutBody(r), payload: e.payload };
+    });
   }
 
   async *iterateEvents(
@@ -444,6 +458,116 @@ class TypeOrmStore implements Store, SinkHost {
       if (events.length < limit) return;
       afterSeq = events[events.length - 1].seq;
     }
+  }
+
+  async *iterateLog(
+    runId: string,
+    pageSize: number = DEFAULT_EVENT_PAGE,
+  ): AsyncGenerator<StoredLogEvent> {
+    const limit = positiveInt('pageSize', pageSize);
+    let afterSeq = -1;
+    while (true) {
+      const rows = await this.readLogRows(runId, afterSeq, limit);
+      if (rows.length === 0) return;
+      const defs = await this.readDefs(runId, rows[0].seq, rows[rows.length - 1].seq);
+      let d = 0;
+      for (const r of rows) {
+        const lines: string[] = [];
+        while (d < defs.length && defs[d].firstSeq < r.seq) d++; // an event not stored (a gap)
+        while (d < defs.length && defs[d].firstSeq === r.seq) lines.push(defLine(defs[d++]));
+        lines.push(eventLine(r, r.body));
+        yield { ...withoutBody(r), lines };
+      }
+      if (rows.length < limit) return;
+      afterSeq = rows[rows.length - 1].seq;
+    }
+  }
+
+  async readLogDefs(runId: string, upToSeq: number): Promise<LogDef[]> {
+    const defs = await this.readDefs(runId, 0, upToSeq);
+    return defs.map(({ id, kind, value }) => ({ id, kind, value }));
+  }
+
+  async nextSeq(runId: string): Promise<number> {
+    const qb = this.dataSource
+      .getRepository(this.entities.events)
+      .createQueryBuilder('e')
+      .select('MAX(e.seq)', 'last')
+      .where('e.runId = :runId', { runId });
+    const row = await this.exclusive(() => qb.getRawOne<{ last: unknown }>());
+    return row?.last === null || row?.last === undefined ? 0 : intFromDb(row.last) + 1;
+  }
+
+  /** A page of the run's event rows in seq order, bodies unexpanded. */
+  private async readLogRows(runId: string, afterSeq: number, limit: number) {
+    const qb = this.dataSource
+      .getRepository(this.entities.events)
+      .createQueryBuilder('e')
+      .select('e.runId', 'runId')
+      .addSelect('e.id', 'id')
+      .addSelect('e.seq', 'seq')
+      .addSelect('e.type', 'type')
+      .addSelect('e.causationId', 'causationId')
+      .addSelect('e.jiffies', 'jiffies')
+      .addSelect('e.payload', 'payload')
+      .addSelect('e.recordedAt', 'recordedAt')
+      .where('e.runId = :runId', { runId })
+      .andWhere('e.seq > :afterSeq', { afterSeq })
+      .orderBy('e.seq', 'ASC')
+      .limit(positiveInt('limit', limit));
+    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    return rows.map(storedLogRow);
+  }
+
+  /** The definitions first used by the events from `fromSeq` to `toSeq`, in id order. */
+  private readDefs(runId: string, fromSeq: number, toSeq: number) {
+    return this.queryDefs(
+      this.defsOf(runId)
+        .andWhere('d.firstSeq >= :fromSeq', { fromSeq })
+        .andWhere('d.firstSeq <= :toSeq', { toSeq }),
+    );
+  }
+
+  private defsOf(runId: string): SelectQueryBuilder<LogDefEntity> {
+    return this.dataSource
+      .getRepository(this.entities.logDefs)
+      .createQueryBuilder('d')
+      .select('d.id', 'id')
+      .addSelect('d.kind', 'kind')
+      .addSelect('d.value', 'value')
+      .addSelect('d.firstSeq', 'firstSeq')
+      .where('d.runId = :runId', { runId })
+      .orderBy('d.id', 'ASC');
+  }
+
+  private async queryDefs(qb: SelectQueryBuilder<LogDefEntity>) {
+    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    return rows.map(logDefRow);
+  }
+
+  /**
+   * An expander holding the run's definitions, at least those the events up to `seq` use. Kept
+   * for a few runs, since the API pages through a log: a definition never changes once stored,
+   * and an expander only ever takes the next ones.
+   */
+  private async expanderFor(runId: string, seq: number): Promise<LogExpander> {
+    let expander = this.expanders.get(runId);
+    if (expander === undefined) {
+      expander = new LogExpander({ verify: false });
+      this.expanders.set(runId, expander);
+    }
+    const known = expander.definitions;
+    const defs = await this.queryDefs(
+      this.defsOf(runId)
+        .andWhere('d.id > :known', { known })
+        .andWhere('d.firstSeq <= :seq', { seq }),
+    );
+    for (const d of defs) {
+      // one of an event not stored yet leaves a gap: those after it are taken once it is filled
+      if (d.id !== expander.definitions + 1) break;
+      expander.define(d);
+    }
+    return expander;
   }
 
   async queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>> {
@@ -625,4 +749,17 @@ function nonEmpty(name: string, value: string): string {
     throw new InvalidStoreInputError(`${name} must be a non-empty string`);
   }
   return value;
+}
+
+/** A row of the events SELECT without its body: the envelope and when it was recorded. */
+function withoutBody(r: ReturnType<typeof storedLogRow>): LoggedEvent {
+  return {
+    runId: r.runId,
+    id: r.id,
+    seq: r.seq,
+    type: r.type,
+    causationId: r.causationId,
+    jiffies: r.jiffies,
+    recordedAt: r.recordedAt,
+  };
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openStore, type EventToAppend, type Store } from './index.js';
 import { PG_TEST_URL, dropSchema } from './test-dialects.js';
+import { TestLogs } from './test-events.js';
 
 const WRITERS = 16;
 /** how long the connections are terminated again and again */
@@ -17,21 +18,19 @@ const TERMINATING_MS = 3_000;
 /** an append still failing this long after the terminations stopped fails the test */
 const RETRY_BOUND_MS = 10_000;
 
+const logs = new TestLogs();
+
 function event(runId: string, seq: number): EventToAppend {
-  const payload = { seq };
-  return {
-    event: {
-      runId,
-      id: `e${seq}`,
-      seq,
-      type: 'call',
-      causationId: null,
-      jiffies: seq,
-      payload,
-      recordedAt: new Date().toISOString(),
-    },
-    encodedPayload: JSON.stringify(payload),
-  };
+  return logs.toAppend({
+    runId,
+    id: `e${seq}`,
+    seq,
+    type: 'call',
+    causationId: null,
+    jiffies: seq,
+    payload: { seq },
+    recordedAt: new Date().toISOString(),
+  });
 }
 
 describe('Postgres terminating the store’s connections', () => {

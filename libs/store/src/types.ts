@@ -1,4 +1,4 @@
-import type { EventType, RunEvent, RunStatus, Violation } from '@mnsim/events';
+import type { EventType, Json, LogDef, RunEvent, RunStatus, Violation } from '@mnsim/events';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -98,7 +98,10 @@ export interface RunFilter {
   cursor?: string | null;
 }
 
-/** One event as stored: the envelope plus the canonical JSON of its payload, byte for byte. */
+/**
+ * One event of a run's log, expanded: its envelope and its payload as format 1 has it. The store
+ * keeps the log in format 2 (see libs/events' stored-log.ts); readers of events never see its ids.
+ */
 export interface StoredEvent {
   runId: string;
   id: string;
@@ -106,16 +109,28 @@ export interface StoredEvent {
   type: EventType;
   causationId: string | null;
   jiffies: number;
-  /** the canonical JSON text the writer gave; `JSON.parse` it for the payload */
-  encodedPayload: string;
+  payload: Json;
   /** ISO 8601 UTC, millisecond precision */
   recordedAt: string;
 }
 
+/** An event's envelope and when it was recorded: a stored event but its payload. */
+export type LoggedEvent = Omit<RunEvent, 'payload'>;
+
+/** One event of a run's format 2 log as stored: its envelope and its lines. */
+export interface StoredLogEvent extends LoggedEvent {
+  /** the definitions this event is the first to use, then its own line */
+  lines: string[];
+}
+
 export interface EventToAppend {
-  event: RunEvent;
-  /** the canonical JSON of `event.payload`, computed by the caller (libs/events) */
-  encodedPayload: string;
+  event: LoggedEvent;
+  /**
+   * The event's format 2 lines, as the interner of its run wrote them: the definitions it is the
+   * first to use, then its own line. The writer interns the run's events in seq order; the store
+   * takes them in any order.
+   */
+  lines: readonly string[];
 }
 
 export interface ViolationToAppend {
@@ -201,7 +216,7 @@ export interface EventSinkOptions {
  * batches to bound memory.
  */
 export interface EventSink {
-  append(event: RunEvent, encodedPayload: string): void;
+  append(event: LoggedEvent, lines: readonly string[]): void;
   /** `recordedAt` defaults to that of the buffered event `eventId`, else now */
   appendViolation(eventId: string, v: Violation, recordedAt?: string): void;
   flush(): Promise<void>;
@@ -238,10 +253,25 @@ export interface Store {
   failStaleRuns(opts: StaleRunsOptions): Promise<RunRow[]>;
   /** a unique prefix of a run id (like git) → the full id; throws RunNotFoundError/AmbiguousRunIdError */
   resolveRunId(prefix: string): Promise<string>;
-  /** ordered by seq */
+  /** ordered by seq, expanded */
   readEvents(runId: string, opts: { afterSeq?: number; limit: number }): Promise<StoredEvent[]>;
-  /** every event of the run in seq order, read in pages of `pageSize` (default 1,000) */
+  /** every event of the run in seq order, expanded, read in pages of `pageSize` (default 1,000) */
   iterateEvents(runId: string, pageSize?: number): AsyncIterable<StoredEvent>;
+  /**
+   * The run's format 2 log as stored, event by event in seq order with the definitions each is the
+   * first to use: the lines its logHash covers, read in pages of `pageSize` (default 1,000).
+   */
+  iterateLog(runId: string, pageSize?: number): AsyncIterable<StoredLogEvent>;
+  /**
+   * Every definition of the run's log that the events up to `seq` use, in id order: what an
+   * interner needs to go on with the events after `seq` (LogInterner.resume).
+   */
+  readLogDefs(runId: string, upToSeq: number): Promise<LogDef[]>;
+  /**
+   * The seq after the last event stored of the run (0 for none). Its writers store a run's events
+   * in seq order, so that the definitions of the events up to it are all stored.
+   */
+  nextSeq(runId: string): Promise<number>;
   /** newest first, keyset paging */
   queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>>;
   /** most frequent first */

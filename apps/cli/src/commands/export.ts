@@ -5,7 +5,7 @@
  * self-contained event a line, as logs were before format 2, and that log's own logHash.
  */
 import { once } from 'node:events';
-import { canonicalEventLineFromPayload, isEventLine, LogHasher, printable } from '@mnsim/events';
+import { canonicalEventLine, isEventLine, LogExpander, LogHasher, printable } from '@mnsim/events';
 import {
   EXPANDED_LOG_FORMAT_VERSION,
   LOG_FORMAT,
@@ -74,14 +74,11 @@ export async function exportCommand(
         return;
       }
       // version 1 needs its own hash in the header: a first pass checks the log and takes it
-      for await (const line of recorded.checkedLines()) void line;
       const expanded = new LogHasher();
-      for await (const e of store.iterateEvents(runId, 5000)) {
-        expanded.update(canonicalEventLineFromPayload(e, e.encodedPayload));
-      }
+      for await (const line of expandedLines(recorded.checkedLines())) expanded.update(line);
       await out.line(header(EXPANDED_LOG_FORMAT_VERSION, expanded.digest()));
-      for await (const e of store.iterateEvents(runId, 5000)) {
-        await out.line(canonicalEventLineFromPayload(e, e.encodedPayload));
+      for await (const line of expandedLines(recorded.lines())) {
+        await out.line(line);
         n++;
       }
     };
@@ -96,5 +93,14 @@ export async function exportCommand(
     return EXIT_OK;
   } finally {
     await store.close();
+  }
+}
+
+/** A format 2 log's lines as format 1's: each event whole. */
+async function* expandedLines(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  const expander = new LogExpander({ verify: false });
+  for await (const line of lines) {
+    const e = expander.line(line);
+    if (e !== null) yield canonicalEventLine(e);
   }
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunEvent, Violation } from '@mnsim/events';
 import { openStore, type Store } from '@mnsim/store';
+import { TestLogs } from '../../../../libs/store/src/test-events.js';
 import { EXIT_OK } from '../errors.js';
 import { parseSinceOption, violationsCommand } from './violations.js';
 
@@ -45,7 +46,7 @@ async function recordOneViolation(store: Store): Promise<void> {
   };
   await store.appendEvents(
     'r-since',
-    [{ event, encodedPayload: JSON.stringify(payload) }],
+    [new TestLogs().toAppend(event)],
     [{ eventId: 'run', v, ...labels }],
   );
 }

@@ -1,10 +1,12 @@
 import { InitialSchema1795478400000 } from './1795478400000-initial-schema.js';
 import { SignatureRollup1795564800000 } from './1795564800000-signature-rollup.js';
 import { RunningRunsIndex1795651200000 } from './1795651200000-running-runs-index.js';
+import { LogFormat21795737600000 } from './1795737600000-log-format-2.js';
 
 /** Every migration, oldest first. Append only; never edit one that has shipped. */
 export const MIGRATIONS = [
   InitialSchema1795478400000,
   SignatureRollup1795564800000,
   RunningRunsIndex1795651200000,
+  LogFormat21795737600000,
 ];
