@@ -139,6 +139,35 @@ describe('the auditor closing a run', () => {
     expect(await env.store.getRun(runId)).toMatchObject({ status: 'failed', events: 2 });
   });
 
+  it('fails a run whose store holds two events of one id, with no hash', async () => {
+    const runId = 'twice';
+    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
+    const runs = new RunStateRepository(env.bus.redis, env.prefix);
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const events = [wire(0), wire(1), { ...wire(2), id: 's1' }];
+    await runs.saveHandler(
+      runId,
+      'h',
+      { status: 'returned', lastMsg: 'i', outbox: [] },
+      null,
+      events,
+    );
+    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    await auditor.handle(JOB.finish, {
+      runId,
+      meta,
+      status: 'completed',
+      events: 3,
+      violations: 0,
+      failureReason: null,
+    });
+    expect(await env.store.getRun(runId)).toMatchObject({
+      status: 'failed',
+      logHash: null,
+      failureReason: 'the store holds two events of run twice with the id s1 (again at seq 2)',
+    });
+  });
+
   it('completes a run with the hash of exactly its events', async () => {
     const { run, events } = await recorded('exact', 5, 5);
     expect(run).toMatchObject({ status: 'completed', events: 5 });

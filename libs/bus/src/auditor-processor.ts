@@ -1,9 +1,9 @@
 /**
  * The auditor: moves the events the workers staged in Redis to the event store, and the
- * violations among them to the violations projection (idempotent by (run, seq) and (run, id) in
- * the store), in batches (`flush`); and closes a run when the orchestrator says it ended
- * (`finish`): once every event is stored, the logHash is computed from the stored canonical
- * lines, so the hash vouches for what the store holds.
+ * violations among them to the violations projection (idempotent by (run, seq) in the store), in
+ * batches (`flush`); and closes a run when the orchestrator says it ended (`finish`): once every
+ * event is stored, the logHash is computed from the stored lines, so the hash vouches for what the
+ * store holds, and only for a log whose events are the run's (as many as it emitted, ids unique).
  */
 import type { ViolationRecord } from '@mnsim/kernel';
 import { LRUCache } from 'lru-cache';
@@ -135,10 +135,14 @@ export class AuditorProcessor {
     let violations = 0;
     // the logHash covers the run's format 2 log, as stored
     const hasher = new LogHasher();
+    const ids = new Set<string>();
+    let repeated: string | null = null;
     for await (const e of this.store.iterateLog(msg.runId, 5000)) {
       if (e.seq !== stored) break; // a gap: a batch is still in flight
       stored++;
       if (e.type === 'violation') violations++;
+      if (ids.has(e.id)) repeated ??= `${e.id} (again at seq ${e.seq})`;
+      ids.add(e.id);
       for (const line of e.lines) hasher.update(line);
     }
     if (msg.status === 'completed' && stored < msg.events) {
@@ -150,7 +154,8 @@ export class AuditorProcessor {
     // More events than the run emitted can only be events that are not the run's (a worker
     // going on from state that is not the run's): never vouch for them with a hash.
     const extra = msg.status === 'completed' && stored > msg.events;
-    const completed = msg.status === 'completed' && !extra;
+    // two events of one id: the same, as for extra events (ids derive from causation)
+    const completed = msg.status === 'completed' && !extra && repeated === null;
     const outcome = {
       runId: msg.runId,
       status: completed ? ('completed' as const) : ('failed' as const),
@@ -159,7 +164,9 @@ export class AuditorProcessor {
       violations,
       failureReason: extra
         ? `the store holds ${stored} events of run ${msg.runId}, but the run emitted ${msg.events}`
-        : msg.failureReason,
+        : msg.status === 'completed' && repeated !== null
+          ? `the store holds two events of run ${msg.runId} with the id ${repeated}`
+          : msg.failureReason,
     };
     await this.store.finishRun(msg.runId, outcome);
     await this.runs.close(outcome);

@@ -146,7 +146,7 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
       'run_id',
       'scenario',
     ]);
-    expect(await indexes('events')).toEqual(['run_id,id', 'run_id,seq']);
+    expect(await indexes('events')).toEqual(['run_id,seq']);
     expect(await indexes('log_defs')).toEqual(['run_id,first_seq', 'run_id,id']);
     expect(await indexes('violations')).toEqual([
       'arch,kernel',

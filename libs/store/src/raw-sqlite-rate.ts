@@ -8,14 +8,14 @@ import { applySqlitePragmas } from './data-source.js';
 /**
  * The `events` table exactly as the initial migration creates it on SQLite (sqlite_master.sql).
  * A spec runs the migration and compares, so the ceiling below always measures the table the
- * store really writes: same columns, CHECKs, primary key and unique index.
+ * store really writes: same columns, CHECKs and primary key.
  */
 export const SQLITE_EVENTS_DDL =
   'CREATE TABLE "events" ("run_id" varchar NOT NULL, "seq" integer NOT NULL, "id" varchar NOT NULL, ' +
   '"type" varchar NOT NULL, "causation_id" varchar, "jiffies" integer NOT NULL, "payload" text NOT NULL, ' +
-  '"recorded_at" varchar NOT NULL, CONSTRAINT "UQ_events_run_id_id" UNIQUE ("run_id", "id"), ' +
-  `CONSTRAINT "CHK_events_type" CHECK ("type" IN ('run.start', 'step', 'timer', 'call', 'return', 'violation', 'run.end')), ` +
-  'CONSTRAINT "CHK_events_position" CHECK ("seq" >= 0 AND "jiffies" >= 0), PRIMARY KEY ("run_id", "seq"))';
+  '"recorded_at" varchar NOT NULL, ' +
+  `CONSTRAINT "CHK_events_type" CHECK (("type" IN ('run.start', 'step', 'timer', 'call', 'return', 'violation', 'run.end'))), ` +
+  'CONSTRAINT "CHK_events_position" CHECK (("seq" >= 0 AND "jiffies" >= 0)), PRIMARY KEY ("run_id", "seq"))';
 
 export interface RawEventRow {
   runId: string;

@@ -232,7 +232,9 @@ export interface Store {
   createRun(run: NewRun): Promise<void>;
   /**
    * Appends a batch of events and the violations among them in ONE transaction, idempotent by
-   * (run_id, seq) and (run_id, id): re-appending the same events changes nothing.
+   * (run_id, seq): re-appending the same events changes nothing. Ids are not checked unique here:
+   * they derive from causation, and whoever vouches for a log (the engine, import, the auditor's
+   * close) checks them.
    */
   appendEvents(
     runId: string,
