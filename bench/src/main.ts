@@ -10,6 +10,7 @@
  * that once took the API down.
  * `--only` runs a subset; a part not run is null.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,7 +114,11 @@ function runNoPersist(scenarios: Scenario[]): Totals {
   return { ranges, events, secs: seconds(t0) };
 }
 
-async function runPersist(scenarios: Scenario[], where: StoreOptions): Promise<Totals> {
+async function runPersist(
+  scenarios: Scenario[],
+  where: StoreOptions,
+  runIdOf: (i: number) => string = (i) => `bench-${i}`,
+): Promise<Totals> {
   const store = await openStore(where);
   let ranges = 0;
   let events = 0;
@@ -121,7 +126,7 @@ async function runPersist(scenarios: Scenario[], where: StoreOptions): Promise<T
   try {
     for (let i = 0; i < scenarios.length; i++) {
       const s = scenarios[i];
-      const runId = `bench-${i}`;
+      const runId = runIdOf(i);
       await store.createRun({
         runId,
         scenario: s.name,
@@ -239,7 +244,8 @@ async function postgresStorage(scenarios: Scenario[]): Promise<object> {
   const client = new pg.Client({ connectionString: queryUrl });
   await client.connect();
   try {
-    const t = await runPersist(scenarios, { url: queryUrl, schema });
+    // run ids as mnsim makes them (UUIDs): every row and index entry repeats its run's
+    const t = await runPersist(scenarios, { url: queryUrl, schema }, () => randomUUID());
     await client.query(`VACUUM ANALYZE "${schema}"."events", "${schema}"."log_defs"`);
     const size = async (table: string): Promise<number> => {
       const r = await client.query<{ n: string }>('SELECT pg_total_relation_size($1) AS n', [
