@@ -129,6 +129,9 @@ export interface DistributedBenchResult {
   hopsEstimate: number;
   /** hops per queue (1 replica) */
   hopsByQueue: Record<string, number>;
+  /** Redis bytes in per hop, 1 and 2 replicas (see CampaignResult) */
+  redisBytesInPerHop1: number;
+  redisBytesInPerHop2: number;
   /**
    * The fastest round's CPU, with 1 and 2 replicas: each app's CPU seconds (its processes and
    * replicas together) and the share of the machine's CPU time that was busy, and stolen by the
@@ -167,6 +170,12 @@ interface CampaignResult {
   coldSecs: number;
   hops: number;
   byQueue: Record<string, number>;
+  /**
+   * Bytes Redis took in (INFO stats total_net_input_bytes) over the faster round, per hop: every
+   * command of every process, the benchmark's own (submits, polling) included. The Redis server
+   * is shared, so another client's traffic would count too: the bench's Redis should be its own.
+   */
+  redisBytesInPerHop: number;
   /** the CPU the faster round cost (null without /proc) */
   cpu: RoundCpu | null;
 }
@@ -371,11 +380,14 @@ async function runCampaign(
     const measured: Array<Omit<CampaignResult, 'coldSecs' | 'secsRuns'>> = [];
     for (let m = 1; m <= o.rounds; m++) {
       const before = await countProcessed(bus);
+      const bytesBefore = await redisBytesIn(bus.redis);
       const { secs, cpu } = await round(`measured-${m}`);
+      const bytesAfter = await redisBytesIn(bus.redis);
       const after = await countProcessed(bus);
       const byQueue = Object.fromEntries(QUEUES.map((q) => [q, after[q] - before[q]]));
       const hops = Object.values(byQueue).reduce((a, b) => a + b, 0);
-      measured.push({ secs, hops, byQueue, cpu });
+      const redisBytesInPerHop = Math.round((bytesAfter - bytesBefore) / Math.max(1, hops));
+      measured.push({ secs, hops, byQueue, redisBytesInPerHop, cpu });
     }
     const best = measured.reduce((a, b) => (b.hops / b.secs > a.hops / a.secs ? b : a));
     return { ...best, secsRuns: measured.map((m) => m.secs), coldSecs: coldSecs ?? best.secs };
@@ -385,6 +397,14 @@ async function runCampaign(
     await store.close();
     await box.drop();
   }
+}
+
+/** Redis's total_net_input_bytes: what every client has sent it since it started. */
+async function redisBytesIn(redis: Redis): Promise<number> {
+  const info = await redis.info('stats');
+  const m = /^total_net_input_bytes:(\d+)/m.exec(info);
+  if (m === null) throw new Error('INFO stats has no total_net_input_bytes');
+  return Number(m[1]);
 }
 
 /**
@@ -629,6 +649,8 @@ export async function benchDistributed(
     events,
     hopsEstimate,
     hopsByQueue: one.byQueue,
+    redisBytesInPerHop1: one.redisBytesInPerHop,
+    redisBytesInPerHop2: two.redisBytesInPerHop,
     cpu1: campaignCpu(one),
     cpu2: campaignCpu(two),
   };
