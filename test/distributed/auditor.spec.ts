@@ -40,20 +40,22 @@ describe('the auditor closing a run', () => {
     await env?.cleanup();
   });
 
-  async function recorded(runId: string, stored: number, emitted: number) {
+  const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+  const returned = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
+
+  /** A run live on the cluster, as the orchestrator starts it: its row, and its meta in Redis. */
+  async function live(runId: string): Promise<RunStateRepository> {
     await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
-    const events = Array.from({ length: stored }, (_, seq) => wire(seq));
-    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
-    // the events as a worker stages them, with a handler's record, while the run is live
     const runs = new RunStateRepository(env.bus.redis, env.prefix);
     await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
-    await runs.saveHandler(
-      runId,
-      'h',
-      { status: 'returned', lastMsg: 'i', outbox: [] },
-      null,
-      events,
-    );
+    return runs;
+  }
+
+  async function recorded(runId: string, stored: number, emitted: number) {
+    const runs = await live(runId);
+    const events = Array.from({ length: stored }, (_, seq) => wire(seq));
+    // the events as a worker stages them, with a handler's record, while the run is live
+    await runs.saveHandler(runId, 'h', returned, null, events);
     await auditor.handle(JOB.finish, {
       runId,
       meta,
@@ -67,15 +69,11 @@ describe('the auditor closing a run', () => {
 
   it('flushes the staged events to the store once, and deletes them from Redis', async () => {
     const runId = 'flush';
-    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
-    const runs = new RunStateRepository(env.bus.redis, env.prefix);
-    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
-    const cont = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
+    const runs = await live(runId);
     const events = [wire(0), wire(1), wire(2)];
     // staged by two handlers, out of seq order
-    await runs.saveHandler(runId, 'b', cont, null, events.slice(2));
-    await runs.saveHandler(runId, 'a', cont, null, events.slice(0, 2));
-    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    await runs.saveHandler(runId, 'b', returned, null, events.slice(2));
+    await runs.saveHandler(runId, 'a', returned, null, events.slice(0, 2));
     await auditor.handle(JOB.flush, { runId, meta });
     expect((await runs.stagedEvents(runId)).events).toEqual([]);
     await auditor.handle(JOB.flush, { runId, meta }); // redelivered: nothing to do
@@ -86,25 +84,21 @@ describe('the auditor closing a run', () => {
 
   it('stores a run in seq order: events after a gap wait for it; any auditor goes on', async () => {
     const runId = 'gap';
-    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
-    const runs = new RunStateRepository(env.bus.redis, env.prefix);
-    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
-    const cont = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
-    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    const runs = await live(runId);
     const events = Array.from({ length: 9 }, (_, seq) => wire(seq));
     const storedSeqs = async (): Promise<number[]> => {
       const seqs: number[] = [];
       for await (const e of env.store.iterateLog(runId, 4)) seqs.push(e.seq);
       return seqs;
     };
-    await runs.saveHandler(runId, 'a', cont, null, events.slice(0, 3));
-    await runs.saveHandler(runId, 'c', cont, null, events.slice(5, 7));
+    await runs.saveHandler(runId, 'a', returned, null, events.slice(0, 3));
+    await runs.saveHandler(runId, 'c', returned, null, events.slice(5, 7));
     await auditor.handle(JOB.flush, { runId, meta });
     expect(await storedSeqs()).toEqual([0, 1, 2]);
     expect((await runs.stagedEvents(runId)).events.map((e) => e.seq)).toEqual([5, 6]);
     // the gap's events come; another auditor (nothing in memory) takes the flush
-    await runs.saveHandler(runId, 'b', cont, null, events.slice(3, 5));
-    await runs.saveHandler(runId, 'd', cont, null, events.slice(7));
+    await runs.saveHandler(runId, 'b', returned, null, events.slice(3, 5));
+    await runs.saveHandler(runId, 'd', returned, null, events.slice(7));
     const other = new AuditorProcessor(env.bus, env.store, quietLog);
     await other.handle(JOB.flush, { runId, meta });
     expect(await storedSeqs()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -117,13 +111,9 @@ describe('the auditor closing a run', () => {
 
   it("keeps a failed run's events past a gap when it closes it", async () => {
     const runId = 'failed-gap';
-    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
-    const runs = new RunStateRepository(env.bus.redis, env.prefix);
-    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
-    const cont = { status: 'returned' as const, lastMsg: 'i', outbox: [] };
+    const runs = await live(runId);
     const events = [0, 1, 3, 4].map(wire);
-    await runs.saveHandler(runId, 'a', cont, null, events);
-    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    await runs.saveHandler(runId, 'a', returned, null, events);
     await auditor.handle(JOB.finish, {
       runId,
       meta,
@@ -141,18 +131,9 @@ describe('the auditor closing a run', () => {
 
   it('fails a run whose store holds two events of one id, with no hash', async () => {
     const runId = 'twice';
-    await env.store.createRun({ runId, scenario: 's', kernel: '5.8', arch: 'arm64', seed: 1 });
-    const runs = new RunStateRepository(env.bus.redis, env.prefix);
-    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const runs = await live(runId);
     const events = [wire(0), wire(1), { ...wire(2), id: 's1' }];
-    await runs.saveHandler(
-      runId,
-      'h',
-      { status: 'returned', lastMsg: 'i', outbox: [] },
-      null,
-      events,
-    );
-    const meta = { scenario: 's', kernel: '5.8', arch: 'arm64' };
+    await runs.saveHandler(runId, 'h', returned, null, events);
     await auditor.handle(JOB.finish, {
       runId,
       meta,

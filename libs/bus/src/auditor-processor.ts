@@ -7,7 +7,7 @@
  */
 import type { ViolationRecord } from '@mnsim/kernel';
 import { LRUCache } from 'lru-cache';
-import { LogHasher, LogInterner, violationWithSeq } from '@mnsim/events';
+import { LogHasher, LogInterner, envelopeOf, violationWithSeq } from '@mnsim/events';
 import type { EventToAppend, Store, ViolationToAppend } from '@mnsim/store';
 import {
   AUDITOR_JOBS,
@@ -98,11 +98,7 @@ export class AuditorProcessor {
       if (e.seq < log.next) continue; // stored by an earlier flush
       log.interner.pushEncoded(e, e.payload, lines);
       log.next = e.seq + 1;
-      const { id, seq, type, causationId, jiffies } = e;
-      events.push({
-        event: { runId, id, seq, type, causationId, jiffies, recordedAt },
-        lines: [...lines],
-      });
+      events.push({ event: envelopeOf(runId, e, recordedAt), lines: [...lines] });
       lines.length = 0;
       if (e.type === 'violation') {
         const payload = JSON.parse(e.payload) as { violation: ViolationRecord };

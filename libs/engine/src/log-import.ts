@@ -7,6 +7,7 @@
  */
 import { MnsimError } from '@mnsim/errors';
 import type { Store } from '@mnsim/store';
+import { envelopeOf } from '@mnsim/events';
 import { LogFile, LogHashMismatchError, lineOfIndex } from './log-file.js';
 import { firstDifferenceFromModel } from './replay.js';
 
@@ -99,8 +100,7 @@ async function importLog(store: Store, file: string, log: LogFile): Promise<Impo
   try {
     let n = 0;
     for await (const c of log.checkedEvents()) {
-      const { id, seq, type, causationId, jiffies } = c.event;
-      sink.append({ runId: h.runId, id, seq, type, causationId, jiffies, recordedAt }, c.lines);
+      sink.append(envelopeOf(h.runId, c.event, recordedAt), c.lines);
       if (c.violation) sink.appendViolation(c.event.id, c.violation, recordedAt);
       if (++n % FLUSH_EVERY === 0) await sink.flush();
     }

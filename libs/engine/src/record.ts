@@ -3,7 +3,7 @@
  * the run's format 2 log, and every violation event also into the violations projection.
  */
 import type { EventSink } from '@mnsim/store';
-import { violationWithSeq } from '@mnsim/events';
+import { envelopeOf, violationWithSeq } from '@mnsim/events';
 import type { EmittedEvent } from '@mnsim/runtime';
 
 export function recordInto(
@@ -18,18 +18,7 @@ export function recordInto(
       sinceClock = 0;
       recordedAt = new Date().toISOString();
     }
-    sink.append(
-      {
-        runId,
-        id: e.id,
-        seq: e.seq,
-        type: e.type,
-        causationId: e.causationId,
-        jiffies: e.jiffies,
-        recordedAt,
-      },
-      lines,
-    );
+    sink.append(envelopeOf(runId, e, recordedAt), lines);
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
       sink.appendViolation(e.id, violationWithSeq(e.seq, v), recordedAt);

@@ -35,17 +35,15 @@ export interface RunEvent {
   recordedAt: string;
 }
 
-/**
- * An event of a run as the store takes it: its envelope (as the engine emits it, or as a message
- * carries it), its payload, the run's id and when it was recorded. Field by field, no spread: the
- * embedded engine records every event through it.
- */
-export function runEventOf(
+/** An event's envelope and when it was recorded: a run event but its payload (the store's unit). */
+export type RunEventEnvelope = Omit<RunEvent, 'payload'>;
+
+/** The envelope of an event (as emitted, carried or read), field by field: no spread on the hot path. */
+export function envelopeOf(
   runId: string,
   e: Pick<RunEvent, 'id' | 'seq' | 'type' | 'causationId' | 'jiffies'>,
-  payload: Json,
   recordedAt: string,
-): RunEvent {
+): RunEventEnvelope {
   return {
     runId,
     id: e.id,
@@ -53,7 +51,6 @@ export function runEventOf(
     type: e.type,
     causationId: e.causationId,
     jiffies: e.jiffies,
-    payload,
     recordedAt,
   };
 }

@@ -1,4 +1,4 @@
-import { type Json, LogInterner, type RunEvent } from '@mnsim/events';
+import { type Json, LogInterner, type RunEvent, envelopeOf } from '@mnsim/events';
 import type { EventToAppend } from './types.js';
 
 /**
@@ -25,8 +25,6 @@ export class TestLogs {
       run.interner.push(e, lines);
       run.lines.set(e.seq, lines);
     }
-    const { runId, id, seq, type, causationId, jiffies, recordedAt } = e;
-    const event = { runId, id, seq, type, causationId, jiffies, recordedAt };
-    return { event, lines, payload: e.payload };
+    return { event: envelopeOf(e.runId, e, e.recordedAt), lines, payload: e.payload };
   }
 }

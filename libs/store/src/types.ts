@@ -1,4 +1,11 @@
-import type { EventType, Json, LogDef, RunEvent, RunStatus, Violation } from '@mnsim/events';
+import type {
+  EventType,
+  Json,
+  LogDef,
+  RunEventEnvelope,
+  RunStatus,
+  Violation,
+} from '@mnsim/events';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -115,7 +122,7 @@ export interface StoredEvent {
 }
 
 /** An event's envelope and when it was recorded: a stored event but its payload. */
-export type LoggedEvent = Omit<RunEvent, 'payload'>;
+export type LoggedEvent = RunEventEnvelope;
 
 /** One event of a run's format 2 log as stored: its envelope and its lines. */
 export interface StoredLogEvent extends LoggedEvent {
