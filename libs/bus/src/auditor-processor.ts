@@ -93,7 +93,7 @@ export class AuditorProcessor {
     const done: string[] = [];
     const lines: string[] = [];
     for (const e of staged) {
-      if (e.seq >= log.next && e.seq !== log.next && !pastGaps) break; // the gap's events are in flight
+      if (e.seq > log.next && !pastGaps) break; // the gap's events are still in flight
       done.push(String(e.seq));
       if (e.seq < log.next) continue; // stored by an earlier flush
       log.interner.pushEncoded(e, e.payload, lines);

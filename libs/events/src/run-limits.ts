@@ -13,7 +13,7 @@ import type { TraceEntry } from './payloads.js';
 export interface RunLimits {
   /** events in the run's log, run.start and run.end included */
   maxEvents: number;
-  /** bytes of the run's canonical log (its lines, without the newlines) */
+  /** bytes of the run's log in format 2 (its lines, definitions included, without the newlines) */
   maxBytes: number;
   /**
    * trace entries one event carries, counted before the log summarises them (TRACE_KEPT_ENTRIES):
@@ -24,7 +24,8 @@ export interface RunLimits {
 
 /**
  * Every built-in scenario and every generated (fuzz) scenario fits these many times over: the
- * largest built-in run has 114 events, and the largest of 2,000 fuzz runs 626 events in 768 KB.
+ * largest built-in run has 114 events, and the largest of 2,000 fuzz runs 626 events in 768 KB of
+ * format 1 log (its format 2 log, which the limit counts since, is several times smaller).
  * They are set so that a run that would not fit stops within about a second of simulation.
  */
 export const DEFAULT_RUN_LIMITS: Readonly<RunLimits> = Object.freeze({
