@@ -294,4 +294,19 @@ describe("a handler's state", () => {
     });
     expect(await snapshot(runId)).toEqual(afterDone);
   });
+
+  it("an orchestrator's save is written only over the record it was computed from", async () => {
+    const runId = 'orchestrator-cas';
+    await runs.putMeta(runId, { scenario: {} as never, kernel: '5.8', seed: 1 });
+    const rec = (lastMsg: string) => ({ lastMsg, outbox: [] }) as never;
+    await runs.saveOrchestrator(runId, rec('start'), [], null);
+    await expect(runs.saveOrchestrator(runId, rec('start'), [], null)).rejects.toBeInstanceOf(
+      StaleStateError,
+    );
+    await runs.saveOrchestrator(runId, rec('d-s0'), [], 'start');
+    await expect(runs.saveOrchestrator(runId, rec('f'), [], 'start')).rejects.toBeInstanceOf(
+      StaleStateError,
+    );
+    expect((await runs.orchestrator(runId))?.lastMsg).toBe('d-s0');
+  });
 });

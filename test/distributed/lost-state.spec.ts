@@ -75,7 +75,7 @@ describe('a run whose state Redis lost', () => {
       jiffies: 0,
       payload: '{}',
     };
-    await expect(runs.saveOrchestrator(runId, {} as never, [event])).rejects.toBeInstanceOf(
+    await expect(runs.saveOrchestrator(runId, {} as never, [event], null)).rejects.toBeInstanceOf(
       RunStateGoneError,
     );
     expect(await runKeys(runId)).toEqual([]);

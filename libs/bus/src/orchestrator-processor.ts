@@ -20,6 +20,7 @@ import {
   type FinishMessage,
   type FlushMessage,
   type InvokeMessage,
+  type Job,
   Orchestrator,
   type OrchestratorStep,
   RetryLaterError,
@@ -32,7 +33,12 @@ import {
 } from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
-import { type OrchestratorRecord, type RunMeta, RunStateRepository } from './run-state.js';
+import {
+  type OrchestratorRecord,
+  type RunMeta,
+  RunStateRepository,
+  StaleStateError,
+} from './run-state.js';
 import { ChainWatchdog } from './chain-watchdog.js';
 import { runQueues, unservedQueues, whoServes } from './cluster-watch.js';
 
@@ -50,6 +56,9 @@ type DriverFields = Pick<OrchestratorRecord, 'lastMsg' | 'flushedSeq' | 'timeout
 function driverFields(rec: OrchestratorRecord, msgKey: string): DriverFields {
   return { lastMsg: msgKey, flushedSeq: rec.flushedSeq, timeoutMs: rec.timeoutMs };
 }
+
+/** A message whose save found the record changed is applied again this many times at most. */
+const STALE_RETRIES = 3;
 
 export class OrchestratorProcessor {
   private readonly runs: RunStateRepository;
@@ -72,6 +81,18 @@ export class OrchestratorProcessor {
 
   async handle(name: string, data: unknown): Promise<void> {
     const job = parseJob(ORCHESTRATOR_JOBS, name, data);
+    // another message of the run saved first (its save is a compare-and-set): apply this one to
+    // the record it left, a few times, then leave it to BullMQ's retries
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.apply(job);
+      } catch (err) {
+        if (!(err instanceof StaleStateError) || attempt === STALE_RETRIES) throw err;
+      }
+    }
+  }
+
+  private apply(job: Job<(typeof ORCHESTRATOR_JOBS)[number]>): Promise<void> {
     switch (job.name) {
       case JOB.start:
         return this.onStart(job.data);
@@ -102,7 +123,7 @@ export class OrchestratorProcessor {
     await this.runs.putMeta(msg.runId, meta);
     const step = this.orchestrator(meta).step(null, { kind: 'start' });
     const rec = { lastMsg: 'start', outbox: [], flushedSeq: 0, timeoutMs: msg.timeoutMs };
-    await this.commit(msg.runId, meta, rec, step);
+    await this.commit(msg.runId, meta, rec, step, null);
   }
 
   private async onDone(msg: DoneMessage): Promise<void> {
@@ -118,7 +139,7 @@ export class OrchestratorProcessor {
       globals: msg.ctx.globals,
       cursor: msg.cursor,
     });
-    await this.commit(msg.runId, meta, driverFields(rec, msgKey), step);
+    await this.commit(msg.runId, meta, driverFields(rec, msgKey), step, rec.lastMsg);
   }
 
   /** The labels the auditor records the run's violations with. */
@@ -153,7 +174,7 @@ export class OrchestratorProcessor {
       reason: why,
       ...(stimulusId === null ? {} : { stimulusId }),
     });
-    await this.commit(runId, meta, driverFields(rec, msgKey), step);
+    await this.commit(runId, meta, driverFields(rec, msgKey), step, rec.lastMsg);
   }
 
   /**
@@ -183,6 +204,8 @@ export class OrchestratorProcessor {
     meta: RunMeta,
     driver: DriverFields,
     step: OrchestratorStep,
+    /** the lastMsg of the stored record the step was computed from (null: there was none) */
+    expected: string | null,
   ): Promise<void> {
     if (step.out === null) return; // nothing changed: a late duplicate, a chain no longer in flight
     // the driver's fields last: the state handed to step() is the stored record, and with it
@@ -223,7 +246,7 @@ export class OrchestratorProcessor {
         attempts: 150,
       });
     }
-    await this.runs.saveOrchestrator(runId, rec, step.events.map(toWireEvent));
+    await this.runs.saveOrchestrator(runId, rec, step.events.map(toWireEvent), expected);
     await this.bus.send(rec.outbox);
     if (out.kind === 'end' && out.status === 'failed') {
       this.log('warn', 'run failed', { runId, reason: out.failureReason });

@@ -248,13 +248,21 @@ return 1`,
   /**
    * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash, the
    * staged events hash; ARGV: the record, the run id, the stimulus in flight ('' for none), the
-   * chain timeout (ms), then seq, event, …: the orchestrator's record, the events it emitted and
-   * its chain's deadline (on Redis's clock, so every orchestrator agrees), if the run is live.
+   * chain timeout (ms), the lastMsg of the record it was computed from ('' for none), then seq,
+   * event, …: the orchestrator's record, the events it emitted and its chain's deadline (on
+   * Redis's clock, so every orchestrator agrees), if the run is live (else 0) and the stored
+   * record is still the one it was computed from (else 2).
    */
   mnsimSaveOrchestrator: `${LUA_NOW_MS}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
+local cur = redis.call('get', KEYS[2])
+if ARGV[5] == '' then
+  if cur then return 2 end
+elseif (not cur) or cjson.decode(cur).lastMsg ~= ARGV[5] then
+  return 2
+end
 redis.call('set', KEYS[2], ARGV[1])
-for i = 5, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
 if ARGV[3] == '' then
   redis.call('zrem', KEYS[3], ARGV[2])
   redis.call('hdel', KEYS[4], ARGV[2])
@@ -442,13 +450,18 @@ export class RunStateRepository {
   /**
    * The orchestrator's record and the events it emitted (staged for the auditor), if the run is
    * live; with them, the deadline of the chain in flight (now + rec.timeoutMs) while the run is
-   * running, or no deadline once it is not.
+   * running, or no deadline once it is not. A compare-and-set on the record's lastMsg (`expected`,
+   * null for none): two messages of one run applied at once (a client's fail beside a chain's
+   * done, both waiting for an orchestrator that restarts) must not both save, or the run would
+   * end twice, completed and failed.
    * @throws RunStateGoneError when the run is not live
+   * @throws StaleStateError when the stored record is not the one `expected` names (nothing written)
    */
   async saveOrchestrator(
     runId: string,
     rec: OrchestratorRecord,
     events: readonly WireEvent[],
+    expected: string | null,
   ): Promise<void> {
     const inFlight = rec.status === 'running' && rec.current ? rec.current.id : '';
     const staged = events.flatMap((e) => [String(e.seq), JSON.stringify(e)]);
@@ -463,9 +476,11 @@ export class RunStateRepository {
       runId,
       inFlight,
       String(rec.timeoutMs),
+      expected ?? '',
       ...staged,
     );
-    if (ok !== 1) throw new RunStateGoneError(runId);
+    if (ok === 0) throw new RunStateGoneError(runId);
+    if (ok === 2) throw new StaleStateError(runId, 'orchestrator');
   }
 
   /**
