@@ -39,7 +39,6 @@ export {
   StoreError,
   StoreGoneError,
 } from './errors.js';
-export { storedEventToRunEvent } from './rows.js';
 export {
   measureRawSqliteInsertRate,
   type RawEventRow,

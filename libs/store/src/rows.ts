@@ -3,7 +3,6 @@ import {
   type EventType,
   type LogDef,
   LogFormatError,
-  type RunEvent,
   type RunStatus,
   type Violation,
   bodyOfEventLine,
@@ -11,7 +10,7 @@ import {
 } from '@mnsim/events';
 import type { EventRecord, RunRecord, ViolationRecord } from './entities.js';
 import { InvalidStoreInputError } from './errors.js';
-import type { LoggedEvent, RunRow, RunSummaryRow, StoredEvent, ViolationRow } from './types.js';
+import type { LoggedEvent, RunRow, RunSummaryRow, ViolationRow } from './types.js';
 import { boolFromDb, intFromDb, isoFromDb, stringArrayFromDb, wallClock } from './values.js';
 
 /** Conversions between the API's shapes and the table rows, shared by every write path. */
@@ -186,19 +185,5 @@ export function violationRow(r: ViolationRecord): ViolationRow {
     signature: r.signature,
     stack: stringArrayFromDb(r.stack),
     text: r.text,
-  };
-}
-
-/** Back to the envelope the rest of mnsim uses. */
-export function storedEventToRunEvent(e: StoredEvent): RunEvent {
-  return {
-    runId: e.runId,
-    id: e.id,
-    seq: e.seq,
-    type: e.type,
-    causationId: e.causationId,
-    jiffies: e.jiffies,
-    payload: e.payload,
-    recordedAt: e.recordedAt,
   };
 }

@@ -1,11 +1,4 @@
-import type {
-  EventType,
-  Json,
-  LogDef,
-  RunEventEnvelope,
-  RunStatus,
-  Violation,
-} from '@mnsim/events';
+import type { LogDef, RunEvent, RunEventEnvelope, RunStatus, Violation } from '@mnsim/events';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -109,17 +102,7 @@ export interface RunFilter {
  * One event of a run's log, expanded: its envelope and its payload as format 1 has it. The store
  * keeps the log in format 2 (see libs/events' stored-log.ts); readers of events never see its ids.
  */
-export interface StoredEvent {
-  runId: string;
-  id: string;
-  seq: number;
-  type: EventType;
-  causationId: string | null;
-  jiffies: number;
-  payload: Json;
-  /** ISO 8601 UTC, millisecond precision */
-  recordedAt: string;
-}
+export type StoredEvent = RunEvent;
 
 /** An event's envelope and when it was recorded: a stored event but its payload. */
 export type LoggedEvent = RunEventEnvelope;
