@@ -142,16 +142,18 @@ export function runSummaryRow(r: Omit<RunRecord, 'source'>): RunSummaryRow {
 }
 
 /** a row of the raw events SELECT (columns aliased to the property names): its body in `payload` */
-export function storedLogRow(r: Record<string, unknown>): LoggedEvent & { body: string } {
+export function storedLogRow(r: Record<string, unknown>): { event: LoggedEvent; body: string } {
   return {
-    runId: r.runId as string,
-    id: r.id as string,
-    seq: intFromDb(r.seq),
-    type: r.type as EventType,
-    causationId: (r.causationId as string | null) ?? null,
-    jiffies: intFromDb(r.jiffies),
+    event: {
+      runId: r.runId as string,
+      id: r.id as string,
+      seq: intFromDb(r.seq),
+      type: r.type as EventType,
+      causationId: (r.causationId as string | null) ?? null,
+      jiffies: intFromDb(r.jiffies),
+      recordedAt: isoFromDb(r.recordedAt),
+    },
     body: r.payload as string,
-    recordedAt: isoFromDb(r.recordedAt),
   };
 }
 

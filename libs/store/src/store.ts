@@ -66,7 +66,6 @@ import {
   type Store,
   type StoredEvent,
   type StoredLogEvent,
-  type LoggedEvent,
   type StoreOptions,
   type ViolationFilter,
   type ViolationQuery,
@@ -430,19 +429,19 @@ class TypeOrmStore implements Store, SinkHost {
   ): Promise<StoredEvent[]> {
     const rows = await this.readLogRows(runId, opts.afterSeq ?? -1, opts.limit);
     if (rows.length === 0) return [];
-    const expander = await this.expanderFor(runId, rows[rows.length - 1].seq);
-    return rows.map((r) => {
+    const expander = await this.expanderFor(runId, rows[rows.length - 1].event.seq);
+    return rows.map(({ event, body }) => {
       let e: CanonicalEvent;
       try {
-        e = expander.expandBody(r, r.body);
+        e = expander.expandBody(event, body);
       } catch (err) {
         if (!(err instanceof LogFormatError)) throw err;
         throw new StoreError(
-          `run ${runId}, event ${r.id} (seq ${r.seq}) cannot be read: ${err.message}`,
+          `run ${runId}, event ${event.id} (seq ${event.seq}) cannot be read: ${err.message}`,
           'failed',
         );
       }
-      return { ...withoutBody(r), payload: e.payload };
+      return { ...event, payload: e.payload };
     });
   }
 
@@ -469,17 +468,18 @@ class TypeOrmStore implements Store, SinkHost {
     while (true) {
       const rows = await this.readLogRows(runId, afterSeq, limit);
       if (rows.length === 0) return;
-      const defs = await this.readDefs(runId, rows[0].seq, rows[rows.length - 1].seq);
+      const last = rows[rows.length - 1].event.seq;
+      const defs = await this.readDefs(runId, rows[0].event.seq, last);
       let d = 0;
-      for (const r of rows) {
+      for (const { event, body } of rows) {
         const lines: string[] = [];
-        while (d < defs.length && defs[d].firstSeq < r.seq) d++; // an event not stored (a gap)
-        while (d < defs.length && defs[d].firstSeq === r.seq) lines.push(defLine(defs[d++]));
-        lines.push(eventLine(r, r.body));
-        yield { ...withoutBody(r), lines };
+        while (d < defs.length && defs[d].firstSeq < event.seq) d++; // an event not stored (a gap)
+        while (d < defs.length && defs[d].firstSeq === event.seq) lines.push(defLine(defs[d++]));
+        lines.push(eventLine(event, body));
+        yield { ...event, lines };
       }
       if (rows.length < limit) return;
-      afterSeq = rows[rows.length - 1].seq;
+      afterSeq = last;
     }
   }
 
@@ -749,17 +749,4 @@ function nonEmpty(name: string, value: string): string {
     throw new InvalidStoreInputError(`${name} must be a non-empty string`);
   }
   return value;
-}
-
-/** A row of the events SELECT without its body: the envelope and when it was recorded. */
-function withoutBody(r: ReturnType<typeof storedLogRow>): LoggedEvent {
-  return {
-    runId: r.runId,
-    id: r.id,
-    seq: r.seq,
-    type: r.type,
-    causationId: r.causationId,
-    jiffies: r.jiffies,
-    recordedAt: r.recordedAt,
-  };
 }
