@@ -25,7 +25,6 @@ import {
   queueOf,
   execute,
   type Execution,
-  type RecordedReply,
 } from '@mnsim/runtime';
 import type { Bus, WorkerSettings } from './redis-bus.js';
 import type { BusLogger } from './logger.js';
@@ -36,8 +35,10 @@ import {
   RunStateRepository,
   type SaveVersions,
   StaleStateError,
+  type StoredReply,
   msgIndex,
 } from './run-state.js';
+import { ContextParts, type PartsWriter } from './context-parts.js';
 
 /** Records of each kind a worker keeps in memory at most (the least recently used go first). */
 const CACHED_RECORDS = 4096;
@@ -97,6 +98,8 @@ export class ComponentProcessor {
   private readonly suspended = new LRUCache<string, Continuation>({ max: CACHED_RECORDS });
   /** run id + component -> the component state this worker saved */
   private readonly states = new LRUCache<string, ComponentRecord>({ max: CACHED_RECORDS });
+  /** the contexts the messages refer to (wire-context.ts) */
+  private readonly parts: ContextParts;
 
   constructor(
     private readonly bus: Bus,
@@ -105,6 +108,7 @@ export class ComponentProcessor {
     private readonly log: BusLogger,
   ) {
     this.runs = new RunStateRepository(bus.redis, bus.opts.prefix);
+    this.parts = new ContextParts(this.runs);
   }
 
   start(settings: Omit<WorkerSettings, 'log'>): void {
@@ -135,7 +139,7 @@ export class ComponentProcessor {
     runId: string,
     handlerId: string,
     msgKey: string,
-    reply: RecordedReply | null,
+    reply: StoredReply | null,
     invoke: InvokeMessage | null,
   ): Promise<void> {
     const meta = await this.runs.meta(runId);
@@ -238,22 +242,26 @@ export class ComponentProcessor {
     runId: string,
     handlerId: string,
     msgKey: string,
-    reply: RecordedReply | null,
+    reply: StoredReply | null,
     invoke: InvokeMessage | null,
     base: HandlerBase,
   ): Promise<void> {
     const { cont, snapshot } = base;
     const inv = invoke ?? (cont?.invoke as InvokeMessage);
     const replies = [...(cont?.replies ?? []), ...(reply ? [reply] : [])];
+    const [invokeCtx, ...replyCtxs] = await this.parts.resolve(runId, [
+      inv.ctx,
+      ...replies.map((r) => r.ctx),
+    ]);
 
     let out: Execution;
     try {
       out = execute({
         scenario: meta.scenario,
         variant: variantOf(meta.kernel),
-        invoke: inv,
+        invoke: { ...inv, ctx: invokeCtx },
         snapshot,
-        replies,
+        replies: replies.map((r, i) => ({ ...r, ctx: replyCtxs[i] })),
         emitted: cont?.emitted ?? 0,
       });
     } catch (err) {
@@ -273,7 +281,8 @@ export class ComponentProcessor {
       return;
     }
 
-    const outbox = this.outboxOf(runId, handlerId, inv, out);
+    const parts = this.parts.writer(runId);
+    const outbox = this.outboxOf(runId, handlerId, inv, out, parts);
     const component = componentOf(inv.to);
     const next: Continuation =
       out.kind === 'suspended'
@@ -298,7 +307,9 @@ export class ComponentProcessor {
       record ? { name: component, record } : null,
       out.events,
       base.expected,
+      parts.entries(),
     );
+    parts.saved();
     const key = memoryKey(runId, handlerId);
     if (next.status === 'suspended') this.suspended.set(key, next);
     else this.suspended.delete(key);
@@ -312,6 +323,7 @@ export class ComponentProcessor {
     handlerId: string,
     inv: InvokeMessage,
     out: Execution,
+    parts: PartsWriter,
   ): OutboxJob[] {
     if (out.kind === 'suspended') {
       const c = out.call;
@@ -326,7 +338,7 @@ export class ComponentProcessor {
             to: c.to,
             fn: c.fn,
             args: c.args,
-            ctx: c.ctx,
+            ctx: parts.wire(c.ctx),
             cursor: out.cursor,
             replyTo: { kind: 'component', address: inv.to, handlerId, index: c.index },
           },
@@ -339,7 +351,13 @@ export class ComponentProcessor {
           queue: ORCHESTRATOR_QUEUE,
           name: JOB.done,
           jobId: jobId(runId, 'done', handlerId),
-          data: { runId, stimulusId: handlerId, ret: out.ret, ctx: out.ctx, cursor: out.cursor },
+          data: {
+            runId,
+            stimulusId: handlerId,
+            ret: out.ret,
+            ctx: parts.wire(out.ctx),
+            cursor: out.cursor,
+          },
         },
       ];
     }
@@ -353,7 +371,7 @@ export class ComponentProcessor {
           handlerId: inv.replyTo.handlerId,
           index: inv.replyTo.index,
           ret: out.ret,
-          ctx: out.ctx,
+          ctx: parts.wire(out.ctx),
           cursor: out.cursor,
         },
       },

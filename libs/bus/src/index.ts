@@ -7,6 +7,7 @@ export * from './dead-letters.js';
 export * from './logger.js';
 export * from './supervision.js';
 export * from './run-state.js';
+export * from './context-parts.js';
 export * from './component-processor.js';
 export * from './orchestrator-processor.js';
 export * from './chain-watchdog.js';

@@ -40,6 +40,7 @@ import {
   StaleStateError,
 } from './run-state.js';
 import { ChainWatchdog } from './chain-watchdog.js';
+import { ContextParts } from './context-parts.js';
 import { runQueues, unservedQueues, whoServes } from './cluster-watch.js';
 
 /**
@@ -62,12 +63,15 @@ const STALE_RETRIES = 3;
 
 export class OrchestratorProcessor {
   private readonly runs: RunStateRepository;
+  /** the stimulus contexts the invokes refer to (wire-context.ts) */
+  private readonly parts: ContextParts;
 
   constructor(
     private readonly bus: Bus,
     private readonly log: BusLogger,
   ) {
     this.runs = new RunStateRepository(bus.redis, bus.opts.prefix);
+    this.parts = new ContextParts(this.runs);
   }
 
   /** Serves the orchestrator queue on this bus, and sweeps the chain deadlines until it closes. */
@@ -212,13 +216,19 @@ export class OrchestratorProcessor {
     // the last message's key, which this message's must replace (a redelivery is known by it)
     const rec: OrchestratorRecord = { ...step.state, ...driver, outbox: [] };
     const out = step.out;
+    const parts = this.parts.writer(runId);
     if (out.kind === 'invoke') {
       const { invoke } = out;
       rec.outbox.push({
         queue: queueOf(invoke.to),
         name: JOB.invoke,
         jobId: jobId(runId, 'invoke', invoke.id),
-        data: { runId, ...invoke, replyTo: { kind: 'orchestrator' } } satisfies InvokeMessage,
+        data: {
+          runId,
+          ...invoke,
+          ctx: parts.wire(invoke.ctx),
+          replyTo: { kind: 'orchestrator' },
+        } satisfies InvokeMessage,
       });
       if (rec.seq - rec.flushedSeq >= FLUSH_EVENTS) {
         // the id is the seq the flush covers: unique in the run, the same on a redelivery
@@ -246,7 +256,14 @@ export class OrchestratorProcessor {
         attempts: 150,
       });
     }
-    await this.runs.saveOrchestrator(runId, rec, step.events.map(toWireEvent), expected);
+    await this.runs.saveOrchestrator(
+      runId,
+      rec,
+      step.events.map(toWireEvent),
+      expected,
+      parts.entries(),
+    );
+    parts.saved();
     await this.bus.send(rec.outbox);
     if (out.kind === 'end' && out.status === 'failed') {
       this.log('warn', 'run failed', { runId, reason: out.failureReason });

@@ -9,6 +9,11 @@
  *   <prefix>:run:<runId>:hb         hash handler id -> { invoke, snapshot }, while it is suspended
  *   <prefix>:run:<runId>:hr         hash "<handler id>|<k>" -> its reply k, while it is suspended
  *   <prefix>:run:<runId>:orch       the orchestrator's record of the run
+ *   <prefix>:run:<runId>:parts      hash part id -> a context part (@mnsim/runtime wire-context.ts):
+ *                                   what the messages, continuations and outboxes refer to by id;
+ *                                   each is written (HSETNX) with the save of the first record
+ *                                   that refers to it, so it is there before any message
+ *                                   that refers to it is sent
  *   <prefix>:run:<runId>:ev         hash seq -> event (WireEvent JSON): events staged for the
  *                                   auditor, written with the record of the handler (or the
  *                                   orchestrator step) that emitted them; the auditor moves them
@@ -40,7 +45,7 @@ import type {
   OrchestratorState,
   OutboxJob,
   WireEvent,
-  RecordedReply,
+  ReplyMessage,
 } from '@mnsim/runtime';
 
 export interface RunMeta {
@@ -60,6 +65,12 @@ export function msgIndex(key: string): number {
   return key === 'i' ? -1 : Number(key.slice(1));
 }
 
+/** A reply a suspended handler applied, as it came: its context by reference. */
+export type StoredReply = Pick<ReplyMessage, 'ret' | 'ctx' | 'cursor'>;
+
+/** A context part a save writes for the messages it sends: its id and its JSON. */
+export type PartEntry = readonly [id: string, json: string];
+
 /** Message keys within one handler: `i` (its invoke), then `r0`, `r1`, … (replies). */
 export interface Continuation {
   status: 'suspended' | 'returned';
@@ -68,7 +79,7 @@ export interface Continuation {
   /** while suspended: everything a re-execution needs */
   invoke?: InvokeMessage;
   snapshot?: unknown;
-  replies?: RecordedReply[];
+  replies?: StoredReply[];
   emitted?: number;
 }
 
@@ -147,7 +158,7 @@ interface ContinuationParts {
   /** at the handler's first suspension */
   base: ContinuationBase | null;
   /** the reply the handler applied, when it stays suspended after it */
-  reply: { index: number; reply: RecordedReply } | null;
+  reply: { index: number; reply: StoredReply } | null;
   /** when the handler returned: how many replies were kept for it (to drop, with its base) */
   dropKept: number | null;
 }
@@ -198,7 +209,7 @@ function joinContinuation(
     ...cont,
     invoke,
     snapshot,
-    replies: replies.map((r) => JSON.parse(r as string) as RecordedReply),
+    replies: replies.map((r) => JSON.parse(r as string) as StoredReply),
   };
 }
 
@@ -215,13 +226,13 @@ end`;
  */
 const SCRIPTS = {
   /**
-   * KEYS: the scenario key, h, hv, c, cv, ev, hb, hr; ARGV: handler id, its expected version,
+   * KEYS: the scenario key, h, hv, c, cv, ev, hb, hr, parts; ARGV: handler id, its expected version,
    * its continuation's head, its new version (lastMsg), the component ('' for none), its expected
    * version after a '=' ('' for no check), its new record ('' for none), its new version, the
    * handler's base at its first suspension ('' for none), the index of the reply it applied and
    * the reply, to keep while it stays suspended ('' for none), the number of its replies kept so
-   * far to drop with its base as it returns ('' to keep them), then seq, event, …: a handler's
-   * save, if the run is live (else 0) and the versions are the expected ones (else 2).
+   * far to drop with its base as it returns ('' to keep them), the number of context parts n,
+   * then n pairs part id, part, then seq, event, …: a handler's save, if the run is live (else 0) and the versions are the expected ones (else 2).
    */
   mnsimSaveHandler: `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
@@ -243,13 +254,15 @@ if ARGV[12] ~= '' then
   redis.call('hdel', KEYS[7], id)
   for k = 0, tonumber(ARGV[12]) - 1 do redis.call('hdel', KEYS[8], id .. '|' .. k) end
 end
-for i = 13, #ARGV, 2 do redis.call('hset', KEYS[6], ARGV[i], ARGV[i + 1]) end
+local parts = tonumber(ARGV[13])
+for i = 14, 13 + 2 * parts, 2 do redis.call('hsetnx', KEYS[9], ARGV[i], ARGV[i + 1]) end
+for i = 14 + 2 * parts, #ARGV, 2 do redis.call('hset', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return 1`,
   /**
    * KEYS: the scenario key, the record key, the deadlines zset, the deadline stimulus hash, the
-   * staged events hash; ARGV: the record, the run id, the stimulus in flight ('' for none), the
-   * chain timeout (ms), the lastMsg of the record it was computed from ('' for none), then seq,
-   * event, …: the orchestrator's record, the events it emitted and its chain's deadline (on
+   * staged events hash, the context parts hash; ARGV: the record, the run id, the stimulus in
+   * flight ('' for none), the chain timeout (ms), the lastMsg of the record it was computed from
+   * ('' for none), the number of context parts n, then n pairs part id, part, then seq, event, …: the orchestrator's record, the events it emitted and its chain's deadline (on
    * Redis's clock, so every orchestrator agrees), if the run is live (else 0) and the stored
    * record is still the one it was computed from (else 2).
    */
@@ -262,7 +275,9 @@ elseif (not cur) or cjson.decode(cur).lastMsg ~= ARGV[5] then
   return 2
 end
 redis.call('set', KEYS[2], ARGV[1])
-for i = 6, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
+local parts = tonumber(ARGV[6])
+for i = 7, 6 + 2 * parts, 2 do redis.call('hsetnx', KEYS[6], ARGV[i], ARGV[i + 1]) end
+for i = 7 + 2 * parts, #ARGV, 2 do redis.call('hset', KEYS[5], ARGV[i], ARGV[i + 1]) end
 if ARGV[3] == '' then
   redis.call('zrem', KEYS[3], ARGV[2])
   redis.call('hdel', KEYS[4], ARGV[2])
@@ -400,9 +415,9 @@ export class RunStateRepository {
   }
 
   /**
-   * Writes the continuation, the component's new state when the handler returned, and the
-   * events the handler emitted (staged for the auditor), at once, if the stored versions are
-   * still `expected` (those the caller computed from).
+   * Writes the continuation, the component's new state when the handler returned, the events
+   * the handler emitted (staged for the auditor) and the context parts its outbox refers to, at
+   * once, if the stored versions are still `expected` (those the caller computed from).
    * @throws RunStateGoneError when the run is not live
    * @throws StaleStateError when a version is not the expected one (nothing written)
    */
@@ -413,6 +428,7 @@ export class RunStateRepository {
     component: { name: string; record: ComponentRecord } | null,
     events: readonly WireEvent[],
     expected: SaveVersions = { handler: '', component: null },
+    contextParts: readonly PartEntry[] = [],
   ): Promise<void> {
     const name = component?.name ?? expected.component?.name ?? '';
     const parts = splitContinuation(cont, expected.handler);
@@ -430,9 +446,11 @@ export class RunStateRepository {
       parts.reply === null ? '' : String(parts.reply.index),
       parts.reply === null ? '' : JSON.stringify(parts.reply.reply),
       parts.dropKept === null ? '' : String(parts.dropKept),
+      String(contextParts.length),
     ];
+    for (const [id, json] of contextParts) args.push(id, json);
     for (const e of events) args.push(String(e.seq), JSON.stringify(e));
-    const keys = ['scenario', 'h', 'hv', 'c', 'cv', 'ev', 'hb', 'hr'];
+    const keys = ['scenario', 'h', 'hv', 'c', 'cv', 'ev', 'hb', 'hr', 'parts'];
     const ok = await this.redis.mnsimSaveHandler(
       String(keys.length),
       ...keys.map((part) => this.runKey(runId, part)),
@@ -448,8 +466,8 @@ export class RunStateRepository {
   }
 
   /**
-   * The orchestrator's record and the events it emitted (staged for the auditor), if the run is
-   * live; with them, the deadline of the chain in flight (now + rec.timeoutMs) while the run is
+   * The orchestrator's record, the events it emitted (staged for the auditor) and the context
+   * parts its outbox refers to, if the run is live; with them, the deadline of the chain in flight (now + rec.timeoutMs) while the run is
    * running, or no deadline once it is not. A compare-and-set on the record's lastMsg (`expected`,
    * null for none): two messages of one run applied at once (a client's fail beside a chain's
    * done, both waiting for an orchestrator that restarts) must not both save, or the run would
@@ -462,21 +480,25 @@ export class RunStateRepository {
     rec: OrchestratorRecord,
     events: readonly WireEvent[],
     expected: string | null,
+    contextParts: readonly PartEntry[] = [],
   ): Promise<void> {
     const inFlight = rec.status === 'running' && rec.current ? rec.current.id : '';
     const staged = events.flatMap((e) => [String(e.seq), JSON.stringify(e)]);
     const ok = await this.redis.mnsimSaveOrchestrator(
-      '5',
+      '6',
       this.runKey(runId, 'scenario'),
       this.runKey(runId, 'orch'),
       this.chainDeadlinesKey(),
       this.chainStimulusKey(),
       this.runKey(runId, 'ev'),
+      this.runKey(runId, 'parts'),
       JSON.stringify(rec),
       runId,
       inFlight,
       String(rec.timeoutMs),
       expected ?? '',
+      String(contextParts.length),
+      ...contextParts.flat(),
       ...staged,
     );
     if (ok === 0) throw new RunStateGoneError(runId);
@@ -493,6 +515,24 @@ export class RunStateRepository {
     const events = fields.map((f) => JSON.parse(raw[f]) as WireEvent);
     events.sort((a, b) => a.seq - b.seq);
     return { events, fields };
+  }
+
+  /**
+   * The context parts of `ids` the run holds (null for one it does not), and whether the run is
+   * live, in one transaction.
+   */
+  async contextParts(
+    runId: string,
+    ids: readonly string[],
+  ): Promise<{ live: boolean; parts: Array<string | null> }> {
+    const res = await this.redis
+      .multi()
+      .exists(this.runKey(runId, 'scenario'))
+      .hmget(this.runKey(runId, 'parts'), ...ids)
+      .exec();
+    if (!res) throw new Error(`run ${runId}: the context parts transaction was aborted`);
+    for (const [err] of res) if (err) throw err;
+    return { live: res[0][1] === 1, parts: res[1][1] as Array<string | null> };
   }
 
   /** Deletes staged events once they are in the event store. */
@@ -568,6 +608,7 @@ export class RunStateRepository {
         this.runKey(runId, 'hr'),
         this.runKey(runId, 'orch'),
         this.runKey(runId, 'ev'),
+        this.runKey(runId, 'parts'),
       )
       .publish(runClosedChannel(this.prefix), runId)
       .exec();

@@ -25,10 +25,16 @@ import {
 } from '@mnsim/kernel';
 import { resolveScenario } from '@mnsim/scenarios';
 import { EventBuilder, toWireEvent } from './event-builder.js';
-import { type Execution, type ExecuteInput, type RecordedReply, execute } from './execute.js';
+import {
+  type Execution,
+  type ExecuteInput,
+  type HandlerInvoke,
+  type RecordedReply,
+  execute,
+} from './execute.js';
 import { InProcessDriver } from './in-process.js';
 import { Orchestrator } from './orchestrator.js';
-import type { Cursor, InvokeMessage, WireEvent } from './messages.js';
+import type { Cursor, WireEvent } from './messages.js';
 
 const RUN_ID = 'execute-spec';
 
@@ -55,7 +61,7 @@ interface Chain {
 
 /** A handler in flight: its invoke, the state it started from, the replies it has had. */
 interface Handler {
-  invoke: InvokeMessage;
+  invoke: HandlerInvoke;
   snapshot: unknown;
   replies: RecordedReply[];
   emitted: number;
@@ -87,7 +93,7 @@ function distributedChain(
     stim.jiffies,
     builder.stimulusPayload(stim.args, ctx, stim.fn, stim.step, stim.to),
   );
-  const handlerFor = (invoke: InvokeMessage): Handler => {
+  const handlerFor = (invoke: HandlerInvoke): Handler => {
     const c = componentOf(invoke.to);
     return { invoke, snapshot: c === 'task' ? null : wire(states[c]), replies: [], emitted: 0 };
   };

@@ -25,11 +25,15 @@ class Suspend extends Error {
   static readonly INSTANCE = new Suspend('suspended at a call without a reply');
 }
 
+/** A reply as the handler is answered with it: its context whole (the wire refers to it). */
 export interface RecordedReply {
   ret: unknown;
   ctx: ExecContext;
   cursor: Cursor;
 }
+
+/** The invoke a handler runs from, its context whole (the wire refers to it: wire-context.ts). */
+export type HandlerInvoke = Omit<InvokeMessage, 'ctx'> & { ctx: ExecContext };
 
 export interface PendingCall {
   id: string;
@@ -56,7 +60,7 @@ export type Execution =
 export interface ExecuteInput {
   scenario: Scenario;
   variant: Variant;
-  invoke: InvokeMessage;
+  invoke: HandlerInvoke;
   /** the component's state when the handler started (JSON; not mutated) */
   snapshot: unknown;
   replies: readonly RecordedReply[];

@@ -11,3 +11,4 @@ export * from './chain.js';
 export * from './orchestrator.js';
 export * from './in-process.js';
 export * from './execute.js';
+export * from './wire-context.js';

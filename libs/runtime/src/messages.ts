@@ -8,10 +8,12 @@
  * events it emitted in Redis with its state (run-state.ts); once FLUSH_EVENTS are staged the
  * orchestrator sends the auditor a `flush`, which moves the run's staged events to the event
  * store in one batch, and at the end `finish`, which flushes what is left and closes the run.
+ * A message's context travels as a wire context (wire-context.ts): most of it by reference.
  */
 import { z } from 'zod';
 import { ARCHES, KERNEL_VARIANTS, type Address, type Arch } from '@mnsim/kernel';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
+import { wireContextSchema } from './wire-context.js';
 
 export const ORCHESTRATOR_QUEUE = 'orchestrator';
 export const AUDITOR_QUEUE = 'auditor';
@@ -51,19 +53,6 @@ const address = z.union([
   z.templateLiteral(['kvm:', z.enum(ARCHES)]),
 ]);
 
-export const execContextSchema = z.object({
-  cpu: count,
-  globals: z.object({ panicked: z.boolean(), prevJiffy: z.number(), taintWarn: z.boolean() }),
-  irqsDisabled: z.boolean(),
-  jiffies: z.number().int(),
-  locks: z.array(z.object({ at: z.string(), name: z.string() })),
-  nonBlockCount: z.number().int(),
-  preemptCount: z.number().int(),
-  preemptDisableIp: z.string().nullable(),
-  stack: z.array(z.string()),
-  task: z.object({ comm: z.string(), kthread: z.boolean(), pid: z.number().int() }),
-});
-
 const armedTimer = z.object({
   at: z.number().int(),
   to: address,
@@ -92,7 +81,7 @@ export const invokeSchema = z.object({
   to: address,
   fn: z.string().min(1),
   args: z.unknown(),
-  ctx: execContextSchema,
+  ctx: wireContextSchema,
   cursor: cursorSchema,
   replyTo,
 });
@@ -103,7 +92,7 @@ export const replySchema = z.object({
   handlerId: eventId,
   index: count,
   ret: z.unknown(),
-  ctx: execContextSchema,
+  ctx: wireContextSchema,
   cursor: cursorSchema,
 });
 
@@ -125,7 +114,7 @@ export const doneSchema = z.object({
   runId,
   stimulusId: eventId,
   ret: z.unknown(),
-  ctx: execContextSchema,
+  ctx: wireContextSchema,
   cursor: cursorSchema,
 });
 
