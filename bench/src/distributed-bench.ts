@@ -133,6 +133,12 @@ export interface DistributedBenchResult {
   redisBytesInPerHop1: number;
   redisBytesInPerHop2: number;
   /**
+   * Redis bytes in per hop of the ceiling's trivial chains (the smaller of its two measured
+   * runs): what BullMQ itself sends for a hop (add, fetch, complete, with their keys), and so
+   * the least a hop of the campaign could cost on BullMQ
+   */
+  bullmqBytesInPerHop: number;
+  /**
    * The fastest round's CPU, with 1 and 2 replicas: each app's CPU seconds (its processes and
    * replicas together) and the share of the machine's CPU time that was busy, and stolen by the
    * hypervisor (null without Linux's /proc). A machine busy near 1 is one the campaign saturates.
@@ -410,6 +416,7 @@ async function redisBytesIn(redis: Redis): Promise<number> {
 /**
  * The raw BullMQ rate: `hops` jobs over `queues`, one worker per queue with `concurrency`,
  * `chains` in flight; each processor adds the chain's next job (to the next queue) and returns.
+ * Its seconds, and the bytes Redis got per hop meanwhile.
  */
 async function bullmqCeiling(
   redisUrl: string,
@@ -417,7 +424,7 @@ async function bullmqCeiling(
   hops: number,
   chains: number,
   concurrency: number,
-): Promise<number> {
+): Promise<{ secs: number; bytesInPerHop: number }> {
   const prefix = `mnsimbench-ceil_${randomBytes(4).toString('hex')}`;
   const conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const qs = queues.map(
@@ -465,10 +472,12 @@ async function bullmqCeiling(
   });
   try {
     await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const bytes0 = await redisBytesIn(conn);
     const t0 = process.hrtime.bigint();
     await Promise.all(Array.from({ length: chains }, (_, c) => hop(c, 0)));
     await done;
-    return seconds(t0);
+    const secs = seconds(t0);
+    return { secs, bytesInPerHop: Math.round(((await redisBytesIn(conn)) - bytes0) / hops) };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
     await Promise.all(qs.map((q) => q.close()));
@@ -597,18 +606,20 @@ export async function benchDistributed(
   // a run of a few seconds is the most exposed to a burst from elsewhere on a shared machine,
   // and the faster one is the nearer to what BullMQ can do here (so the ratio errs low). Its
   // code is warmed up first as the workers' is, by as many unmeasured rounds.
-  const measureCeiling = async (): Promise<number> => {
+  const measureCeiling = async (): Promise<{ secs: number; bytesInPerHop: number }> => {
     o.log(`raw BullMQ: ${one.hops} hops over ${QUEUES.length} queues, trivial processor…`);
     return bullmqCeiling(o.redisUrl, QUEUES, one.hops, o.runs, o.concurrency);
   };
   for (let w = 1; w <= o.warmups; w++) {
-    o.log(`  warm-up ${w} of the ceiling: ${(await measureCeiling()).toFixed(2)} s`);
+    o.log(`  warm-up ${w} of the ceiling: ${(await measureCeiling()).secs.toFixed(2)} s`);
   }
-  const ceilingSecsA = await measureCeiling();
+  const ceilingA = await measureCeiling();
+  const ceilingSecsA = ceilingA.secs;
   o.log('distributed, 2 replicas per worker…');
   const two = await runCampaign(cases, 2, o);
   o.log(`  ${ranges} ranges, ${two.hops} hops in ${two.secs.toFixed(2)} s`);
-  const ceilingSecsB = await measureCeiling();
+  const ceilingB = await measureCeiling();
+  const ceilingSecsB = ceilingB.secs;
   const ceilingSecs = Math.min(ceilingSecsA, ceilingSecsB);
   const ceiling = one.hops / ceilingSecs;
   o.log(`raw BullMQ in the cluster's process layout: ${one.hops} hops, trivial processor…`);
@@ -651,6 +662,7 @@ export async function benchDistributed(
     hopsByQueue: one.byQueue,
     redisBytesInPerHop1: one.redisBytesInPerHop,
     redisBytesInPerHop2: two.redisBytesInPerHop,
+    bullmqBytesInPerHop: Math.min(ceilingA.bytesInPerHop, ceilingB.bytesInPerHop),
     cpu1: campaignCpu(one),
     cpu2: campaignCpu(two),
   };
