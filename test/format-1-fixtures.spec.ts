@@ -16,6 +16,14 @@ import { type CliOutcome, captureOutput } from './cli-output.js';
 const mnsim = (...args: string[]): Promise<CliOutcome> => captureOutput(() => main(args));
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'format-1');
+/**
+ * Logs of runs the model has since learnt more about: they still import and export as they were,
+ * and a replay tells what the model finds now that it did not then. userptr-eagain's reaper skips
+ * KVM's range_end on each of its 10 tries: notifier-imbalance findings, recorded since.
+ */
+const MODEL_CHANGED: Record<string, { added: number; kind: string }> = {
+  'userptr-eagain-arm64-5.8+fix.jsonl': { added: 10, kind: 'notifier-imbalance' },
+};
 const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.jsonl'));
 
 describe('format 1 logs exported before format 2', () => {
@@ -53,14 +61,29 @@ describe('format 1 logs exported before format 2', () => {
     const run = JSON.parse(imported.out) as { logHash: string; events: number };
     expect(run.events).toBe(header.events);
     // the run's logHash is its format 2 log's: what the engine gives a built-in run today
-    if (!f.startsWith('fuzz-')) {
+    const changed = MODEL_CHANGED[f];
+    if (!f.startsWith('fuzz-') && !changed) {
       const { scenario } = resolveScenario(header.scenario);
       expect(run.logHash).toBe(simulate(scenario, { kernel: header.kernel }).logHash);
     }
 
     const replayed = await mnsim('replay', header.runId, '--json');
-    expect(replayed.code, replayed.err).toBe(0);
-    expect(JSON.parse(replayed.out)).toMatchObject({ matches: true, logHash: run.logHash });
+    if (changed) {
+      expect(replayed.code, replayed.err).toBe(1);
+      const r = JSON.parse(replayed.out) as {
+        matches: boolean;
+        expectedLogHash: string;
+        violationsDiff: { added: { kind: string }[]; removed: unknown[] };
+      };
+      expect(r).toMatchObject({ matches: false, expectedLogHash: run.logHash });
+      expect(r.violationsDiff.removed).toEqual([]);
+      expect(r.violationsDiff.added.map((v) => v.kind)).toEqual(
+        Array.from({ length: changed.added }, () => changed.kind),
+      );
+    } else {
+      expect(replayed.code, replayed.err).toBe(0);
+      expect(JSON.parse(replayed.out)).toMatchObject({ matches: true, logHash: run.logHash });
+    }
 
     const back = join(dir, `back-${f}`);
     expect((await mnsim('export', header.runId, '--expand', '-o', back)).code).toBe(0);

@@ -32,7 +32,14 @@ interface RunAnswer {
   status: string;
   events: number;
   logHash: string;
-  violations: { seq: number; site: string; comm: string; stack: string[]; text: string }[];
+  violations: {
+    seq: number;
+    kind: string;
+    site: string;
+    comm: string;
+    stack: string[];
+    text: string;
+  }[];
 }
 
 interface EventAnswer {
@@ -196,7 +203,10 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
     it('takes kernel and seed overrides', () => {
       expect(runs['arm64-fix']).toMatchObject({ kernel: '5.8+fix', violations: [] });
       expect(runs.userptr).toMatchObject({ kernel: '5.8+flags', seed: 7 });
-      expect(runs.userptr.violations).toHaveLength(20);
+      // 2 atomic-sleep findings per reaper try, and the range_end each try skips
+      const kinds = runs.userptr.violations.map((v) => v.kind);
+      expect(kinds.filter((k) => k === 'atomic-sleep')).toHaveLength(20);
+      expect(kinds.filter((k) => k === 'notifier-imbalance')).toHaveLength(10);
     });
 
     it('gives the same run for a built-in name, its YAML text and its object form', () => {
@@ -222,7 +232,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       [{ scenario: { name: 'x', host: { arch: 'sparc' } } }, /^body\.scenario: host\.arch: /],
       [
         { scenario: 'oom-reap-arm64', kernel: '6.0' },
-        /^body\.kernel: must be one of 5\.8, 5\.8\+flags, 5\.8\+fix \(got "6\.0"\)$/,
+        /^body\.kernel: must be one of 5\.8, 5\.8\+flags, 5\.8\+fix, 5\.8\+pair, 5\.8\+flags\+pair, 5\.8\+fix\+pair \(got "6\.0"\)$/,
       ],
       [
         { scenario: 'oom-reap-arm64', seed: -1 },
@@ -434,33 +444,41 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       });
     });
 
-    it('filters: arch and kernel, scenario, run prefix, comm, since', async () => {
+    it('filters: kind, arch and kernel, scenario, run prefix, comm, since', async () => {
       const count = async (q: string) => {
         const res = await http.get(`/violations?limit=1000&${q}`);
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         return res.body.violations.length as number;
       };
       expect(await count('arch=arm64&kernel=5.8')).toBe(2);
-      expect(await count('arch=arm64&kernel=5.8%2Bflags')).toBe(20);
+      expect(await count('arch=arm64&kernel=5.8%2Bflags')).toBe(30);
       expect(await count('arch=x86')).toBe(0);
-      expect(await count('scenario=userptr-eagain-arm64')).toBe(20);
+      expect(await count('scenario=userptr-eagain-arm64')).toBe(30);
+      expect(await count('kind=notifier-imbalance')).toBe(10);
+      expect(await count('kind=atomic-sleep')).toBe(22);
+      expect(await count('kind=guest-livelock')).toBe(0);
+      expectError(
+        await http.get('/violations?kind=bug'),
+        400,
+        /^query parameter kind: must be one of atomic-sleep, notifier-imbalance, guest-livelock/,
+      );
       expect(await count(`run=${runs.arm64.runId.slice(0, 10)}`)).toBe(2);
-      expect(await count('comm=oom_reaper')).toBe(22);
+      expect(await count('comm=oom_reaper')).toBe(32);
       expect(await count('comm=stress-ng')).toBe(0);
-      expect(await count('since=1h')).toBe(22);
-      expect(await count('since=2020-01-01')).toBe(22);
+      expect(await count('since=1h')).toBe(32);
+      expect(await count('since=2020-01-01')).toBe(32);
       expect(await count('since=2999-01-01T00:00Z')).toBe(0);
       // issue 15: nine digits of weeks reach back before 1970, everything; it was a 400 that
       // said "invalid timestamp 'Invalid Date'"
-      expect(await count('since=999999999w')).toBe(22);
+      expect(await count('since=999999999w')).toBe(32);
       expectError(await http.get('/violations?run=nope'), 404, "no run matches 'nope'");
     });
 
     it('pages with a cursor: every violation exactly once', async () => {
       for (const limit of [1, 3, 7]) {
         const { rows, pages } = await allPages(http, `/violations?limit=${limit}`, 'violations');
-        expect(pages).toBe(Math.ceil(22 / limit));
-        expect(keys(rows)).toHaveLength(22);
+        expect(pages).toBe(Math.ceil(32 / limit));
+        expect(keys(rows)).toHaveLength(32);
         expect(new Set(keys(rows))).toEqual(new Set(keys(all())));
       }
       const filtered = await allPages(
@@ -468,7 +486,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         '/violations?limit=4&arch=arm64&kernel=5.8%2Bflags',
         'violations',
       );
-      expect(new Set(keys(filtered.rows)).size).toBe(20);
+      expect(new Set(keys(filtered.rows)).size).toBe(30);
     });
   });
 
@@ -672,6 +690,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         'comm',
         'cursor',
         'kernel',
+        'kind',
         'limit',
         'run',
         'scenario',

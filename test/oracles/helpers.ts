@@ -294,7 +294,12 @@ export interface Ev {
   stim: TaskRef & { fn: string };
 }
 
+/**
+ * A run as the oracles read it. The §9 oracles are about the failed ___might_sleep checks, so
+ * `violations` holds those (kind atomic-sleep) and `findings` every finding of every kind.
+ */
 export interface Run extends SimulationResult {
+  findings: SimulationResult['violations'];
   ev: Ev[];
   hz: number;
 }
@@ -314,7 +319,13 @@ export function run(s: Scenario, kernel: KernelVariant, seed?: number): Run {
       ev.push({ seq: e.seq, type: e.type, jiffies: e.jiffies, payload, stim });
     },
   });
-  return { ...r, ev, hz: s.hz };
+  return {
+    ...r,
+    violations: r.violations.filter((v) => v.kind === 'atomic-sleep'),
+    findings: r.violations,
+    ev,
+    hz: s.hz,
+  };
 }
 
 export interface TraceHit {
@@ -340,6 +351,8 @@ export interface CallHit {
   args: Record<string, unknown>;
   nonBlockCount: number;
   preemptCount: number;
+  /** the caller's stack, outermost first */
+  stack: string[];
 }
 
 export function callsOf(r: Run, fn: string): CallHit[] {
@@ -352,6 +365,7 @@ export function callsOf(r: Run, fn: string): CallHit[] {
       args: e.payload.args ?? {},
       nonBlockCount: e.payload.ctx?.nonBlockCount ?? -1,
       preemptCount: e.payload.ctx?.preemptCount ?? -1,
+      stack: e.payload.ctx?.stack ?? [],
     }));
 }
 

@@ -4,7 +4,13 @@
  * an embedded `mnsim run` loads neither Nest, BullMQ, ioredis nor express.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { KERNEL_VARIANTS, ARCHES, type Arch, type KernelVariant } from '@mnsim/kernel';
+import {
+  FINDING_KINDS,
+  KERNEL_VARIANTS,
+  ARCHES,
+  type Arch,
+  type KernelVariant,
+} from '@mnsim/kernel';
 import { printable } from '@mnsim/events';
 import { loadConfig } from './config.js';
 import type { ViolationsOptions } from './commands/violations.js';
@@ -78,6 +84,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('violations')
     .description('query the recorded violations, newest first, or grouped by signature')
+    .addOption(new Option('--kind <kind>', 'kind of finding').choices([...FINDING_KINDS]))
     .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCHES]))
     .addOption(kernelOption())
     .option('--scenario <name>', 'scenario name')

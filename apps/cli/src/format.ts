@@ -24,13 +24,26 @@ export function runHuman(run: PrintableRun, hz: number): string {
 export function violationsHuman(rows: ViolationRow[], more: boolean): string {
   if (rows.length === 0) return 'no violations match\n';
   const out = table(
-    ['RECORDED', 'RUN', 'SCENARIO', 'KERNEL', 'ARCH', 'JIFFY', 'COMM', 'PID', 'SITE', 'PRINTED'],
+    [
+      'RECORDED',
+      'RUN',
+      'SCENARIO',
+      'KERNEL',
+      'ARCH',
+      'KIND',
+      'JIFFY',
+      'COMM',
+      'PID',
+      'SITE',
+      'PRINTED',
+    ],
     rows.map((v) => [
       v.recordedAt.replace('T', ' ').slice(0, 19),
       v.runId.slice(0, 8),
       v.scenario,
       v.kernel,
       v.arch,
+      v.kind,
       String(v.jiffies),
       v.comm,
       String(v.pid),

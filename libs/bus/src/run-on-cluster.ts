@@ -6,8 +6,8 @@
 import { MnsimError } from '@mnsim/errors';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Arch, KernelVariant, Scenario } from '@mnsim/kernel';
-import type { Violation } from '@mnsim/events';
+import type { Arch, KernelVariant, Scenario, ViolationRecord } from '@mnsim/kernel';
+import { type Violation, violationWithSeq } from '@mnsim/events';
 import { kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
 import { newRunOf, openStore, type Store } from '@mnsim/store';
 import { DEFAULT_CHAIN_TIMEOUT_MS, DistributedClient } from './client.js';
@@ -172,11 +172,12 @@ export async function runDistributedWith(
   let panicked = false;
   for await (const e of store.iterateEvents(runId, 5000)) {
     const payload = e.payload as unknown as {
-      violation?: Omit<Violation, 'seq'>;
+      violation?: ViolationRecord;
       globals?: { panicked: boolean };
     };
-    if (e.type === 'violation' && payload.violation)
-      violations.push({ seq: e.seq, ...payload.violation });
+    if (e.type === 'violation' && payload.violation) {
+      violations.push(violationWithSeq(e.seq, payload.violation));
+    }
     if (payload.globals?.panicked) panicked = true;
     kernelLogFromEvent({ seq: e.seq, type: e.type, jiffies: e.jiffies, payload }, kernelLog);
   }

@@ -242,6 +242,8 @@ const eventSchema = z.strictObject({
 
 const violationSchema = z.object({
   jiffies: z.int().min(0),
+  // absent for atomic-sleep, as the model writes it (libs/kernel violation.ts)
+  kind: z.enum(['notifier-imbalance', 'guest-livelock']).optional(),
   site: z.string(),
   inAtomic: z.int(),
   irqsDisabled: z.int(),

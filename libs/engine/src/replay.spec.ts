@@ -60,6 +60,7 @@ function bumpJiffies(events: string[], seq: number): string[] {
 
 const v = (over: Partial<Violation>): Violation => ({
   seq: 10,
+  kind: 'atomic-sleep',
   jiffies: 10,
   site: 'arch/arm64/kvm/mmu.c:394',
   inAtomic: 1,

@@ -21,6 +21,7 @@ import {
   LogHasher,
   LogInterner,
   RunBudget,
+  violationWithSeq,
 } from '@mnsim/events';
 import { type EmittedEvent, runInProcess } from '@mnsim/runtime';
 import { kernelLogFromEvent, type KernelLogLine } from './kernel-log.js';
@@ -150,7 +151,7 @@ function* simulation(
     }
     if (e.type === 'violation') {
       const v = (e as EmittedEvent<'violation'>).payload.violation;
-      violations.push({ seq: e.seq, ...v });
+      violations.push(violationWithSeq(e.seq, v));
     } else if (
       e.type === 'call' &&
       (e as EmittedEvent<'call'>).payload.fn === 'kvm_mmu_notifier_invalidate_range_start'

@@ -5,7 +5,7 @@
  * know them.
  */
 
-import type { ViolationRecord } from '@mnsim/kernel';
+import { type FindingKind, type ViolationRecord, findingKind } from '@mnsim/kernel';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -55,15 +55,22 @@ export function envelopeOf(
   };
 }
 
-/** One failed ___might_sleep check, as the design's JSON contract prints it: the kernel's record plus its seq. */
-export type Violation = ViolationRecord & { seq: number };
+/**
+ * One finding, as the design's JSON contract prints it: the kernel's record plus its seq, and its
+ * kind always named (a record of an `atomic-sleep` names none).
+ */
+export type Violation = Omit<ViolationRecord, 'kind'> & { seq: number; kind: FindingKind };
 
 export type RunStatus = 'running' | 'completed' | 'failed';
 
 /** A violation in the contract's key order (design.md, `mnsim run --json`), with the seq of its event. */
-export function violationWithSeq(seq: number, v: ViolationRecord): Violation {
+export function violationWithSeq(
+  seq: number,
+  v: Omit<ViolationRecord, 'kind'> & { kind?: FindingKind },
+): Violation {
   return {
     seq,
+    kind: findingKind(v),
     jiffies: v.jiffies,
     site: v.site,
     inAtomic: v.inAtomic,

@@ -6,7 +6,7 @@
  */
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
 import { SINCE_RULE, parseSince } from '@mnsim/runs';
-import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
+import { ARCHES, FINDING_KINDS, KERNEL_VARIANTS } from '@mnsim/kernel';
 import { MAX_PAGE_SIZE } from '@mnsim/store';
 import { z } from 'zod';
 
@@ -100,7 +100,12 @@ export const eventsQuery = z.strictObject({
 });
 export type EventsQuery = z.output<typeof eventsQuery>;
 
+const findingKind = z
+  .enum(FINDING_KINDS, { error: `must be one of ${FINDING_KINDS.join(', ')}` })
+  .describe('kind of finding');
+
 const violationFilters = {
+  kind: findingKind.optional(),
   arch: arch.optional(),
   kernel: kernel.optional(),
   scenario: text(64, 'scenario name').optional(),

@@ -2,7 +2,7 @@
  * The shapes the API answers with, for the OpenAPI document only (answers are not validated at
  * run time: they come from the store's types). They follow the design's JSON contract.
  */
-import { ARCHES, KERNEL_VARIANTS } from '@mnsim/kernel';
+import { ARCHES, FINDING_KINDS, KERNEL_VARIANTS } from '@mnsim/kernel';
 import { EVENT_TYPES } from '@mnsim/events';
 import { z } from 'zod';
 
@@ -56,6 +56,7 @@ export const eventsPageResponse = z.object({
 
 const violation = {
   seq: z.int(),
+  kind: z.enum(FINDING_KINDS).describe('what was found: atomic-sleep is the one the kernel prints'),
   jiffies: z.int(),
   site: z.string().describe('arch/arm64/kvm/mmu.c:394'),
   inAtomic: z.int(),

@@ -30,6 +30,7 @@ export class ViolationsService {
 
   private async filter(q: SignaturesQuery): Promise<ViolationFilter> {
     return {
+      kind: q.kind,
       arch: q.arch,
       kernel: q.kernel,
       scenario: q.scenario,

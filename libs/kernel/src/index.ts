@@ -4,8 +4,14 @@ export * from './variants.js';
 export * from './kernel/context.js';
 export * from './kernel/printk.js';
 export type { Address, Sys, TraceDetail } from './kernel/sys.js';
-export type { ViolationRecord } from './kernel/sched/violation.js';
-export { signatureOf } from './kernel/sched/violation.js';
+export type { FindingKind, ViolationRecord } from './kernel/sched/violation.js';
+export {
+  FINDING_KINDS,
+  findingKind,
+  findingSignature,
+  signatureKind,
+  signatureOf,
+} from './kernel/sched/violation.js';
 export { mightSleepCheck, PREEMPT_LOCK_OFFSET } from './kernel/sched/might-sleep.js';
 export type { MmuNotifierRange, MmuNotifierEvent } from './mm/range.js';
 export { MMU_NOTIFIER_RANGE_BLOCKABLE, ULONG_MAX } from './mm/range.js';

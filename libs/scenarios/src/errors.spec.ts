@@ -84,7 +84,7 @@ describe('invalid scenarios: one line naming the file, the field path and the re
     [
       'bad kernel variant',
       `${BASE}kernel: 5.9\n`,
-      'bad.yaml: kernel: must be one of: 5.8, 5.8+flags, 5.8+fix; got number 5.9',
+      'bad.yaml: kernel: must be one of: 5.8, 5.8+flags, 5.8+fix, 5.8+pair, 5.8+flags+pair, 5.8+fix+pair; got number 5.9',
     ],
     [
       'bad hz',

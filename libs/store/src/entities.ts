@@ -140,6 +140,7 @@ export function buildEntities(dialect: Dialect): StoreEntities {
     columns: {
       runId: { name: 'run_id', type: 'varchar', primary: true },
       seq: { type: 'integer', primary: true },
+      kind: { type: 'varchar' },
       eventId: { name: 'event_id', type: 'varchar' },
       jiffies: { type: 'integer' },
       site: { type: 'varchar' },

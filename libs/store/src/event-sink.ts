@@ -56,6 +56,7 @@ const VIOLATION_COLUMNS = [
   'kernel',
   'arch',
   'recorded_at',
+  'kind',
 ] as const;
 
 const quoteList = (columns: readonly string[]): string => columns.map((c) => `"${c}"`).join(', ');
@@ -106,26 +107,10 @@ export class SqliteBatchWriter implements BatchWriter {
         }
         for (const d of defs) this.insertDef.run(d.runId, d.id, d.firstSeq, d.kind, d.value);
         for (const v of violations) {
-          this.insertViolation.run(
-            v.runId,
-            v.seq,
-            v.eventId,
-            v.jiffies,
-            v.site,
-            v.inAtomic,
-            v.irqsDisabled,
-            v.nonBlock,
-            v.pid,
-            v.comm,
-            v.reported ? 1 : 0, // better-sqlite3 binds no booleans
-            v.signature,
-            JSON.stringify(v.stack),
-            v.text,
-            v.scenario,
-            v.kernel,
-            v.arch,
-            v.recordedAt,
-          );
+          const params: unknown[] = [];
+          violationParams(v, params);
+          params[REPORTED] = v.reported ? 1 : 0; // better-sqlite3 binds no booleans
+          this.insertViolation.run(...params);
         }
       },
     );
@@ -234,8 +219,12 @@ function violationParams(v: ViolationInsert, out: unknown[]): void {
     v.kernel,
     v.arch,
     v.recordedAt,
+    v.kind,
   );
 }
+
+/** The place of `reported` among VIOLATION_COLUMNS. */
+const REPORTED = VIOLATION_COLUMNS.indexOf('reported');
 
 /** What a sink needs from its store. */
 export interface SinkHost {

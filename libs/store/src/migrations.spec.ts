@@ -7,6 +7,8 @@ import { type CanonicalEvent, EVENT_TYPES, LogInterner, canonicalJson } from '@m
 import { openDataSource } from './data-source.js';
 import { EVENT_TYPES_V1 } from './migrations/1795478400000-initial-schema.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { LogFormat21795737600000 } from './migrations/1795737600000-log-format-2.js';
+import { FindingKinds1795824000000 } from './migrations/1795824000000-finding-kinds.js';
 import { TEST_DIALECTS, type TestDatabase } from './test-dialects.js';
 import { openStore } from './store.js';
 
@@ -60,6 +62,7 @@ const TABLES: Record<string, string[]> = {
     'kernel',
     'arch',
     'recorded_at',
+    'kind',
   ],
   signature_rollup: [
     'signature',
@@ -170,9 +173,15 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
     expect(await describeTables(dataSource)).toEqual(TABLES);
   });
 
+  /** Undoes the migrations from `migration` on: the store as it was before it. */
+  async function undoFrom(migration: (typeof MIGRATIONS)[number]): Promise<void> {
+    const undo = MIGRATIONS.length - MIGRATIONS.indexOf(migration);
+    for (let i = 0; i < undo; i++) await dataSource.undoLastMigration({ transaction: 'all' });
+  }
+
   it('converts a store of format 1 logs to format 2, and back', async () => {
-    // the store as it was before: every migration but the last, and format 1 rows
-    await dataSource.undoLastMigration({ transaction: 'all' });
+    // the store as it was before format 2, with format 1 rows
+    await undoFrom(LogFormat21795737600000);
     const q = (name: string): string =>
       db.options.schema ? `"${db.options.schema}"."${name}"` : `"${name}"`;
     const p = (n: number): string => (dialect === 'postgres' ? `$${n}` : '?');
@@ -223,8 +232,59 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
     ({ dataSource } = await openDataSource(db.options));
     const format2 = await payloads();
     expect(format2.join('').length).toBeLessThan(format1.join('').length / 2);
-    await dataSource.undoLastMigration({ transaction: 'all' });
+    await undoFrom(LogFormat21795737600000);
     expect(await payloads()).toEqual(format1);
+  });
+
+  it('names the kind of the violations stored before findings had kinds: atomic-sleep', async () => {
+    await undoFrom(FindingKinds1795824000000);
+    const q = (name: string): string =>
+      db.options.schema ? `"${db.options.schema}"."${name}"` : `"${name}"`;
+    const p = (n: number): string => (dialect === 'postgres' ? `$${n}` : '?');
+    const columns = TABLES.violations.filter((c) => c !== 'kind');
+    const row: Record<string, unknown> = {
+      run_id: 'old-run',
+      seq: 7,
+      event_id: 'r7',
+      jiffies: 10,
+      site: 'arch/arm64/kvm/mmu.c:394',
+      in_atomic: 1,
+      irqs_disabled: 0,
+      non_block: 1,
+      pid: 36,
+      comm: 'oom_reaper',
+      reported: dialect === 'postgres' ? true : 1,
+      signature: 'BUG: sleeping function called from invalid context in unmap_stage2_range',
+      stack: '["___might_sleep"]',
+      text: 'BUG: sleeping function called from invalid context at arch/arm64/kvm/mmu.c:394',
+      scenario: 'oom-reap-arm64',
+      kernel: '5.8',
+      arch: 'arm64',
+      recorded_at: '2026-12-06T00:00:00.000Z',
+    };
+    await dataSource.query(
+      `INSERT INTO ${q('violations')} (${columns.map((c) => `"${c}"`).join(', ')}) ` +
+        `VALUES (${columns.map((_, i) => p(i + 1)).join(', ')})`,
+      columns.map((c) => row[c]),
+    );
+    await dataSource.runMigrations({ transaction: 'all' });
+    await dataSource.destroy();
+    const store = await openStore(db.options);
+    try {
+      const all = await store.queryViolations({ limit: 10 });
+      expect(all.rows.map((v) => [v.runId, v.seq, v.kind])).toEqual([
+        ['old-run', 7, 'atomic-sleep'],
+      ]);
+      expect((await store.queryViolations({ kind: 'notifier-imbalance', limit: 10 })).rows).toEqual(
+        [],
+      );
+      expect((await store.groupBySignature({})).map((g) => [g.signature, g.kind])).toEqual([
+        [row.signature, 'atomic-sleep'],
+      ]);
+    } finally {
+      await store.close();
+    }
+    ({ dataSource } = await openDataSource(db.options));
   });
 
   it('opening again runs nothing twice', async () => {

@@ -85,6 +85,7 @@ export function violationRecord(
   return {
     runId,
     seq: v.seq,
+    kind: v.kind,
     eventId,
     jiffies: v.jiffies,
     site: v.site,
@@ -176,6 +177,7 @@ export function violationRow(r: ViolationRecord): ViolationRow {
     arch: r.arch,
     recordedAt: isoFromDb(r.recordedAt),
     seq: intFromDb(r.seq),
+    kind: r.kind,
     jiffies: intFromDb(r.jiffies),
     site: r.site,
     inAtomic: intFromDb(r.inAtomic),

@@ -119,6 +119,7 @@ describe.runIf(BENCH)('signature rollup benchmark', () => {
         v: isViolation
           ? {
               seq,
+              kind: 'atomic-sleep' as const,
               jiffies: seq,
               site: 'mm/x.c:1',
               inAtomic: 1,

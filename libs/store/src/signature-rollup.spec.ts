@@ -74,6 +74,7 @@ function runBatch(run: Run, index: number): Batch {
     const signature = SIGNATURES[(seq * (index + 1)) % SIGNATURES.length];
     const v: Violation = {
       seq,
+      kind: 'atomic-sleep',
       jiffies: seq,
       site: 'mm/oom_kill.c:1',
       inAtomic: 1,
@@ -163,6 +164,7 @@ function expectedGroups(rows: ViolationRow[]): SignatureGroup[] {
       const times = group.map((v) => v.recordedAt).sort(bytewise);
       return {
         signature,
+        kind: group[0].kind,
         count: group.length,
         runs: new Set(group.map((v) => v.runId)).size,
         kernels: distinct(group.map((v) => v.kernel)),

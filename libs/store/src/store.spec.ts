@@ -60,6 +60,7 @@ function violation(seq: number, opts: { comm?: string; signature?: string } = {}
   const fn = opts.signature ?? 'unmap_stage2_range';
   return {
     seq,
+    kind: 'atomic-sleep',
     jiffies: seq * 2,
     site: 'arch/arm64/kvm/mmu.c:394',
     inAtomic: 1,
@@ -610,6 +611,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await store.groupBySignature({})).toEqual([
         {
           signature: reaper,
+          kind: 'atomic-sleep',
           count: 4,
           runs: 2,
           kernels: ['5.8', '5.8+flags'],
@@ -619,6 +621,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
         },
         {
           signature: qemu,
+          kind: 'atomic-sleep',
           count: 2,
           runs: 2,
           kernels: ['5.8'],
@@ -630,6 +633,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await store.groupBySignature({ arch: 'x86' })).toEqual([
         {
           signature: qemu,
+          kind: 'atomic-sleep',
           count: 1,
           runs: 1,
           kernels: ['5.8'],
@@ -641,6 +645,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await store.groupBySignature({ run: 'v-b', comm: 'oom_reaper' })).toEqual([
         {
           signature: reaper,
+          kind: 'atomic-sleep',
           count: 1,
           runs: 1,
           kernels: ['5.8+flags'],
@@ -650,6 +655,11 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
         },
       ]);
       expect(await store.groupBySignature({ since: new Date(at(300)) })).toEqual([]);
+      // by kind: from the violations themselves, as the rollup has no kind
+      expect((await store.groupBySignature({ kind: 'atomic-sleep' })).map((g) => g.count)).toEqual([
+        4, 2,
+      ]);
+      expect(await store.groupBySignature({ kind: 'notifier-imbalance' })).toEqual([]);
     });
 
     it('deletes the violations of one run, or all', async () => {

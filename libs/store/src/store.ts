@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { DataSource, QueryResult, SelectQueryBuilder } from 'typeorm';
+import { signatureKind } from '@mnsim/kernel';
 import { LRUCache } from 'lru-cache';
 import {
   type CanonicalEvent,
@@ -594,7 +595,10 @@ class TypeOrmStore implements Store, SinkHost {
     // see the SignatureRollup migration): same result, from one row per (signature, labels) instead
     // of one per violation. Filters by run, comm or time need the violations themselves.
     const fromRollup =
-      filter.run === undefined && filter.comm === undefined && filter.since === undefined;
+      filter.run === undefined &&
+      filter.comm === undefined &&
+      filter.since === undefined &&
+      filter.kind === undefined;
     const a = fromRollup ? 'r' : 'v';
     // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
     const distinctSorted = (column: string): string =>
@@ -618,6 +622,7 @@ class TypeOrmStore implements Store, SinkHost {
     const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
     return rows.map((r) => ({
       signature: r.signature as string,
+      kind: signatureKind(r.signature as string),
       count: intFromDb(r.count),
       runs: intFromDb(r.runs),
       kernels: stringArrayFromDb(r.kernels),
@@ -726,6 +731,7 @@ class TypeOrmStore implements Store, SinkHost {
       ['scenario', 'scenario'],
       ['run', 'runId'],
       ['comm', 'comm'],
+      ['kind', 'kind'],
     ];
     for (const [key, column] of equal) {
       const value = filter[key];

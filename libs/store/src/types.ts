@@ -1,3 +1,4 @@
+import type { FindingKind } from '@mnsim/kernel';
 import type { LogDef, RunEvent, RunEventEnvelope, RunStatus, Violation } from '@mnsim/events';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -146,6 +147,7 @@ export interface ViolationRow extends Violation {
 }
 
 export interface ViolationFilter {
+  kind?: FindingKind;
   arch?: string;
   kernel?: string;
   scenario?: string;
@@ -164,6 +166,8 @@ export interface ViolationQuery extends ViolationFilter {
 
 export interface SignatureGroup {
   signature: string;
+  /** the kind of its findings (a signature tells it) */
+  kind: FindingKind;
   count: number;
   /** distinct runs */
   runs: number;

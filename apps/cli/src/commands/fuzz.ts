@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
+import { type FindingKind, signatureKind } from '@mnsim/kernel';
 import { printable } from '@mnsim/events';
 import { generateScenario } from '@mnsim/scenarios';
 import { openStore } from '@mnsim/store';
@@ -25,6 +26,7 @@ export interface FuzzOptions {
 
 export interface SignatureCount {
   signature: string;
+  kind: FindingKind;
   kernel: string;
   arch: string;
   count: number;
@@ -237,7 +239,13 @@ export async function fuzzCommand(opts: FuzzOptions, config: CliConfig): Promise
     campaign.update(`${o.logHash}\n`);
     for (const signature of o.signatures) {
       const key = `${signature}\u0000${o.kernel}\u0000${o.arch}`;
-      const c = counts.get(key) ?? { signature, kernel: o.kernel, arch: o.arch, count: 0 };
+      const c = counts.get(key) ?? {
+        signature,
+        kind: signatureKind(signature),
+        kernel: o.kernel,
+        arch: o.arch,
+        count: 0,
+      };
       c.count++;
       counts.set(key, c);
     }

@@ -32,6 +32,7 @@ async function recordOneViolation(store: Store): Promise<void> {
   };
   const v: Violation = {
     seq: 0,
+    kind: 'atomic-sleep',
     jiffies: 0,
     site: 'arch/arm64/kvm/mmu.c:394',
     inAtomic: 1,

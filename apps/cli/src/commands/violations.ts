@@ -1,4 +1,5 @@
 /** `mnsim violations [filters] [--group-by signature] [--json]`: the history, like a crash dashboard. */
+import type { FindingKind } from '@mnsim/kernel';
 import { openStore, type ViolationFilter } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, UsageError } from '../errors.js';
@@ -6,6 +7,7 @@ import { SINCE_RULE, parseSince, violationRowJson } from '@mnsim/runs';
 import { signaturesHuman, violationsHuman } from '../format.js';
 
 export interface ViolationsOptions {
+  kind?: FindingKind;
   arch?: string;
   kernel?: string;
   scenario?: string;
@@ -36,6 +38,7 @@ export async function violationsCommand(
     );
   }
   const filter: ViolationFilter = {
+    kind: opts.kind,
     arch: opts.arch,
     kernel: opts.kernel,
     scenario: opts.scenario,

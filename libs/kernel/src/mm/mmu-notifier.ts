@@ -62,19 +62,26 @@ export function mmuNotifierInvalidateRangeStart(
   });
 }
 
-/** mmu_notifier_invalidate_range_start_nonblock(range): only __oom_reap_task_mm at 5.8. */
+/**
+ * mmu_notifier_invalidate_range_start_nonblock(range): only __oom_reap_task_mm at 5.8. When it
+ * fails, `unpaired` gets the subscribers whose _start ran and whose _end is still owed: the
+ * caller does not call range_end after a failed start (mm/oom_kill.c:548-551), so unless the
+ * start paired them itself (+pair) their ends never come. The kernel keeps no such list; mnsim
+ * keeps it to record the imbalance (notifier-imbalance.ts).
+ */
 export function mmuNotifierInvalidateRangeStartNonblock(
   ctx: ExecContext,
   sys: Sys,
   mm: MmStruct,
   range: MmuNotifierRange,
+  unpaired: ClassicSubscription[] = [],
 ): number {
   return frame(ctx, 'mmu_notifier_invalidate_range_start_nonblock', () => {
     lockAcquire(ctx, LOCK.mmuNotifierMap);
     let ret = 0;
     if (mmHasNotifiers(mm)) {
       range.flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
-      ret = mmuNotifierInvalidateRangeStartCore(ctx, sys, mm, range);
+      ret = mmuNotifierInvalidateRangeStartCore(ctx, sys, mm, range, unpaired);
     }
     lockRelease(ctx, LOCK.mmuNotifierMap);
     return ret;
@@ -87,14 +94,16 @@ function mmuNotifierInvalidateRangeStartCore(
   sys: Sys,
   mm: MmStruct,
   range: MmuNotifierRange,
+  unpaired: ClassicSubscription[] = [],
 ): number {
   return frame(ctx, '__mmu_notifier_invalidate_range_start', () => {
     if (mm.itree.length > 0) {
       const ret = mnItreeInvalidate(ctx, sys, mm, range);
-      // -EAGAIN from an interval notifier: the classic subscribers are not called at all
+      // -EAGAIN from an interval notifier (mm/mmu_notifier.c:519-522): the classic subscribers
+      // are not called at all, so none of them is owed an _end
       if (ret) return ret;
     }
-    if (mm.hlist.length > 0) return mnHlistInvalidateRangeStart(ctx, sys, mm, range);
+    if (mm.hlist.length > 0) return mnHlistInvalidateRangeStart(ctx, sys, mm, range, unpaired);
     return 0;
   });
 }
@@ -114,8 +123,8 @@ function mnItreeInvalidate(
       const ok = intervalInvalidate(ctx, sys, sub, range);
       if (!ok) {
         if (mmuNotifierRangeBlockable(range)) {
-          // WARN_ON(mmu_notifier_range_blockable(range)); continue
-          warnOn(ctx, sys, 'mm/mmu_notifier.c', 467);
+          // if (WARN_ON(mmu_notifier_range_blockable(range))) continue; (mm/mmu_notifier.c:459)
+          warnOn(ctx, sys, 'mm/mmu_notifier.c', 459);
           continue;
         }
         mnItreeInvEnd(mm);
@@ -154,35 +163,66 @@ function intervalInvalidate(
   });
 }
 
-/** mn_hlist_invalidate_range_start(): every classic subscriber, newest first; keeps going after a failure. */
+/**
+ * mn_hlist_invalidate_range_start() (mm/mmu_notifier.c:475-511): every classic subscriber,
+ * newest first; it keeps going after a failure and returns the last error. With +pair
+ * (c2655835fd8c), a failure then calls ->invalidate_range_end of every subscriber that has one;
+ * without it, those subscribers go to `unpaired`.
+ */
 function mnHlistInvalidateRangeStart(
   ctx: ExecContext,
   sys: Sys,
   mm: MmStruct,
   range: MmuNotifierRange,
+  unpaired: ClassicSubscription[],
 ): number {
   return frame(ctx, 'mn_hlist_invalidate_range_start', () => {
     let ret = 0;
     lockAcquire(ctx, LOCK.mmuNotifierSrcu);
     const blockable = mmuNotifierRangeBlockable(range);
+    const started: ClassicSubscription[] = [];
     for (const sub of [...mm.hlist]) {
       if (!blockable) nonBlockStart(ctx);
       const r = classicInvalidateRangeStart(ctx, sys, sub, range);
       if (!blockable) nonBlockEnd(ctx);
+      if (hasRangeEnd(sub)) started.push(sub);
       if (r) {
         sys.printk(
           ctx,
           KERN_INFO,
           `${classicStartSymbol(sub)} callback failed with ${r} in ${blockable ? '' : 'non-'}blockable context.`,
         );
-        // WARN_ON(mmu_notifier_range_blockable(range) || _ret != -EAGAIN)
-        if (blockable || r !== -EAGAIN) warnOn(ctx, sys, 'mm/mmu_notifier.c', 500);
+        // WARN_ON(mmu_notifier_range_blockable(range) || _ret != -EAGAIN) (lines 502-503)
+        if (blockable || r !== -EAGAIN) warnOn(ctx, sys, 'mm/mmu_notifier.c', 502);
+        // +pair: WARN_ON(ops->invalidate_range_end), line 510 of the patched file
+        if (sys.variant.pairsRangeEnd && hasRangeEnd(sub)) {
+          warnOn(ctx, sys, 'mm/mmu_notifier.c', 510);
+        }
         ret = r;
       }
+    }
+    if (ret && sys.variant.pairsRangeEnd) {
+      // +pair: "any that succeeded start are expecting their end to be called. Do so now." It
+      // calls ->invalidate_range_end alone, outside non_block_start/end, still under srcu.
+      for (const sub of [...mm.hlist]) {
+        if (sub.kind !== 'kvm') continue;
+        sys.call(ctx, kvmAddress(sys), 'kvm_mmu_notifier_invalidate_range_end', {
+          endOnly: true,
+          range: copyRange(range),
+          vm: sub.vm,
+        });
+      }
+    } else if (ret) {
+      unpaired.push(...started);
     }
     lockRelease(ctx, LOCK.mmuNotifierSrcu);
     return ret;
   });
+}
+
+/** Whether a subscriber implements ->invalidate_range_end: KVM does, i915's userptr does not. */
+function hasRangeEnd(sub: ClassicSubscription): boolean {
+  return sub.kind === 'kvm';
 }
 
 /** %pS of ops->invalidate_range_start (offsets are not modelled). */

@@ -17,7 +17,8 @@ import {
   mmuNotifierInvalidateRangeStartNonblock,
 } from './mmu-notifier.js';
 import { mmuNotifierRangeInit } from './range.js';
-import type { MmComponentState, MmStruct } from './types.js';
+import type { ClassicSubscription, MmComponentState, MmStruct } from './types.js';
+import { recordSkippedRangeEnds } from './notifier-imbalance.js';
 
 export const MAX_OOM_REAP_RETRIES = 10;
 export const OOM_SCORE_ADJ_MIN = -1000;
@@ -171,7 +172,8 @@ export function oomReapTaskMm(
 
 /**
  * __oom_reap_task_mm(mm): every reapable VMA gets a non-blocking MMU_NOTIFY_UNMAP range; a VMA
- * whose range_start fails is left untouched and gets no range_end (5.8 has no pairing).
+ * whose range_start fails is left untouched and gets no range_end (5.8 has no pairing: the
+ * subscribers whose start ran are owed it, a notifier-imbalance finding each).
  * Also called from exit_mmap() for an OOM victim, in the exiting task's context.
  */
 export function oomReapVmas(ctx: ExecContext, sys: Sys, mm: MmStruct, pid: number): boolean {
@@ -184,7 +186,11 @@ export function oomReapVmas(ctx: ExecContext, sys: Sys, mm: MmStruct, pid: numbe
       // vma_is_anonymous(vma) || !(vm_flags & VM_SHARED): shared anon is shmem, not anonymous
       if (vma.shared) continue;
       const range = mmuNotifierRangeInit('MMU_NOTIFY_UNMAP', 0, pid, vma.start, vma.end);
-      if (mmuNotifierInvalidateRangeStartNonblock(ctx, sys, mm, range)) {
+      const unpaired: ClassicSubscription[] = [];
+      if (mmuNotifierInvalidateRangeStartNonblock(ctx, sys, mm, range, unpaired)) {
+        // no range_end for this VMA (mm/oom_kill.c:548-551): owed to every subscriber in
+        // `unpaired`, whose start ran
+        recordSkippedRangeEnds(ctx, sys, range, unpaired);
         ret = false;
         continue;
       }

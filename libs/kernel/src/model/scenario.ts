@@ -14,7 +14,15 @@ export const ARCHES = [
 ] as const;
 export type Arch = (typeof ARCHES)[number];
 
-export const KERNEL_VARIANTS = ['5.8', '5.8+flags', '5.8+fix'] as const;
+/** A base (5.8, +flags, +fix) plus patches (+pair): variants.ts says what each changes. */
+export const KERNEL_VARIANTS = [
+  '5.8',
+  '5.8+flags',
+  '5.8+fix',
+  '5.8+pair',
+  '5.8+flags+pair',
+  '5.8+fix+pair',
+] as const;
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
 
 export interface HostSpec {

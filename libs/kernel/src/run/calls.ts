@@ -39,7 +39,11 @@ export interface CallMap {
   kvm_create_vm: Call<{ pid: number; vm: string }, null>;
   kvm_fault_in: Call<{ vm: string }, null>;
   kvm_mmu_notifier_invalidate_range_start: Call<{ vm: string; range: MmuNotifierRange }, number>;
-  kvm_mmu_notifier_invalidate_range_end: Call<{ vm: string; range: MmuNotifierRange }, null>;
+  /** `endOnly`: ->invalidate_range_end alone, as c2655835fd8c's pairing calls it */
+  kvm_mmu_notifier_invalidate_range_end: Call<
+    { vm: string; range: MmuNotifierRange; endOnly?: true },
+    null
+  >;
   kvm_mmu_notifier_release: Call<{ vm: string }, null>;
   kvm_arch_destroy_vm: Call<{ vm: string }, boolean>;
   // ---- task (a process's own context, run by the orchestrator)

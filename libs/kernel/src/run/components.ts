@@ -152,7 +152,7 @@ export const KVM_HANDLERS: Handlers<KvmComponentState, KvmCall> = {
   kvm_mmu_notifier_invalidate_range_start: (state, a, ctx, sys) =>
     kvmMmuNotifierInvalidateRangeStart(ctx, sys, state, a.vm, a.range),
   kvm_mmu_notifier_invalidate_range_end: (state, a, ctx, sys) => (
-    kvmMmuNotifierInvalidateRangeEnd(ctx, sys, state, a.vm, a.range),
+    kvmMmuNotifierInvalidateRangeEnd(ctx, sys, state, a.vm, a.range, a.endOnly === true),
     null
   ),
   kvm_mmu_notifier_release: (state, a, ctx, sys) => (

@@ -1,6 +1,19 @@
-/** What mnsim records for one failed ___might_sleep check (reference §10). */
+/**
+ * What a finding is: a failed ___might_sleep check (`atomic-sleep`, the kernel prints it), an
+ * invalidate_range_start whose _end its caller skipped (`notifier-imbalance`), or a vCPU fault
+ * that can never make progress (`guest-livelock`); the kernel prints neither of the last two.
+ */
+export const FINDING_KINDS = ['atomic-sleep', 'notifier-imbalance', 'guest-livelock'] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+/**
+ * What mnsim records for one finding (reference §10). `kind` is absent for `atomic-sleep`: the
+ * logs recorded before findings had kinds hold only those, and stay byte for byte what the model
+ * writes for them (their logHash verifies on replay).
+ */
 export interface ViolationRecord {
   jiffies: number;
+  kind?: Exclude<FindingKind, 'atomic-sleep'>;
   site: string;
   inAtomic: number;
   irqsDisabled: number;
@@ -28,4 +41,26 @@ const MIGHT_SLEEP_FAMILY = new Set([
 export function signatureOf(stackInnermostFirst: readonly string[]): string {
   const fn = stackInnermostFirst.find((f) => !MIGHT_SLEEP_FAMILY.has(f)) ?? '?';
   return `BUG: sleeping function called from invalid context in ${fn}`;
+}
+
+/**
+ * The signature of a finding of a kind the kernel does not print starts with its kind: a
+ * signature alone tells its kind (the history's rollup is keyed by signature).
+ */
+export function findingSignature(
+  kind: Exclude<FindingKind, 'atomic-sleep'>,
+  title: string,
+): string {
+  return `${kind}: ${title}`;
+}
+
+/** The kind of the findings of `signature` (see findingSignature). */
+export function signatureKind(signature: string): FindingKind {
+  for (const kind of FINDING_KINDS) if (signature.startsWith(`${kind}: `)) return kind;
+  return 'atomic-sleep';
+}
+
+/** A finding's kind: `atomic-sleep` when the record names none. */
+export function findingKind(v: { kind?: FindingKind }): FindingKind {
+  return v.kind ?? 'atomic-sleep';
 }

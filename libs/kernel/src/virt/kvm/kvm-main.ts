@@ -238,7 +238,8 @@ function kvmFlushRemoteTlbs(ctx: ExecContext, vm: KvmVm): void {
 
 /**
  * ->invalidate_range (kvm_mmu_notifier_invalidate_range: only x86 does anything, for the
- * APIC-access page, which mnsim does not model) then ->invalidate_range_end.
+ * APIC-access page, which mnsim does not model) then ->invalidate_range_end; `endOnly`, the
+ * latter alone (c2655835fd8c's pairing after a failed start calls only ->invalidate_range_end).
  */
 export function kvmMmuNotifierInvalidateRangeEnd(
   ctx: ExecContext,
@@ -246,14 +247,17 @@ export function kvmMmuNotifierInvalidateRangeEnd(
   state: KvmComponentState,
   name: string,
   range: MmuNotifierRange,
+  endOnly = false,
 ): void {
   const vm = liveVm(state, name);
   if (!vm) return;
-  frame(ctx, 'kvm_mmu_notifier_invalidate_range', () => {
-    lockAcquire(ctx, LOCK.kvmSrcu);
-    frame(ctx, 'kvm_arch_mmu_notifier_invalidate_range', () => undefined);
-    lockRelease(ctx, LOCK.kvmSrcu);
-  });
+  if (!endOnly) {
+    frame(ctx, 'kvm_mmu_notifier_invalidate_range', () => {
+      lockAcquire(ctx, LOCK.kvmSrcu);
+      frame(ctx, 'kvm_arch_mmu_notifier_invalidate_range', () => undefined);
+      lockRelease(ctx, LOCK.kvmSrcu);
+    });
+  }
   frame(ctx, 'kvm_mmu_notifier_invalidate_range_end', () => {
     spinLock(ctx, LOCK.kvmMmuLock);
     vm.mmuNotifierSeq++;
