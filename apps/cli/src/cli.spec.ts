@@ -484,7 +484,7 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     expect(r.code).toBe(3);
     expect(r.out).toBe('');
     expect(r.err).toMatch(
-      /^mnsim: the run passed its limit of 4,194,304 bytes of log: [\d,]+ at seq \d+ \(MNSIM_MAX_RUN_BYTES sets the limit\)\n$/,
+      /^mnsim: the run passed its limit of 2,097,152 bytes of log: [\d,]+ at seq \d+ \(MNSIM_MAX_RUN_BYTES sets the limit\)\n$/,
     );
     const store = await openStore(loadConfig().store);
     try {

@@ -3,22 +3,35 @@
  * which the API answers with too, are @mnsim/runs').
  */
 import { formatKernelLog } from '@mnsim/engine';
-import { printable } from '@mnsim/events';
+import { type Violation, printable } from '@mnsim/events';
+import { FINDING_KINDS } from '@mnsim/kernel';
 import type { SignatureGroup, ViolationRow } from '@mnsim/store';
 import type { PrintableRun } from '@mnsim/runs';
 
 /** The run's kernel log as dmesg shows it, then one summary line. */
 export function runHuman(run: PrintableRun, hz: number): string {
   const lines = formatKernelLog(run.kernelLog, hz);
-  const reported = run.violations.filter((v) => v.reported).length;
-  const suppressed = run.violations.length - reported;
   lines.push(
     `mnsim: run ${printable(run.runId)} ${printable(run.scenario)} on ${run.kernel}/${run.arch} seed ${run.seed}: ${run.status}${run.panicked ? ' (kernel panicked)' : ''}, ` +
-      `${run.events} events, ${run.violations.length} violation${run.violations.length === 1 ? '' : 's'}` +
-      (run.violations.length > 0 ? ` (${reported} printed, ${suppressed} rate-limited)` : '') +
-      `, ${run.logHash}`,
+      `${run.events} events, ${findingsSummary(run.violations)}, ${run.logHash}`,
   );
   return lines.join('\n') + '\n';
+}
+
+/**
+ * "N violations (P printed, S rate-limited)", then the findings the kernel never prints, by
+ * kind: "…, 10 notifier-imbalance, 1 guest-livelock".
+ */
+function findingsSummary(findings: readonly Violation[]): string {
+  const sleeps = findings.filter((v) => v.kind === 'atomic-sleep');
+  const reported = sleeps.filter((v) => v.reported).length;
+  let out = `${sleeps.length} violation${sleeps.length === 1 ? '' : 's'}`;
+  if (sleeps.length > 0) out += ` (${reported} printed, ${sleeps.length - reported} rate-limited)`;
+  for (const kind of FINDING_KINDS) {
+    const n = kind === 'atomic-sleep' ? 0 : findings.filter((v) => v.kind === kind).length;
+    if (n > 0) out += `, ${n} ${kind}`;
+  }
+  return out;
 }
 
 export function violationsHuman(rows: ViolationRow[], more: boolean): string {

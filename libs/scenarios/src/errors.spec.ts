@@ -94,7 +94,22 @@ describe('invalid scenarios: one line naming the file, the field path and the re
     [
       'unknown step kind',
       `${BASE}  - { at: 5, do: reboot }\n`,
-      'bad.yaml: steps[1].do: unknown step kind "reboot" (known: fault-in, allocate, hold-mmap-lock, munmap, migrate, mprotect, destroy-vm, exit, oom)',
+      'bad.yaml: steps[1].do: unknown step kind "reboot" (known: fault-in, vcpu-fault, allocate, hold-mmap-lock, munmap, migrate, mprotect, destroy-vm, exit, oom)',
+    ],
+    [
+      'a vcpu-fault outside every memslot of its vm',
+      `${BASE}  - { at: 5, do: vcpu-fault, vm: guest0, gpa: 0x10000000 }\n`,
+      'bad.yaml: steps[1].gpa: 0x10000000 is in no memslot of vm "guest0"',
+    ],
+    [
+      'a vcpu-fault on an unknown vm',
+      `${BASE}  - { at: 5, do: vcpu-fault, vm: guest9, gpa: 0x40000000 }\n`,
+      'bad.yaml: steps[1].vm: vm "guest9" not found; known vms: guest0',
+    ],
+    [
+      'a vcpu-fault without its gpa',
+      `${BASE}  - { at: 5, do: vcpu-fault, vm: guest0 }\n`,
+      'bad.yaml: steps[1].gpa: required key is missing',
     ],
     [
       'unknown subscriber kind',

@@ -31,6 +31,21 @@ describe('generateScenario', () => {
     },
   );
 
+  it('a campaign makes vcpu-fault steps and failing subscribers, and finds every kind', () => {
+    const steps = new Set<string>();
+    const kinds = new Set<string>();
+    let failing = 0;
+    for (let i = 0; i < 400; i++) {
+      const g = generateScenario(9, i);
+      for (const st of g.scenario.steps) steps.add(st.do);
+      if (g.scenario.subscribers.some((sub) => sub.nonBlockable === 'eagain')) failing++;
+      for (const v of simulate(g.scenario, { keepKernelLog: false }).violations) kinds.add(v.kind);
+    }
+    expect(steps).toContain('vcpu-fault');
+    expect(failing).toBeGreaterThan(0);
+    expect([...kinds].sort()).toEqual(['atomic-sleep', 'guest-livelock', 'notifier-imbalance']);
+  });
+
   it('the invalidations mix makes more than twice the ranges per step of a campaign', () => {
     const rangesPerStep = (mix: 'campaign' | 'invalidations'): number => {
       let ranges = 0;

@@ -52,6 +52,8 @@ function stepOf(step: ParsedScenario['steps'][number]): Step {
     case 'fault-in':
     case 'destroy-vm':
       return { at: step.at, do: step.do, vm: step.vm };
+    case 'vcpu-fault':
+      return { at: step.at, do: step.do, vm: step.vm, gpa: step.gpa };
     case 'allocate':
       return { at: step.at, do: step.do, pid: step.pid, size: step.size };
     case 'hold-mmap-lock':

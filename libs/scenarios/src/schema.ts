@@ -136,6 +136,7 @@ const range = { pid, start: address(), size: size() };
 
 const step = z.discriminatedUnion('do', [
   mapping({ at: jiffies, do: z.literal('fault-in'), vm: z.string() }),
+  mapping({ at: jiffies, do: z.literal('vcpu-fault'), vm: z.string(), gpa: address() }),
   mapping({ at: jiffies, do: z.literal('allocate'), pid, size: size() }),
   mapping({
     at: jiffies,

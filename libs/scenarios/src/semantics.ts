@@ -246,6 +246,17 @@ export function scenarioProblems(s: Scenario): Problem[] {
       case 'destroy-vm':
         knownVm([...base, 'vm'], step.vm);
         break;
+      case 'vcpu-fault':
+        if (knownVm([...base, 'vm'], step.vm)) {
+          const slots = s.processes.flatMap((p) => p.vms).find((v) => v.name === step.vm)!.memslots;
+          if (!slots.some((m) => step.gpa >= m.gpa && step.gpa < m.gpa + m.size)) {
+            report(
+              [...base, 'gpa'],
+              `0x${step.gpa.toString(16)} is in no memslot of vm "${step.vm}"`,
+            );
+          }
+        }
+        break;
       case 'allocate':
         if (knownPid([...base, 'pid'], step.pid)) positiveSize([...base, 'size'], step.size);
         break;
@@ -287,7 +298,7 @@ function lifecycleProblems(
   for (const t of order) {
     const step = s.steps[t];
     const base: PathSegment[] = ['steps', t];
-    if (step.do === 'fault-in' || step.do === 'destroy-vm') {
+    if (step.do === 'fault-in' || step.do === 'vcpu-fault' || step.do === 'destroy-vm') {
       const gone = destroyed.get(step.vm);
       const owner = vmOwner.get(step.vm)?.pid;
       const ownerExit = owner === undefined ? undefined : exited.get(owner);

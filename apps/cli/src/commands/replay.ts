@@ -155,7 +155,7 @@ function splats(kind: 'removed' | 'added', kernel: string, vs: Violation[]): str
   for (const v of vs) {
     out.push(
       '',
-      `${kind} (${kind === 'removed' ? 'recorded' : 'replayed'} on ${kernel}, seq ${v.seq}): ${printable(v.comm)}[${v.pid}] at jiffy ${v.jiffies}, ${printable(v.site)}${v.reported ? '' : ' (rate-limited: not printed)'}`,
+      `${kind} (${kind === 'removed' ? 'recorded' : 'replayed'} on ${kernel}, seq ${v.seq}): ${printable(v.comm)}[${v.pid}] at jiffy ${v.jiffies}, ${printable(v.site)}${splatNote(v)}`,
       ...v.text.split('\n').map(printable),
     );
   }
@@ -201,4 +201,10 @@ function rebuildHuman(r: RebuildReport): string {
       ),
     ].join('\n') + '\n'
   );
+}
+
+/** Why a finding's text was not in the kernel log: the rate limit, or the kernel never prints it. */
+function splatNote(v: Violation): string {
+  if (v.kind !== 'atomic-sleep') return ` (${v.kind}: the kernel prints nothing)`;
+  return v.reported ? '' : ' (rate-limited: not printed)';
 }

@@ -223,6 +223,27 @@ export function getUserPages(
 }
 
 /**
+ * get_user_page_fast_only() of the page at [start, end), as hva_to_pfn_fast() tries it first
+ * (virt/kvm/kvm_main.c): GUP-fast walks the host page tables without mmap_lock and without
+ * looking at signals, so a page still mapped resolves even for an OOM-killed process.
+ */
+export function getUserPageFastOnly(
+  ctx: ExecContext,
+  sys: Sys,
+  state: MmComponentState,
+  pid: number,
+  start: number,
+  end: number,
+): boolean {
+  return frame(ctx, 'get_user_page_fast_only', () => {
+    const mm = liveMm(state, pid);
+    const ok = mm !== null && overlapBytes(mm.resident, start, end) === end - start;
+    sys.trace(ctx, 'get_user_page_fast_only', { ok, pid, start });
+    return ok;
+  });
+}
+
+/**
  * Anonymous page faults over `size` bytes of the task's private anonymous VMAs, lowest
  * addresses first, while host memory lasts. The shortfall is what __alloc_pages_may_oom would
  * have to find by killing.

@@ -98,6 +98,8 @@ export type SubscriberSpec = UserptrSubscriberSpec | IntervalSubscriberSpec;
 
 export type Step =
   | { at: number; do: 'fault-in'; vm: string }
+  /** a guest access on one of the VM's vCPUs that misses stage 2 (EPT/NPT on x86) at `gpa` */
+  | { at: number; do: 'vcpu-fault'; vm: string; gpa: number }
   | { at: number; do: 'allocate'; pid: number; size: number }
   | { at: number; do: 'hold-mmap-lock'; pid: number; for: number }
   | { at: number; do: 'munmap'; pid: number; start: number; size: number }

@@ -13,6 +13,7 @@ export interface CallMap {
   register_drivers: Call<Record<string, never>, null>;
   mmu_notifier_register: Call<{ pid: number; vm: string }, null>;
   mmu_notifier_unregister: Call<{ pid: number; vm: string }, null>;
+  get_user_page_fast_only: Call<{ pid: number; start: number; end: number }, boolean>;
   get_user_pages: Call<
     { pid: number; start: number; end: number },
     { populated: number; backed: number }
@@ -38,6 +39,8 @@ export interface CallMap {
   // ---- kvm (one worker per architecture)
   kvm_create_vm: Call<{ pid: number; vm: string }, null>;
   kvm_fault_in: Call<{ vm: string }, null>;
+  /** 'mapped', or 'retry' when mmu_notifier_retry() sent the vCPU back to the guest */
+  kvm_vcpu_fault: Call<{ gpa: number; vm: string }, 'mapped' | 'retry' | 'efault' | 'no vm'>;
   kvm_mmu_notifier_invalidate_range_start: Call<{ vm: string; range: MmuNotifierRange }, number>;
   /** `endOnly`: ->invalidate_range_end alone, as c2655835fd8c's pairing calls it */
   kvm_mmu_notifier_invalidate_range_end: Call<

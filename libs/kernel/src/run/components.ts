@@ -10,6 +10,7 @@ import {
   faultInAnonymous,
   findTask,
   getUserPages,
+  getUserPageFastOnly,
   liveMm,
   migrateVma,
   mmBoot,
@@ -42,6 +43,7 @@ import {
   kvmMmuNotifierRelease,
   newKvmState,
 } from '../virt/kvm/kvm-main.js';
+import { kvmVcpuFault } from '../virt/kvm/vcpu-fault.js';
 import type { KvmComponentState } from '../virt/kvm/types.js';
 import type { CallArgs, CallMap, CallName, CallRet } from './calls.js';
 
@@ -55,6 +57,7 @@ export type MmCall =
   | 'mmu_notifier_register'
   | 'mmu_notifier_unregister'
   | 'get_user_pages'
+  | 'get_user_page_fast_only'
   | 'handle_mm_fault'
   | 'mmap_write_lock_hold'
   | 'mmap_write_unlock'
@@ -70,6 +73,7 @@ export type OomCall = 'out_of_memory' | 'moom_callback' | 'oom_reaper_run';
 export type KvmCall =
   | 'kvm_create_vm'
   | 'kvm_fault_in'
+  | 'kvm_vcpu_fault'
   | 'kvm_mmu_notifier_invalidate_range_start'
   | 'kvm_mmu_notifier_invalidate_range_end'
   | 'kvm_mmu_notifier_release'
@@ -109,6 +113,8 @@ export const MM_HANDLERS: Handlers<MmComponentState, MmCall> = {
     return null;
   },
   get_user_pages: (state, a, ctx, sys) => getUserPages(ctx, sys, state, a.pid, a.start, a.end),
+  get_user_page_fast_only: (state, a, ctx, sys) =>
+    getUserPageFastOnly(ctx, sys, state, a.pid, a.start, a.end),
   handle_mm_fault: (state, a, ctx, sys) => {
     if (stuck(state, a.pid, ctx, sys)) {
       return {
@@ -149,6 +155,7 @@ export const KVM_HANDLERS: Handlers<KvmComponentState, KvmCall> = {
     return null;
   },
   kvm_fault_in: (state, a, ctx, sys) => (kvmFaultIn(ctx, sys, state, a.vm), null),
+  kvm_vcpu_fault: (state, a, ctx, sys) => kvmVcpuFault(ctx, sys, state, a.vm, a.gpa),
   kvm_mmu_notifier_invalidate_range_start: (state, a, ctx, sys) =>
     kvmMmuNotifierInvalidateRangeStart(ctx, sys, state, a.vm, a.range),
   kvm_mmu_notifier_invalidate_range_end: (state, a, ctx, sys) => (

@@ -62,6 +62,7 @@ export function mmapLockNeededBy(step: Step, scenario: Scenario): number | null 
     case 'exit':
       return step.pid;
     case 'fault-in':
+    case 'vcpu-fault':
       return scenario.processes.find((p) => p.vms.some((v) => v.name === step.vm))?.pid ?? null;
     default:
       return null;
@@ -311,6 +312,18 @@ export class RunScheduler {
           kvm,
           'kvm_fault_in',
           { vm: step.vm },
+          this.processTask(pid),
+          sys('ioctl'),
+        );
+      }
+      case 'vcpu-fault': {
+        // KVM_RUN on one of the VM's vCPU threads: a thread of the VM's process
+        const pid = this.ownerOf(step.vm);
+        return this.stepOf(
+          index,
+          kvm,
+          'kvm_vcpu_fault',
+          { gpa: step.gpa, vm: step.vm },
           this.processTask(pid),
           sys('ioctl'),
         );
