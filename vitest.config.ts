@@ -21,6 +21,7 @@ export default defineConfig({
       'engine',
       'runs',
       'http',
+      'triage',
     ].map((name) => ({
       find: `@mnsim/${name}`,
       replacement: lib(name),

@@ -25,6 +25,7 @@ import {
 import { openStore } from '@mnsim/store';
 import { dropPrefix } from '../../../test/distributed/harness.js';
 import { hostileScenario } from '../../../bench/src/hostile-scenario.js';
+import { GOLDEN_SPLAT } from '../../../test/oracles/helpers.js';
 import { type CliOutcome, captureOutput } from '../../../test/cli-output.js';
 import { main } from './cli.js';
 import { parseRunTimeout } from '@mnsim/config';
@@ -213,6 +214,67 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     ]);
     const table = await mnsim('violations', '--group-by', 'signature');
     expect(table.out).toMatch(/^COUNT\s+RUNS\s+KERNELS/);
+  });
+
+  it("triage titles a real log's splats and names what reproduces them and what fixes them", async () => {
+    const run = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    const log = join(dir, 'dmesg.txt');
+    writeFileSync(
+      log,
+      [
+        '[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x410fd083]',
+        ...GOLDEN_SPLAT.map((l, i) => `[  123.4568${String(i).padStart(2, '0')}] ${l}`),
+        '[  200.000001] BUG: sleeping function called from invalid context at fs/x.c:1',
+        '[  200.000002] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 77, name: xfsaild',
+        '[  200.000003] Call Trace:',
+        '[  200.000004]  dump_stack+0x9a/0xd0',
+        '[  200.000005]  ___might_sleep.cold+0x1f/0x30',
+        '[  200.000006]  xfs_buf_lock+0x31/0x120',
+        '[  200.000007]  xfsaild+0x2a5/0x950',
+      ].join('\n') + '\n',
+    );
+    const r = await mnsim('triage', log, '--json');
+    expect(r.code, r.err).toBe(0);
+    const [seed, other, ...more] = JSON.parse(r.out).reports;
+    expect(more).toEqual([]);
+    expect(seed).toMatchObject({
+      kind: 'atomic-sleep',
+      signature: 'BUG: sleeping function called from invalid context in unmap_stage2_range',
+      comm: 'oom_reaper',
+      pid: 36,
+    });
+    expect(seed.stack.slice(3, 6)).toEqual([
+      '___might_sleep',
+      'unmap_stage2_range',
+      'kvm_unmap_hva_range',
+    ]);
+    const builtin = (k: string) => ({
+      source: 'builtin',
+      scenario: 'oom-reap-arm64',
+      kernel: k,
+      arch: 'arm64',
+      runId: null,
+    });
+    expect(seed.reproducedBy).toContainEqual(builtin('5.8'));
+    expect(seed.reproducedBy).toContainEqual(builtin('5.8+flags'));
+    expect(seed.reproducedBy).not.toContainEqual(builtin('5.8+fix'));
+    expect(seed.reproducedBy).toContainEqual(
+      expect.objectContaining({ source: 'store', runId: run.runId, kernel: '5.8' }),
+    );
+    expect(seed.fixedBy).toEqual(['5.8+fix', '5.8+fix+pair']);
+    // what the model does not reproduce is still titled, and said so
+    expect(other).toMatchObject({
+      signature: 'BUG: sleeping function called from invalid context in xfs_buf_lock',
+      reproducedBy: [],
+      fixedBy: [],
+    });
+    const human = await mnsim('triage', log);
+    expect(human.out).toContain('reproduced by oom-reap-arm64 on 5.8, 5.8+flags');
+    expect(human.out).toContain('fixed by 5.8+fix, 5.8+fix+pair');
+    expect(human.out).toContain('not reproduced by any built-in scenario or stored run');
+    const missing = await mnsim('triage', join(dir, 'nope.txt'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nope\.txt: cannot read it \(ENOENT\)/);
   });
 
   it('violations --kind: the findings of one kind, listed and grouped', async () => {

@@ -106,6 +106,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('triage')
+    .description(
+      'title each splat of a real kernel log as syzkaller would, with the built-in scenarios and stored runs that reproduce it and the variants that fix it',
+    )
+    .argument('<dmesg>', "the kernel log ('-' for standard input)")
+    .option('--json', 'print JSON: { "reports": [ … ] }')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      setExit(await (await import('./commands/triage.js')).triageCommand(file, opts, loadConfig()));
+    });
+
+  program
     .command('export')
     .description(
       "write a run's log as JSON Lines: a header line, then the log in format 2 (each repeated part defined once, referred to by id after)",

@@ -598,7 +598,8 @@ class TypeOrmStore implements Store, SinkHost {
       filter.run === undefined &&
       filter.comm === undefined &&
       filter.since === undefined &&
-      filter.kind === undefined;
+      filter.kind === undefined &&
+      filter.signature === undefined;
     const a = fromRollup ? 'r' : 'v';
     // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
     const distinctSorted = (column: string): string =>
@@ -732,6 +733,7 @@ class TypeOrmStore implements Store, SinkHost {
       ['run', 'runId'],
       ['comm', 'comm'],
       ['kind', 'kind'],
+      ['signature', 'signature'],
     ];
     for (const [key, column] of equal) {
       const value = filter[key];

@@ -154,6 +154,8 @@ export interface ViolationFilter {
   /** exact run id (resolve a prefix with `resolveRunId` first) */
   run?: string;
   comm?: string;
+  /** exact signature */
+  signature?: string;
   /** only violations recorded at or after this instant */
   since?: Date;
 }
