@@ -21,6 +21,7 @@ import type { KernelVariant } from '@mnsim/kernel';
 import { resolveScenario } from '@mnsim/scenarios';
 import {
   type Doc,
+  SOURCE_STACK,
   callsOf,
   covered,
   fixture,
@@ -40,15 +41,8 @@ const WITHOUT_PAIR: readonly KernelVariant[] = ['5.8', '5.8+flags', '5.8+fix'];
 const WITH_PAIR: readonly KernelVariant[] = ['5.8+pair', '5.8+flags+pair', '5.8+fix+pair'];
 const SIGNATURE =
   'notifier-imbalance: kvm_mmu_notifier_invalidate_range_end skipped in __oom_reap_task_mm';
-/** the reaper's chain where the end is skipped, innermost first */
-const REAPER_STACK = [
-  '__oom_reap_task_mm',
-  'oom_reap_task_mm',
-  'oom_reap_task',
-  'oom_reaper',
-  'kthread',
-  'ret_from_fork',
-];
+/** the reaper's chain where the end is skipped, innermost first: §10's, from __oom_reap_task_mm */
+const REAPER_STACK = SOURCE_STACK.slice(SOURCE_STACK.indexOf('__oom_reap_task_mm'));
 const FAILED = /callback failed with -11 in non-blockable context\.$/;
 
 const userptrOnGuestRam = fixture('userptr-eagain-no-exit');

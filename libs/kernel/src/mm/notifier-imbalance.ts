@@ -10,7 +10,7 @@
  */
 import { type ExecContext } from '../kernel/context.js';
 import type { Sys } from '../kernel/sys.js';
-import { findingSignature } from '../kernel/sched/violation.js';
+import { silentFinding } from '../kernel/sched/violation.js';
 import { type MmuNotifierRange, mmuNotifierRangeBlockable } from './range.js';
 import type { ClassicSubscription } from './types.js';
 
@@ -37,34 +37,20 @@ export function recordSkippedRangeEnds(
 ): void {
   const caller = ctx.stack[ctx.stack.length - 1] ?? '?';
   for (const sub of unpaired) {
-    const stack = [...ctx.stack].reverse();
-    const signature = findingSignature(
-      'notifier-imbalance',
-      `${endSymbol(sub)} skipped in ${caller}`,
+    sys.violation(
+      ctx,
+      silentFinding(
+        ctx,
+        'notifier-imbalance',
+        `${endSymbol(sub)} skipped in ${caller}`,
+        SKIPPED_END_SITE,
+        [
+          `${owner(sub)}: invalidate_range_start ran for [${hex(range.start)}-${hex(range.end)}) ` +
+            `(${range.event}, ${mmuNotifierRangeBlockable(range) ? '' : 'non-'}blockable) of pid ${range.pid}; ` +
+            'its invalidate_range_end will not come',
+          'the kernel prints nothing here; c2655835fd8c pairs range_end with range_start',
+        ],
+      ),
     );
-    const text = [
-      `mnsim: ${signature} (${SKIPPED_END_SITE})`,
-      `${owner(sub)}: invalidate_range_start ran for [${hex(range.start)}-${hex(range.end)}) ` +
-        `(${range.event}, ${mmuNotifierRangeBlockable(range) ? '' : 'non-'}blockable) of pid ${range.pid}; ` +
-        'its invalidate_range_end will not come',
-      'the kernel prints nothing here; c2655835fd8c pairs range_end with range_start',
-      'Call trace:',
-      ...stack.map((f) => ` ${f}`),
-    ].join('\n');
-    // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
-    sys.violation(ctx, {
-      comm: ctx.task.comm,
-      inAtomic: ctx.preemptCount !== 0 ? 1 : 0,
-      irqsDisabled: ctx.irqsDisabled ? 1 : 0,
-      jiffies: ctx.jiffies,
-      kind: 'notifier-imbalance',
-      nonBlock: ctx.nonBlockCount,
-      pid: ctx.task.pid,
-      reported: false,
-      signature,
-      site: SKIPPED_END_SITE,
-      stack,
-      text,
-    });
   }
 }

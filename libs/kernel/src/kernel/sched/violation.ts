@@ -1,3 +1,5 @@
+import type { ExecContext } from '../context.js';
+
 /**
  * What a finding is: a failed ___might_sleep check (`atomic-sleep`, the kernel prints it), an
  * invalidate_range_start whose _end its caller skipped (`notifier-imbalance`), or a vCPU fault
@@ -52,6 +54,43 @@ export function findingSignature(
   title: string,
 ): string {
   return `${kind}: ${title}`;
+}
+
+/**
+ * A finding of a kind the kernel does not print, recorded where `ctx` stands: its signature
+ * "<kind>: <title>", its stack innermost first, and a text that says what happened (`account`)
+ * with the site and the stack, since no splat exists to quote. Never `reported`.
+ */
+export function silentFinding(
+  ctx: ExecContext,
+  kind: Exclude<FindingKind, 'atomic-sleep'>,
+  title: string,
+  site: string,
+  account: readonly string[],
+): ViolationRecord {
+  const signature = findingSignature(kind, title);
+  const stack = [...ctx.stack].reverse();
+  const text = [
+    `mnsim: ${signature} (${site})`,
+    ...account,
+    'Call trace:',
+    ...stack.map((f) => ` ${f}`),
+  ].join('\n');
+  // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
+  return {
+    comm: ctx.task.comm,
+    inAtomic: ctx.preemptCount !== 0 ? 1 : 0,
+    irqsDisabled: ctx.irqsDisabled ? 1 : 0,
+    jiffies: ctx.jiffies,
+    kind,
+    nonBlock: ctx.nonBlockCount,
+    pid: ctx.task.pid,
+    reported: false,
+    signature,
+    site,
+    stack,
+    text,
+  };
 }
 
 /** The kind of the findings of `signature` (see findingSignature). */

@@ -24,7 +24,7 @@
  * while a fault's chain runs: every raised count a fault finds is one no chain will lower.
  */
 import { type ExecContext, LOCK, frame, spinLock, spinUnlock } from '../../kernel/context.js';
-import { findingSignature } from '../../kernel/sched/violation.js';
+import { silentFinding } from '../../kernel/sched/violation.js';
 import type { Sys } from '../../kernel/sys.js';
 import { addRange } from '../../lib/interval-set.js';
 import type { Arch } from '../../model/scenario.js';
@@ -184,29 +184,12 @@ export function kvmVcpuFault(
 /** The `guest-livelock` finding: the fault retries on a count no end will lower. */
 function recordLivelock(ctx: ExecContext, sys: Sys, vm: KvmVm, gpa: number, site: string): void {
   const fn = ctx.stack[ctx.stack.length - 1] ?? '?';
-  const signature = findingSignature('guest-livelock', `mmu_notifier_retry in ${fn}`);
-  const stack = [...ctx.stack].reverse();
-  const text = [
-    `mnsim: ${signature} (${site})`,
-    `vm ${vm.name}: the fault at gpa 0x${gpa.toString(16)} finds kvm->mmu_notifier_count ${vm.mmuNotifierCount} with no invalidation in flight; ` +
-      'the vCPU returns to the guest, faults again, and never maps it',
-    'the kernel prints nothing here; the guest sees a soft lockup',
-    'Call trace:',
-    ...stack.map((f) => ` ${f}`),
-  ].join('\n');
-  // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
-  sys.violation(ctx, {
-    comm: ctx.task.comm,
-    inAtomic: ctx.preemptCount !== 0 ? 1 : 0,
-    irqsDisabled: ctx.irqsDisabled ? 1 : 0,
-    jiffies: ctx.jiffies,
-    kind: 'guest-livelock',
-    nonBlock: ctx.nonBlockCount,
-    pid: ctx.task.pid,
-    reported: false,
-    signature,
-    site,
-    stack,
-    text,
-  });
+  sys.violation(
+    ctx,
+    silentFinding(ctx, 'guest-livelock', `mmu_notifier_retry in ${fn}`, site, [
+      `vm ${vm.name}: the fault at gpa 0x${gpa.toString(16)} finds kvm->mmu_notifier_count ${vm.mmuNotifierCount} with no invalidation in flight; ` +
+        'the vCPU returns to the guest, faults again, and never maps it',
+      'the kernel prints nothing here; the guest sees a soft lockup',
+    ]),
+  );
 }
