@@ -459,8 +459,8 @@ describe('execute: violations emitted by a handler before and after its calls', 
     const mineViolations = mine.filter((e) => e.type === 'violation');
     // might_sleep() in _start (before the first call) and in _end (before the second)
     expect(mineViolations.map((e) => JSON.parse(e.payload).violation.site)).toEqual([
-      'include/linux/mmu_notifier.h:431',
-      'include/linux/mmu_notifier.h:458',
+      'include/linux/mmu_notifier.h:442',
+      'include/linux/mmu_notifier.h:470',
     ]);
     expect(parts[0].map((e) => e.type)).toEqual(['violation', 'call']);
     expect(parts[1].map((e) => e.type)[0]).toBe('violation');

@@ -171,6 +171,8 @@ export const LOCK = {
   mmuNotifierMap: 'mmu_notifier_invalidate_range_start',
   mmuNotifierSrcu: 'srcu',
   kvmSrcu: '&kvm->srcu',
-  kvmMmuLock: '&(&kvm->mmu_lock)->rlock',
+  // spin_lock_init(&kvm->mmu_lock) names the class by its stringified argument at 5.8
+  // (include/linux/spinlock.h: `# define spin_lock_init(lock)` with `#lock`)
+  kvmMmuLock: '&kvm->mmu_lock',
   oomLock: 'oom_lock',
 } as const;

@@ -29,10 +29,10 @@ import {
 import type { ClassicSubscription, IntervalSubscription, MmStruct } from './types.js';
 
 const MMU_NOTIFIER_H = 'include/linux/mmu_notifier.h';
-/** might_sleep() in mmu_notifier_invalidate_range_start() (≈ line 431 at 5.8; unverified) */
-const RANGE_START_MIGHT_SLEEP_LINE = 431;
-/** might_sleep() in mmu_notifier_invalidate_range_end() (≈ line 458 at 5.8; unverified) */
-const RANGE_END_MIGHT_SLEEP_LINE = 458;
+/** might_sleep() in mmu_notifier_invalidate_range_start() (include/linux/mmu_notifier.h:442) */
+const RANGE_START_MIGHT_SLEEP_LINE = 442;
+/** might_sleep() in mmu_notifier_invalidate_range_end(), blockable ranges only (line 470) */
+const RANGE_END_MIGHT_SLEEP_LINE = 470;
 
 export function kvmAddress(sys: Sys): Address {
   return `kvm:${sys.host.arch}`;
@@ -74,7 +74,7 @@ export function mmuNotifierInvalidateRangeStartNonblock(
   sys: Sys,
   mm: MmStruct,
   range: MmuNotifierRange,
-  unpaired: ClassicSubscription[] = [],
+  unpaired?: ClassicSubscription[],
 ): number {
   return frame(ctx, 'mmu_notifier_invalidate_range_start_nonblock', () => {
     lockAcquire(ctx, LOCK.mmuNotifierMap);
@@ -94,7 +94,7 @@ function mmuNotifierInvalidateRangeStartCore(
   sys: Sys,
   mm: MmStruct,
   range: MmuNotifierRange,
-  unpaired: ClassicSubscription[] = [],
+  unpaired?: ClassicSubscription[],
 ): number {
   return frame(ctx, '__mmu_notifier_invalidate_range_start', () => {
     if (mm.itree.length > 0) {
@@ -174,18 +174,18 @@ function mnHlistInvalidateRangeStart(
   sys: Sys,
   mm: MmStruct,
   range: MmuNotifierRange,
-  unpaired: ClassicSubscription[],
+  unpaired: ClassicSubscription[] | undefined,
 ): number {
   return frame(ctx, 'mn_hlist_invalidate_range_start', () => {
     let ret = 0;
     lockAcquire(ctx, LOCK.mmuNotifierSrcu);
     const blockable = mmuNotifierRangeBlockable(range);
-    const started: ClassicSubscription[] = [];
-    for (const sub of [...mm.hlist]) {
+    // every subscriber's start runs, failing or not
+    const called = [...mm.hlist];
+    for (const sub of called) {
       if (!blockable) nonBlockStart(ctx);
       const r = classicInvalidateRangeStart(ctx, sys, sub, range);
       if (!blockable) nonBlockEnd(ctx);
-      if (hasRangeEnd(sub)) started.push(sub);
       if (r) {
         sys.printk(
           ctx,
@@ -213,7 +213,7 @@ function mnHlistInvalidateRangeStart(
         });
       }
     } else if (ret) {
-      unpaired.push(...started);
+      for (const sub of called) if (hasRangeEnd(sub)) unpaired?.push(sub);
     }
     lockRelease(ctx, LOCK.mmuNotifierSrcu);
     return ret;
@@ -365,8 +365,10 @@ export function mmuNotifierUnregister(ctx: ExecContext, sys: Sys, mm: MmStruct, 
 
 /** synchronize_srcu() sleeps: a might_sleep() check in the caller's context. */
 function synchronizeSrcu(ctx: ExecContext, sys: Sys): void {
-  // __synchronize_srcu(): might_sleep() (line unverified; never reached in atomic context)
-  frame(ctx, 'synchronize_srcu', () => mightSleep(ctx, sys, 'kernel/rcu/srcutree.c', 1034));
+  // __synchronize_srcu(): might_sleep() at kernel/rcu/srcutree.c:930, after its RCU_LOCKDEP_WARN
+  frame(ctx, 'synchronize_srcu', () =>
+    frame(ctx, '__synchronize_srcu', () => mightSleep(ctx, sys, 'kernel/rcu/srcutree.c', 930)),
+  );
 }
 
 /** WARN_ON(): a warning line; the full WARNING splat format is not modelled. */

@@ -362,7 +362,10 @@ function oomKillProcess(
   });
 }
 
-/** dump_header(): the "invoked oom-killer" line, dump_stack(), dump_tasks() and the summary. */
+/**
+ * dump_header() (mm/oom_kill.c:453-473): the "invoked oom-killer" line, dump_stack(),
+ * dump_tasks() and the summary; 5.8 prints cpuset and mems_allowed only inside the summary line.
+ */
 function dumpHeader(
   ctx: ExecContext,
   sys: Sys,
@@ -377,7 +380,6 @@ function dumpHeader(
       KERN_WARNING,
       `${ctx.task.comm} invoked oom-killer: gfp_mask=0x${oc.gfpMask.toString(16)}(${oc.gfpName}), order=${oc.order}, oom_score_adj=${adj}`,
     );
-    sys.printk(ctx, KERN_WARNING, `${ctx.task.comm} cpuset=/ mems_allowed=0`);
     const stack = ['dump_stack', ...[...ctx.stack].reverse()];
     for (const line of dumpStackLines(sys.host.arch, sys.variant, ctx, stack.slice(1))) {
       sys.printk(ctx, KERN_WARNING, line);
