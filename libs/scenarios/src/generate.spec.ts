@@ -36,7 +36,7 @@ describe('generateScenario', () => {
     const kinds = new Set<string>();
     let failing = 0;
     for (let i = 0; i < 400; i++) {
-      const g = generateScenario(9, i);
+      const g = generateScenario(11, i);
       for (const st of g.scenario.steps) steps.add(st.do);
       if (g.scenario.subscribers.some((sub) => sub.nonBlockable === 'eagain')) failing++;
       for (const v of simulate(g.scenario, { keepKernelLog: false }).violations) kinds.add(v.kind);
