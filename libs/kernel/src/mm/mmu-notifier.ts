@@ -204,8 +204,8 @@ function mnHlistInvalidateRangeStart(
     if (ret && sys.variant.pairsRangeEnd) {
       // +pair: "any that succeeded start are expecting their end to be called. Do so now." It
       // calls ->invalidate_range_end alone, outside non_block_start/end, still under srcu.
-      for (const sub of [...mm.hlist]) {
-        if (sub.kind !== 'kvm') continue;
+      for (const sub of called) {
+        if (!hasRangeEnd(sub)) continue;
         sys.call(ctx, kvmAddress(sys), 'kvm_mmu_notifier_invalidate_range_end', {
           endOnly: true,
           range: copyRange(range),
@@ -221,7 +221,9 @@ function mnHlistInvalidateRangeStart(
 }
 
 /** Whether a subscriber implements ->invalidate_range_end: KVM does, i915's userptr does not. */
-function hasRangeEnd(sub: ClassicSubscription): boolean {
+function hasRangeEnd(
+  sub: ClassicSubscription,
+): sub is Extract<ClassicSubscription, { kind: 'kvm' }> {
   return sub.kind === 'kvm';
 }
 
@@ -279,7 +281,7 @@ export function mmuNotifierInvalidateRangeEnd(
             // ->invalidate_range_end; one call to the kvm component runs both. The kernel wraps
             // only _end in non_block_start/end; here ->invalidate_range (which sleeps nowhere at
             // 5.8) runs inside the section too, which no check can observe.
-            if (sub.kind !== 'kvm') continue;
+            if (!hasRangeEnd(sub)) continue;
             if (!blockable) nonBlockStart(ctx);
             sys.call(ctx, kvmAddress(sys), 'kvm_mmu_notifier_invalidate_range_end', {
               range: copyRange(range),

@@ -4,6 +4,7 @@
  */
 import type { MmuNotifierRange } from '../mm/range.js';
 import type { KillInfo, OomControl, OomTaskInfo } from '../mm/oom-kill.js';
+import type { VcpuFaultResult } from '../virt/kvm/vcpu-fault.js';
 
 type Call<A, R> = { args: A; ret: R };
 
@@ -40,7 +41,7 @@ export interface CallMap {
   kvm_create_vm: Call<{ pid: number; vm: string }, null>;
   kvm_fault_in: Call<{ vm: string }, null>;
   /** 'mapped', or 'retry' when mmu_notifier_retry() sent the vCPU back to the guest */
-  kvm_vcpu_fault: Call<{ gpa: number; vm: string }, 'mapped' | 'retry' | 'efault' | 'no vm'>;
+  kvm_vcpu_fault: Call<{ gpa: number; vm: string }, VcpuFaultResult>;
   kvm_mmu_notifier_invalidate_range_start: Call<{ vm: string; range: MmuNotifierRange }, number>;
   /** `endOnly`: ->invalidate_range_end alone, as c2655835fd8c's pairing calls it */
   kvm_mmu_notifier_invalidate_range_end: Call<

@@ -32,7 +32,8 @@ export function findVm(state: KvmComponentState, name: string): KvmVm | undefine
   return state.vms.find((v) => v.name === name);
 }
 
-function liveVm(state: KvmComponentState, name: string): KvmVm | null {
+/** The VM named `name`, unless kvm_arch_destroy_vm() ran for it. */
+export function liveVm(state: KvmComponentState, name: string): KvmVm | null {
   const vm = findVm(state, name);
   return vm && !vm.destroyed ? vm : null;
 }

@@ -28,6 +28,7 @@ import { silentFinding } from '../../kernel/sched/violation.js';
 import type { Sys } from '../../kernel/sys.js';
 import { addRange } from '../../lib/interval-set.js';
 import type { Arch } from '../../model/scenario.js';
+import { liveVm } from './kvm-main.js';
 import type { KvmComponentState, KvmVm } from './types.js';
 
 /** The frames from KVM_RUN to the arch's fault handler, and where it calls mmu_notifier_retry. */
@@ -123,8 +124,8 @@ export function kvmVcpuFault(
   name: string,
   gpa: number,
 ): VcpuFaultResult {
-  const vm = state.vms.find((v) => v.name === name);
-  if (!vm || vm.destroyed || vm.mapped === null) {
+  const vm = liveVm(state, name);
+  if (!vm || vm.mapped === null) {
     sys.trace(ctx, 'kvm_vcpu_fault', { gpa, skipped: 'vm destroyed', vm: name });
     return 'no vm';
   }
