@@ -68,6 +68,19 @@ const ARCH_DUMP: Record<Arch, ArchDump> = {
   },
 };
 
+/**
+ * The symbol an IP in `fn` resolves to (what %pS prints): `fn` itself, or, when that build inlined
+ * it, the function it was inlined into, found by walking `stack` (outermost first) outward from
+ * `fn`'s frame. `fn` not on the stack is taken as its own symbol.
+ */
+export function symbolOf(arch: Arch, stack: readonly string[], fn: string): string {
+  const inlined = ARCH_DUMP[arch].inlined;
+  let i = stack.lastIndexOf(fn);
+  if (i < 0) return fn;
+  while (i > 0 && inlined.has(stack[i])) i--;
+  return inlined.has(stack[i]) ? fn : stack[i];
+}
+
 /** print_tainted(): "Not tainted", or "Tainted: " and one character per taint flag (18 at 5.8). */
 export function printTainted(taintWarn: boolean): string {
   if (!taintWarn) return 'Not tainted';

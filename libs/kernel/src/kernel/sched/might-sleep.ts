@@ -4,6 +4,7 @@
  */
 import { type ExecContext } from '../context.js';
 import { dumpStackLines } from '../dump-stack.js';
+import { type LockOwners, lockdepPrintHeldLocks } from '../locking/lockdep.js';
 import type { Sys } from '../sys.js';
 import { signatureOf } from './violation.js';
 
@@ -14,6 +15,7 @@ export const PREEMPT_LOCK_OFFSET = 1;
  * ___might_sleep(file, line, preempt_offset). Records every failing check; prints (and taints)
  * only when the global once-per-HZ limit allows. `system_state` is SYSTEM_RUNNING, no oops is in
  * progress, and no modelled task is the idle task, so those escape hatches never apply.
+ * `owners`: whose mm_struct and struct kvm the held locks are, for lockdep's lines.
  */
 export function mightSleepCheck(
   ctx: ExecContext,
@@ -21,6 +23,7 @@ export function mightSleepCheck(
   file: string,
   line: number,
   preemptOffset: number,
+  owners: LockOwners = {},
 ): void {
   const ok = ctx.preemptCount === preemptOffset && !ctx.irqsDisabled && ctx.nonBlockCount === 0;
   if (ok) return;
@@ -30,7 +33,7 @@ export function mightSleepCheck(
   // if (prev_jiffy && time_before(jiffies, prev_jiffy + HZ)) return;
   const reported = !(g.prevJiffy !== 0 && now < g.prevJiffy + sys.hz);
   const stack = ['___might_sleep', ...[...ctx.stack].reverse()];
-  const text = splatLines(ctx, sys, file, line, preemptOffset, stack).join('\n');
+  const text = splatLines(ctx, sys, file, line, preemptOffset, stack, owners).join('\n');
   // keys in code-point order: the canonical encoding then needs no sorting (libs/events)
   sys.violation(ctx, {
     comm: ctx.task.comm,
@@ -60,21 +63,15 @@ function splatLines(
   line: number,
   preemptOffset: number,
   stack: readonly string[],
+  owners: LockOwners,
 ): string[] {
   const lines = [
     `BUG: sleeping function called from invalid context at ${file}:${line}`,
     `in_atomic(): ${ctx.preemptCount !== 0 ? 1 : 0}, irqs_disabled(): ${ctx.irqsDisabled ? 1 : 0}, non_block: ${ctx.nonBlockCount}, pid: ${ctx.task.pid}, name: ${ctx.task.comm}`,
   ];
   // debug_show_held_locks(current)
-  if (!sys.host.lockdep) {
-    lines.push('INFO: lockdep is turned off.');
-  } else if (ctx.locks.length === 0) {
-    lines.push(`no locks held by ${ctx.task.comm}/${ctx.task.pid}.`);
-  } else {
-    const n = ctx.locks.length;
-    lines.push(`${n} lock${n > 1 ? 's' : ''} held by ${ctx.task.comm}/${ctx.task.pid}:`);
-    ctx.locks.forEach((l, i) => lines.push(` #${i}: (${l.name}), at: ${l.at}`));
-  }
+  if (!sys.host.lockdep) lines.push('INFO: lockdep is turned off.');
+  else lines.push(...lockdepPrintHeldLocks(ctx, sys, owners));
   if (ctx.irqsDisabled) lines.push('irq event stamp: 0');
   // CONFIG_DEBUG_PREEMPT: only when preempt_count() != preempt_offset (absent in the OOM case)
   if (ctx.preemptCount !== preemptOffset) {
@@ -96,7 +93,13 @@ export function mightSleep(ctx: ExecContext, sys: Sys, file: string, line: numbe
  * __cond_resched_lock drops the lock only if a reschedule is due or the lock is contended; one
  * chain runs at a time in mnsim, so neither is, and it returns 0 with the lock held throughout.
  */
-export function condReschedLock(ctx: ExecContext, sys: Sys, file: string, line: number): number {
-  mightSleepCheck(ctx, sys, file, line, PREEMPT_LOCK_OFFSET);
+export function condReschedLock(
+  ctx: ExecContext,
+  sys: Sys,
+  file: string,
+  line: number,
+  owners: LockOwners = {},
+): number {
+  mightSleepCheck(ctx, sys, file, line, PREEMPT_LOCK_OFFSET, owners);
   return 0;
 }

@@ -83,7 +83,9 @@ function unmapStage2RangeBody(
     // 5.8: if (next != end)   after patch 2: if (may_block && next != end)
     if ((!gated || mayBlock) && next !== end) {
       checks++;
-      condReschedLock(ctx, sys, MMU_C, line);
+      // for lockdep's lines: the locks held are this kvm's and kvm->mm's mmap_lock (the OOM
+      // reaper holds the reaped mm's, not its own)
+      condReschedLock(ctx, sys, MMU_C, line, { kvm: vm.name, mm: vm.pid });
     }
     addr = next;
   } while (addr !== end);
