@@ -28,3 +28,11 @@ export {
 } from './replay.js';
 export { ImportConflictError, importLogFile, type ImportResult } from './log-import.js';
 export { rebuildViolations, type RebuildReport } from './rebuild.js';
+export {
+  PERFETTO_CLOCK,
+  PerfettoConverter,
+  perfettoTraceLines,
+  type PerfettoInputEvent,
+  type PerfettoRunInfo,
+  type TraceEvent,
+} from './perfetto.js';
