@@ -692,6 +692,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         'kernel',
         'kind',
         'limit',
+        'origin',
         'run',
         'scenario',
         'since',

@@ -213,7 +213,7 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
       }),
     ]);
     const table = await mnsim('violations', '--group-by', 'signature');
-    expect(table.out).toMatch(/^COUNT\s+RUNS\s+KERNELS/);
+    expect(table.out).toMatch(/^COUNT\s+OBSERVED\s+RUNS\s+KERNELS/);
   });
 
   it("triage titles a real log's splats and names what reproduces them and what fixes them", async () => {
@@ -275,6 +275,99 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     const missing = await mnsim('triage', join(dir, 'nope.txt'));
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/nope\.txt: cannot read it \(ENOENT\)/);
+  });
+
+  it('triage --record keeps the splats as observed findings, beside the simulated ones', async () => {
+    const run = JSON.parse((await mnsim('run', 'oom-reap-arm64', '--json')).out);
+    const log = join(dir, 'kern.log');
+    writeFileSync(
+      log,
+      [
+        ...GOLDEN_SPLAT.map((l) => `Dec  6 10:00:00 host kernel: [  123.456789] ${l}`),
+        'Dec  6 10:00:01 host kernel: [  200.000001] BUG: scheduling while atomic: xfsaild/77/0x00000002',
+        'Dec  6 10:00:01 host kernel: [  200.000002] CPU: 1 PID: 77 Comm: xfsaild Not tainted 5.10.0-8-amd64 #1',
+        'Dec  6 10:00:01 host kernel: [  200.000003] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009)',
+        'Dec  6 10:00:01 host kernel: [  200.000004] Call Trace:',
+        'Dec  6 10:00:01 host kernel: [  200.000005]  dump_stack+0x9a/0xd0',
+        'Dec  6 10:00:01 host kernel: [  200.000006]  __schedule_bug.cold+0x1f/0x30',
+        'Dec  6 10:00:01 host kernel: [  200.000007]  __schedule+0x5a1/0x7b0',
+        'Dec  6 10:00:01 host kernel: [  200.000008]  xfs_buf_lock+0x31/0x120',
+        'Dec  6 10:00:01 host kernel: [  200.000009]  xfsaild+0x2a5/0x950',
+        'Dec  6 10:00:02 host kernel: [  201.000000] systemd[1]: Started Session 3.',
+      ].join('\n') + '\n',
+    );
+    const first = await mnsim('triage', log, '--record', '--json');
+    expect(first.code, first.err).toBe(0);
+    const { reports, recorded } = JSON.parse(first.out);
+    expect(reports).toHaveLength(2);
+    // one observed run per release and architecture the log shows
+    expect(recorded).toEqual([
+      expect.objectContaining({ kernel: '5.8.0', arch: 'arm64', splats: 1, added: true }),
+      expect.objectContaining({ kernel: '5.10.0-8-amd64', arch: 'x86', splats: 1, added: true }),
+    ]);
+    // the same log again adds nothing
+    const again = JSON.parse((await mnsim('triage', log, '--record', '--json')).out);
+    expect(again.recorded.map((r: { added: boolean }) => r.added)).toEqual([false, false]);
+    // an observed finding is no reproducer: the stored reproducer is still the simulated run only
+    expect(
+      again.reports[0].reproducedBy.filter((p: { source: string }) => p.source === 'store'),
+    ).toEqual([expect.objectContaining({ runId: run.runId })]);
+
+    const observed = JSON.parse((await mnsim('violations', '--origin', 'observed', '--json')).out);
+    expect(
+      observed.map((v: { origin: string; scenario: string }) => [v.origin, v.scenario]),
+    ).toEqual([
+      ['observed', 'kern.log'],
+      ['observed', 'kern.log'],
+    ]);
+    const seed = observed.find((v: { comm: string }) => v.comm === 'oom_reaper');
+    expect(seed).toMatchObject({
+      kind: 'atomic-sleep',
+      signature: 'BUG: sleeping function called from invalid context in unmap_stage2_range',
+      site: 'arch/arm64/kvm/mmu.c:394',
+      inAtomic: 1,
+      irqsDisabled: 0,
+      nonBlock: 1,
+      pid: 36,
+      reported: true,
+    });
+    expect(seed.text.split('\n')[0]).toBe(GOLDEN_SPLAT[0]);
+    expect(seed.text.split('\n')).toHaveLength(GOLDEN_SPLAT.length);
+
+    // real and simulated side by side: one signature, counted from both
+    const groups = JSON.parse((await mnsim('violations', '--group-by', 'signature', '--json')).out);
+    const bySignature = new Map(groups.map((g: { signature: string }) => [g.signature, g]));
+    expect(bySignature.get(seed.signature)).toMatchObject({
+      count: run.violations.length + 1,
+      observed: 1,
+      runs: 2,
+      kernels: ['5.8', '5.8.0'],
+    });
+    expect(bySignature.get('BUG: scheduling while atomic in xfs_buf_lock')).toMatchObject({
+      count: 1,
+      observed: 1,
+      arches: ['x86'],
+    });
+    const table = await mnsim('violations', '--group-by', 'signature');
+    expect(table.out).toMatch(/^COUNT\s+OBSERVED\s+RUNS/);
+
+    // observed findings are not a projection of an event log: a rebuild keeps them
+    const rebuilt = await mnsim('replay', '--rebuild', '--json');
+    expect(rebuilt.code, rebuilt.err).toBe(0);
+    expect(JSON.parse(rebuilt.out)).toMatchObject({ matches: true });
+    expect(
+      JSON.parse((await mnsim('violations', '--origin', 'observed', '--json')).out),
+    ).toHaveLength(2);
+    // and they have no log to export or replay
+    const id = recorded[0].runId;
+    for (const args of [
+      ['export', id],
+      ['replay', id],
+    ]) {
+      const r = await mnsim(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/holds splats observed in a kernel log/);
+    }
   });
 
   it('violations --kind: the findings of one kind, listed and grouped', async () => {

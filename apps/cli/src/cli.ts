@@ -11,7 +11,7 @@ import {
   type Arch,
   type KernelVariant,
 } from '@mnsim/kernel';
-import { printable } from '@mnsim/events';
+import { ORIGINS, printable } from '@mnsim/events';
 import { loadConfig } from './config.js';
 import type { ViolationsOptions } from './commands/violations.js';
 import { EXIT_BAD_INPUT, reportError } from './errors.js';
@@ -85,6 +85,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('violations')
     .description('query the recorded violations, newest first, or grouped by signature')
     .addOption(new Option('--kind <kind>', 'kind of finding').choices([...FINDING_KINDS]))
+    .addOption(
+      new Option(
+        '--origin <origin>',
+        'simulated, or observed in a real log (triage --record)',
+      ).choices([...ORIGINS]),
+    )
     .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCHES]))
     .addOption(kernelOption())
     .option('--scenario <name>', 'scenario name')
@@ -112,19 +118,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .argument('<dmesg>', "the kernel log ('-' for standard input)")
     .option('--json', 'print JSON: { "reports": [ … ] }')
-    .action(async (file: string, opts: { json?: boolean }) => {
+    .option(
+      '--record',
+      'keep the splats in the history as observed findings (mnsim violations --origin observed)',
+    )
+    .action(async (file: string, opts: { json?: boolean; record?: boolean }) => {
       setExit(await (await import('./commands/triage.js')).triageCommand(file, opts, loadConfig()));
     });
 
   program
     .command('export')
     .description(
-      "write a run's log as JSON Lines: a header line, then the log in format 2 (each repeated part defined once, referred to by id after)",
+      "write a run's log as JSON Lines: a header line, then the log in format 2 (each repeated part defined once, referred to by id after); or, with --format perfetto, as a trace for Perfetto and chrome://tracing",
     )
     .argument('<runId>', 'run id (a unique prefix is enough)')
     .option('-o, --output <file>', 'output file (default: standard output)')
-    .option('--expand', 'write format 1 instead: one self-contained event a line')
-    .action(async (runId: string, opts: { output?: string; expand?: boolean }) => {
+    .option(
+      '--format <format>',
+      'jsonl (the log), or perfetto (Chrome trace-event JSON: tasks as tracks, calls as slices, findings as instants)',
+      'jsonl',
+    )
+    .option('--expand', 'write format 1 instead: one self-contained event a line (jsonl only)')
+    .action(async (runId: string, opts: { output?: string; format: string; expand?: boolean }) => {
       setExit(
         await (await import('./commands/export.js')).exportCommand(runId, opts, loadConfig()),
       );

@@ -40,6 +40,7 @@ export function violationsHuman(rows: ViolationRow[], more: boolean): string {
     [
       'RECORDED',
       'RUN',
+      'ORIGIN',
       'SCENARIO',
       'KERNEL',
       'ARCH',
@@ -53,6 +54,7 @@ export function violationsHuman(rows: ViolationRow[], more: boolean): string {
     rows.map((v) => [
       v.recordedAt.replace('T', ' ').slice(0, 19),
       v.runId.slice(0, 8),
+      v.origin,
       v.scenario,
       v.kernel,
       v.arch,
@@ -70,9 +72,10 @@ export function violationsHuman(rows: ViolationRow[], more: boolean): string {
 export function signaturesHuman(groups: SignatureGroup[]): string {
   if (groups.length === 0) return 'no violations match\n';
   return table(
-    ['COUNT', 'RUNS', 'KERNELS', 'ARCHES', 'FIRST SEEN', 'LAST SEEN', 'SIGNATURE'],
+    ['COUNT', 'OBSERVED', 'RUNS', 'KERNELS', 'ARCHES', 'FIRST SEEN', 'LAST SEEN', 'SIGNATURE'],
     groups.map((g) => [
       String(g.count),
+      String(g.observed),
       String(g.runs),
       g.kernels.join(','),
       g.arches.join(','),

@@ -4,7 +4,7 @@
  */
 import { MnsimError } from '@mnsim/errors';
 import { LogFormatError, LogHasher, expandLines, isEventLine } from '@mnsim/events';
-import type { RunRow, Store, StoredLogEvent } from '@mnsim/store';
+import { type RunRow, type Store, type StoredLogEvent, observedRunHasNoLog } from '@mnsim/store';
 import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
 
 /** Rows read per query while streaming a run's events. */
@@ -33,6 +33,7 @@ export class RecordedRun implements RecordedLog {
     const runId = await store.resolveRunId(ref);
     const run = await store.getRun(runId);
     if (run === null) throw new RecordedRunError(`no run matches '${ref}'`, 2);
+    if (run.origin === 'observed') throw new RecordedRunError(observedRunHasNoLog(runId), 2);
     if (run.status !== 'completed' || run.logHash === null) {
       throw new RecordedRunError(
         `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be replayed`,

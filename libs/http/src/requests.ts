@@ -4,7 +4,7 @@
  * them, and @nestjs/swagger documents them from the same objects. Every message here is the reason
  * part of a 400; the pipe prefixes the parameter's name.
  */
-import { RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
+import { ORIGINS, RUN_ID_PATTERN, RUN_ID_RULE } from '@mnsim/events';
 import { SINCE_RULE, parseSince } from '@mnsim/runs';
 import { ARCHES, FINDING_KINDS, KERNEL_VARIANTS } from '@mnsim/kernel';
 import { MAX_PAGE_SIZE } from '@mnsim/store';
@@ -74,6 +74,10 @@ const cursor = z
   .regex(/^[A-Za-z0-9_-]{1,1024}$/, { error: 'must be a nextCursor returned by this endpoint' })
   .describe('nextCursor of the previous page');
 
+const origin = z
+  .enum(ORIGINS, { error: `must be one of ${ORIGINS.join(', ')}` })
+  .describe('simulated, or observed in a real kernel log (mnsim triage --record)');
+
 /** A run id or a unique prefix of one (like git). */
 export const runIdParam = z
   .string()
@@ -83,6 +87,7 @@ export const runIdParam = z
   .describe('run id, or a unique prefix of one');
 
 export const listRunsQuery = z.strictObject({
+  origin: origin.optional(),
   scenario: text(64, 'scenario name').optional(),
   kernel: kernel.optional(),
   arch: arch.optional(),
@@ -106,6 +111,7 @@ const findingKind = z
 
 const violationFilters = {
   kind: findingKind.optional(),
+  origin: origin.optional(),
   arch: arch.optional(),
   kernel: kernel.optional(),
   scenario: text(64, 'scenario name').optional(),

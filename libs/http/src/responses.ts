@@ -3,12 +3,22 @@
  * run time: they come from the store's types). They follow the design's JSON contract.
  */
 import { ARCHES, FINDING_KINDS, KERNEL_VARIANTS } from '@mnsim/kernel';
-import { EVENT_TYPES } from '@mnsim/events';
+import { EVENT_TYPES, ORIGINS } from '@mnsim/events';
 import { z } from 'zod';
 
 const arch = z.enum(ARCHES);
 const kernel = z.enum(KERNEL_VARIANTS);
 const isoTime = z.string().describe('ISO 8601 UTC');
+const origin = z
+  .enum(ORIGINS)
+  .describe('simulated, or observed in a real kernel log (mnsim triage --record)');
+/** a run's labels: an observed run's are those its log names */
+const runKernel = z
+  .string()
+  .describe(`${KERNEL_VARIANTS.join(', ')}; for an observed run, the release its log names`);
+const runArch = z
+  .string()
+  .describe(`${ARCHES.join(', ')}; for an observed run, the one its log shows, or unknown`);
 
 export const errorResponse = z
   .object({ statusCode: z.int(), error: z.string(), message: z.string() })
@@ -16,9 +26,10 @@ export const errorResponse = z
 
 const runFields = {
   runId: z.string(),
-  scenario: z.string(),
-  kernel,
-  arch,
+  origin,
+  scenario: z.string().describe("the scenario's name; for an observed run, the log's"),
+  kernel: runKernel,
+  arch: runArch,
   seed: z.int(),
   status: z.enum(['running', 'completed', 'failed']),
   events: z.int(),
@@ -89,9 +100,10 @@ export const violationRowResponse = z
   .object({
     ...violation,
     runId: z.string(),
+    origin,
     scenario: z.string(),
-    kernel,
-    arch,
+    kernel: runKernel,
+    arch: runArch,
     recordedAt: isoTime,
   })
   .meta({ id: 'ViolationRow' });
@@ -105,8 +117,10 @@ export const signaturesResponse = z.object({
     z
       .object({
         signature: z.string(),
+        kind: z.enum(FINDING_KINDS),
         count: z.int(),
         runs: z.int().describe('distinct runs'),
+        observed: z.int().describe('of count, the findings observed in real kernel logs'),
         kernels: z.array(z.string()),
         arches: z.array(z.string()),
         firstSeen: isoTime,

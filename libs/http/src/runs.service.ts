@@ -26,6 +26,7 @@ export class RunsService {
   async list(q: ListRunsQuery): Promise<{ runs: RunSummaryRow[]; nextCursor: string | null }> {
     const page = await pagedQuery(q.cursor, () =>
       this.store.listRuns({
+        origin: q.origin,
         scenario: q.scenario,
         kernel: q.kernel,
         arch: q.arch,

@@ -31,6 +31,7 @@ export class ViolationsService {
   private async filter(q: SignaturesQuery): Promise<ViolationFilter> {
     return {
       kind: q.kind,
+      origin: q.origin,
       arch: q.arch,
       kernel: q.kernel,
       scenario: q.scenario,

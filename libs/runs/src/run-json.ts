@@ -45,6 +45,7 @@ export function violationRowJson(v: ViolationRow): object {
   return {
     ...violationJson(v),
     runId: v.runId,
+    origin: v.origin,
     scenario: v.scenario,
     kernel: v.kernel,
     arch: v.arch,

@@ -27,6 +27,8 @@ export interface RunRecord {
   createdAt: Date | string;
   finishedAt: Date | string | null;
   source: string | null;
+  /** `simulated` or `observed` (see ORIGINS) */
+  origin: string;
 }
 
 /** An events row: its envelope, and in `payload` its format 2 body. */
@@ -55,6 +57,8 @@ export interface LogDefEntity {
 /** A violations row: the violation as the log records it, with its run's labels. */
 export interface ViolationRecord extends Violation {
   runId: string;
+  /** `simulated` or `observed`; the batch writers leave it to the column's default */
+  origin?: string;
   eventId: string;
   scenario: string;
   kernel: string;
@@ -106,6 +110,7 @@ export function buildEntities(dialect: Dialect): StoreEntities {
       createdAt: { name: 'created_at', type: types.wallClock },
       finishedAt: { name: 'finished_at', type: types.wallClock, nullable: true },
       source: { type: 'text', nullable: true },
+      origin: { type: 'varchar', default: 'simulated' },
     },
   });
   const events = new EntitySchema<EventRecord>({
@@ -157,6 +162,7 @@ export function buildEntities(dialect: Dialect): StoreEntities {
       kernel: { type: 'varchar' },
       arch: { type: 'varchar' },
       recordedAt: { name: 'recorded_at', type: types.wallClock },
+      origin: { type: 'varchar', default: 'simulated' },
     },
   });
   const signatureRollup = new EntitySchema<SignatureRollupRecord>({

@@ -10,6 +10,7 @@ export type {
   EventSinkOptions,
   EventToAppend,
   NewRun,
+  ObservedRun,
   Page,
   RunFilter,
   RunResult,
@@ -28,7 +29,7 @@ export type {
   ViolationRow,
   ViolationToAppend,
 } from './types.js';
-export { MAX_PAGE_SIZE, newRunOf } from './types.js';
+export { MAX_PAGE_SIZE, newRunOf, observedRunHasNoLog } from './types.js';
 export { DEFAULT_SQLITE_PATH } from './data-source.js';
 export {
   AmbiguousRunIdError,

@@ -40,6 +40,7 @@ const TABLES: Record<string, string[]> = {
     'created_at',
     'finished_at',
     'source',
+    'origin',
   ],
   events: ['run_id', 'seq', 'id', 'type', 'causation_id', 'jiffies', 'payload', 'recorded_at'],
   log_defs: ['run_id', 'id', 'first_seq', 'kind', 'value'],
@@ -63,6 +64,7 @@ const TABLES: Record<string, string[]> = {
     'arch',
     'recorded_at',
     'kind',
+    'origin',
   ],
   signature_rollup: [
     'signature',
@@ -158,6 +160,8 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
       'run_id,seq',
       'scenario',
       'signature',
+      // the observed findings (triage --record)
+      'signature (partial)',
     ]);
   });
 
@@ -236,12 +240,12 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
     expect(await payloads()).toEqual(format1);
   });
 
-  it('names the kind of the violations stored before findings had kinds: atomic-sleep', async () => {
+  it('names the kind of the violations stored before findings had kinds: atomic-sleep, simulated', async () => {
     await undoFrom(FindingKinds1795824000000);
     const q = (name: string): string =>
       db.options.schema ? `"${db.options.schema}"."${name}"` : `"${name}"`;
     const p = (n: number): string => (dialect === 'postgres' ? `$${n}` : '?');
-    const columns = TABLES.violations.filter((c) => c !== 'kind');
+    const columns = TABLES.violations.filter((c) => c !== 'kind' && c !== 'origin');
     const row: Record<string, unknown> = {
       run_id: 'old-run',
       seq: 7,
@@ -272,8 +276,8 @@ describe.each(TEST_DIALECTS)('migrations on $dialect', ({ dialect, setup }) => {
     const store = await openStore(db.options);
     try {
       const all = await store.queryViolations({ limit: 10 });
-      expect(all.rows.map((v) => [v.runId, v.seq, v.kind])).toEqual([
-        ['old-run', 7, 'atomic-sleep'],
+      expect(all.rows.map((v) => [v.runId, v.seq, v.kind, v.origin])).toEqual([
+        ['old-run', 7, 'atomic-sleep', 'simulated'],
       ]);
       expect((await store.queryViolations({ kind: 'notifier-imbalance', limit: 10 })).rows).toEqual(
         [],

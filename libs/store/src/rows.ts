@@ -3,6 +3,7 @@ import {
   type EventType,
   type LogDef,
   LogFormatError,
+  type Origin,
   type RunStatus,
   type Violation,
   bodyOfEventLine,
@@ -123,6 +124,7 @@ export const RUN_SUMMARY_COLUMNS = [
   'failureReason',
   'createdAt',
   'finishedAt',
+  'origin',
 ] as const;
 
 export function runSummaryRow(r: Omit<RunRecord, 'source'>): RunSummaryRow {
@@ -139,6 +141,7 @@ export function runSummaryRow(r: Omit<RunRecord, 'source'>): RunSummaryRow {
     failureReason: r.failureReason,
     createdAt: isoFromDb(r.createdAt),
     finishedAt: r.finishedAt === null ? null : isoFromDb(r.finishedAt),
+    origin: r.origin as Origin,
   };
 }
 
@@ -171,6 +174,7 @@ export function logDefRow(r: Record<string, unknown>): LogDef & { firstSeq: numb
 export function violationRow(r: ViolationRecord): ViolationRow {
   return {
     runId: r.runId,
+    origin: (r.origin ?? 'simulated') as Origin,
     eventId: r.eventId,
     scenario: r.scenario,
     kernel: r.kernel,

@@ -544,12 +544,58 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(rows[1]).toEqual({
         ...violation(2, { comm: 'stress-ng' }),
         runId: 'v-b',
+        origin: 'simulated',
         eventId: 'run.1',
         scenario: 'oom-reap-arm64',
         kernel: '5.8+flags',
         arch: 'arm64',
         recordedAt: at(102),
       });
+    });
+
+    it('keeps observed findings beside the simulated ones, and a rebuild leaves them', async () => {
+      await seed();
+      const observed = {
+        runId: 'observed-1',
+        scenario: 'kern.log',
+        kernel: '5.8.0',
+        arch: 'arm64',
+        findings: [1, 2].map((seq) => ({ eventId: `observed-1:line-${seq}`, v: violation(seq) })),
+      };
+      expect(await store.recordObservedRun(observed)).toBe(true);
+      // the same log again: nothing added
+      expect(await store.recordObservedRun(observed)).toBe(false);
+      expect(await store.getRun('observed-1')).toMatchObject({
+        origin: 'observed',
+        status: 'completed',
+        events: 0,
+        logHash: null,
+        violations: 2,
+      });
+      const reaper = violation(1).signature;
+      const group = async (filter: Parameters<Store['groupBySignature']>[0]) =>
+        (await store.groupBySignature(filter)).find((g) => g.signature === reaper);
+      // from the rollup (labels only) and from the violations (a filter by comm): the same share
+      expect(await group({})).toMatchObject({ count: 6, observed: 2, runs: 3 });
+      expect(await group({ comm: 'oom_reaper' })).toMatchObject({ count: 5, observed: 2 });
+      expect(await group({ origin: 'simulated' })).toMatchObject({ count: 4, observed: 0 });
+      expect(await group({ origin: 'observed' })).toMatchObject({ count: 2, observed: 2, runs: 1 });
+      expect(await group({ kernel: '5.8' })).toMatchObject({ count: 2, observed: 0 });
+
+      const ids = async (filter: Omit<Parameters<Store['listRuns']>[0], 'limit'>) =>
+        (await store.listRuns({ ...filter, limit: 10 })).rows.map((r) => r.runId);
+      expect(await ids({ origin: 'observed' })).toEqual(['observed-1']);
+      expect(await ids({ signature: reaper, origin: 'simulated' })).toEqual(['v-b', 'v-a']);
+      expect(await ids({ signature: 'no such signature' })).toEqual([]);
+
+      await store.deleteViolations();
+      expect((await store.queryViolations({ limit: 100 })).rows.map((v) => v.runId)).toEqual([
+        'observed-1',
+        'observed-1',
+      ]);
+      expect(await group({})).toMatchObject({ count: 2, observed: 2, runs: 1 });
+      await store.deleteViolations('observed-1');
+      expect(await group({})).toMatchObject({ count: 2, observed: 2 });
     });
 
     it('each filter narrows the result', async () => {
@@ -614,6 +660,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
           kind: 'atomic-sleep',
           count: 4,
           runs: 2,
+          observed: 0,
           kernels: ['5.8', '5.8+flags'],
           arches: ['arm64'],
           firstSeen: at(0),
@@ -624,6 +671,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
           kind: 'atomic-sleep',
           count: 2,
           runs: 2,
+          observed: 0,
           kernels: ['5.8'],
           arches: ['arm64', 'x86'],
           firstSeen: at(0),
@@ -636,6 +684,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
           kind: 'atomic-sleep',
           count: 1,
           runs: 1,
+          observed: 0,
           kernels: ['5.8'],
           arches: ['x86'],
           firstSeen: at(201),
@@ -648,6 +697,7 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
           kind: 'atomic-sleep',
           count: 1,
           runs: 1,
+          observed: 0,
           kernels: ['5.8+flags'],
           arches: ['arm64'],
           firstSeen: at(101),

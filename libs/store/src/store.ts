@@ -56,6 +56,7 @@ import {
   type EventToAppend,
   MAX_PAGE_SIZE,
   type NewRun,
+  type ObservedRun,
   type Page,
   type RunFilter,
   type RunCounts,
@@ -101,6 +102,8 @@ interface PendingAppend {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
+/** Observed findings per INSERT (a statement's parameters are bounded: 19 columns each) */
+const OBSERVED_PER_INSERT = 500;
 /** Signatures per statement when deleteViolations rebuilds their rollup */
 const SIGNATURES_PER_REBUILD = 500;
 
@@ -119,6 +122,7 @@ const RUN_RECORD_COLUMNS = [
   '"created_at" AS "createdAt"',
   '"finished_at" AS "finishedAt"',
   '"source"',
+  '"origin"',
 ].join(', ');
 
 class TypeOrmStore implements Store, SinkHost {
@@ -174,6 +178,7 @@ class TypeOrmStore implements Store, SinkHost {
       createdAt: wallClock(new Date()),
       finishedAt: null,
       source: run.source ?? null,
+      origin: 'simulated',
     };
     await this.exclusive(async () => {
       // idempotent for a redelivered "start run": the first insert wins, the same run again is a no-op
@@ -283,6 +288,55 @@ class TypeOrmStore implements Store, SinkHost {
     if (!update.affected) throw new RunNotFoundError(runId);
   }
 
+  async recordObservedRun(run: ObservedRun): Promise<boolean> {
+    const now = wallClock(new Date());
+    const record: RunRecord = {
+      runId: nonEmpty('runId', run.runId),
+      scenario: run.scenario,
+      kernel: run.kernel,
+      arch: run.arch,
+      seed: 0,
+      status: 'completed',
+      events: 0,
+      logHash: null,
+      violations: run.findings.length,
+      failureReason: null,
+      createdAt: now,
+      finishedAt: now,
+      source: null,
+      origin: 'observed',
+    };
+    const rows = run.findings.map(({ eventId, v }) => ({
+      ...violationRecord(run.runId, eventId, v, run, now),
+      origin: 'observed',
+    }));
+    return this.exclusive(() =>
+      this.dataSource.transaction(async (manager) => {
+        // the same log recorded again: its run is there already, with its findings
+        if (await manager.getRepository(this.entities.runs).existsBy({ runId: run.runId })) {
+          return false;
+        }
+        await manager
+          .createQueryBuilder()
+          .insert()
+          .into(this.entities.runs)
+          .values(record)
+          .updateEntity(false)
+          .execute();
+        for (let i = 0; i < rows.length; i += OBSERVED_PER_INSERT) {
+          await manager
+            .createQueryBuilder()
+            .insert()
+            .into(this.entities.violations)
+            .values(rows.slice(i, i + OBSERVED_PER_INSERT))
+            .updateEntity(false)
+            .execute();
+        }
+        return true;
+      }),
+    );
+  }
+
   getRun(runId: string): Promise<RunRow | null> {
     return this.exclusive(() => this.findRun(runId));
   }
@@ -294,9 +348,16 @@ class TypeOrmStore implements Store, SinkHost {
       .getRepository(this.entities.runs)
       .createQueryBuilder('r')
       .select(RUN_SUMMARY_COLUMNS.map((c) => `r.${c}`));
-    for (const key of ['scenario', 'kernel', 'arch', 'status'] as const) {
+    for (const key of ['origin', 'scenario', 'kernel', 'arch', 'status'] as const) {
       const value = filter[key];
       if (value !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: value });
+    }
+    if (filter.signature !== undefined) {
+      // signature_runs (kept by the rollup's trigger) has every (signature, run) seen, by signature
+      const { runs } = qualifiedNames(this.schema);
+      qb.andWhere(`r.runId IN (SELECT "run_id" FROM ${runs} WHERE "signature" = :signature)`, {
+        signature: filter.signature,
+      });
     }
     if (filter.cursor) {
       const [createdAt, runId] = decodeCursor(filter.cursor, ['string', 'string']);
@@ -599,6 +660,7 @@ class TypeOrmStore implements Store, SinkHost {
       filter.comm === undefined &&
       filter.since === undefined &&
       filter.kind === undefined &&
+      filter.origin === undefined &&
       filter.signature === undefined;
     const a = fromRollup ? 'r' : 'v';
     // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
@@ -620,12 +682,26 @@ class TypeOrmStore implements Store, SinkHost {
       .groupBy(`"${a}"."signature"`)
       .orderBy(count, 'DESC')
       .addOrderBy(signatureOrder, 'ASC');
-    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    // the observed share: from the few observed rows alone (a partial index holds them)
+    const observedQb = this.violationsWhere({ ...filter, origin: 'observed' })
+      .select('"v"."signature"', 'signature')
+      .addSelect('COUNT(*)', 'count')
+      .groupBy('"v"."signature"');
+    const [rows, observedRows] = await this.exclusive(() =>
+      Promise.all([
+        qb.getRawMany<Record<string, unknown>>(),
+        filter.origin === 'simulated'
+          ? Promise.resolve([])
+          : observedQb.getRawMany<{ signature: string; count: unknown }>(),
+      ]),
+    );
+    const observed = new Map(observedRows.map((r) => [r.signature, intFromDb(r.count)]));
     return rows.map((r) => ({
       signature: r.signature as string,
       kind: signatureKind(r.signature as string),
       count: intFromDb(r.count),
       runs: intFromDb(r.runs),
+      observed: observed.get(r.signature as string) ?? 0,
       kernels: stringArrayFromDb(r.kernels),
       arches: stringArrayFromDb(r.arches),
       firstSeen: isoFromDb(r.firstSeen),
@@ -644,17 +720,22 @@ class TypeOrmStore implements Store, SinkHost {
           // no insert may slip in between the rebuild's read and its commit (self-exclusive too)
           await manager.query(`LOCK TABLE ${t.violations} IN SHARE ROW EXCLUSIVE MODE`);
         }
+        // observed findings are not a projection of a log: they stay, and so does their share
+        const simulated = `"origin" = 'simulated'`;
         if (runId === undefined) {
-          for (const table of [t.violations, t.rollup, t.runs]) {
-            await manager.query(`DELETE FROM ${table}`);
-          }
+          await manager.query(`DELETE FROM ${t.violations} WHERE ${simulated}`);
+          for (const table of [t.rollup, t.runs]) await manager.query(`DELETE FROM ${table}`);
+          await backfill(manager, t, null);
           return;
         }
         const rows: { signature: string }[] = await manager.query(
-          `SELECT DISTINCT "signature" FROM ${t.violations} WHERE "run_id" = ${param(1)}`,
+          `SELECT DISTINCT "signature" FROM ${t.violations} WHERE "run_id" = ${param(1)} AND ${simulated}`,
           [runId],
         );
-        await manager.query(`DELETE FROM ${t.violations} WHERE "run_id" = ${param(1)}`, [runId]);
+        await manager.query(
+          `DELETE FROM ${t.violations} WHERE "run_id" = ${param(1)} AND ${simulated}`,
+          [runId],
+        );
         for (let i = 0; i < rows.length; i += SIGNATURES_PER_REBUILD) {
           const params = rows.slice(i, i + SIGNATURES_PER_REBUILD).map((r) => r.signature);
           const placeholder = params.map((_, j) => param(j + 1)).join(', ');
@@ -733,6 +814,7 @@ class TypeOrmStore implements Store, SinkHost {
       ['run', 'runId'],
       ['comm', 'comm'],
       ['kind', 'kind'],
+      ['origin', 'origin'],
       ['signature', 'signature'],
     ];
     for (const [key, column] of equal) {

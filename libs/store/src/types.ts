@@ -1,7 +1,19 @@
 import type { FindingKind } from '@mnsim/kernel';
-import type { LogDef, RunEvent, RunEventEnvelope, RunStatus, Violation } from '@mnsim/events';
+import type {
+  LogDef,
+  Origin,
+  RunEvent,
+  RunEventEnvelope,
+  RunStatus,
+  Violation,
+} from '@mnsim/events';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/** Why a run of origin `observed` cannot be replayed or exported: it has no event log. */
+export function observedRunHasNoLog(runId: string): string {
+  return `run ${runId} holds splats observed in a kernel log (mnsim triage --record): it has no event log`;
+}
 
 export interface StoreOptions {
   /** `postgres://…`; absent → SQLite */
@@ -63,6 +75,7 @@ export interface RunRow {
   /** ISO 8601 UTC; null while running */
   finishedAt: string | null;
   source: string | null;
+  origin: Origin;
 }
 
 /** A run as listings carry it: without its scenario source (up to the API's body limit each). */
@@ -79,6 +92,20 @@ export interface RunResult {
   failureReason?: string | null;
 }
 
+/**
+ * Splats read from a real kernel log (`mnsim triage --record`), kept as a completed run of origin
+ * `observed`: labelled like a run (the log's name as its scenario, the release and arch its
+ * splats name), its findings numbered in the order of the log.
+ */
+export interface ObservedRun {
+  runId: string;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  /** each finding with the id it goes by (where it is in the log) in place of an event's */
+  findings: { eventId: string; v: Violation }[];
+}
+
 /** Which runs `failStaleRuns` fails, and how. */
 export interface StaleRunsOptions {
   /** no sign of life (start, latest event) for more than this long, in ms */
@@ -90,6 +117,9 @@ export interface StaleRunsOptions {
 }
 
 export interface RunFilter {
+  origin?: Origin;
+  /** only the runs with at least one finding of this exact signature */
+  signature?: string;
   scenario?: string;
   kernel?: string;
   arch?: string;
@@ -138,6 +168,7 @@ export interface ViolationToAppend {
 /** A violation as the design's JSON contract prints it, plus where it came from. */
 export interface ViolationRow extends Violation {
   runId: string;
+  origin: Origin;
   eventId: string;
   scenario: string;
   kernel: string;
@@ -148,6 +179,7 @@ export interface ViolationRow extends Violation {
 
 export interface ViolationFilter {
   kind?: FindingKind;
+  origin?: Origin;
   arch?: string;
   kernel?: string;
   scenario?: string;
@@ -173,6 +205,8 @@ export interface SignatureGroup {
   count: number;
   /** distinct runs */
   runs: number;
+  /** of `count`, the findings observed in real kernel logs (the rest were simulated) */
+  observed: number;
   /** distinct, sorted */
   kernels: string[];
   /** distinct, sorted */
@@ -238,6 +272,11 @@ export interface Store {
     violations: ViolationToAppend[],
   ): Promise<void>;
   finishRun(runId: string, result: RunResult): Promise<void>;
+  /**
+   * Stores observed findings as a completed run of origin `observed`, run and violations in one
+   * transaction. Idempotent: when the run id is already stored nothing is written (false).
+   */
+  recordObservedRun(run: ObservedRun): Promise<boolean>;
   getRun(runId: string): Promise<RunRow | null>;
   /** newest first */
   listRuns(filter: RunFilter): Promise<Page<RunSummaryRow>>;
@@ -274,7 +313,10 @@ export interface Store {
   queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>>;
   /** most frequent first */
   groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]>;
-  /** all violations, or those of one run (projection rebuild) */
+  /**
+   * The simulated violations, all or those of one run (projection rebuild): observed ones are not
+   * a projection of a log, and stay.
+   */
   deleteViolations(runId?: string): Promise<void>;
   createEventSink(runId: string, meta: EventSinkMeta, opts?: EventSinkOptions): EventSink;
   /**

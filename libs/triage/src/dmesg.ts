@@ -20,8 +20,19 @@ export interface RawSplat {
   site: string | null;
   comm: string | null;
   pid: number | null;
+  /**
+   * What ___might_sleep's "in_atomic(): 1, irqs_disabled(): 0, non_block: 0" line says (null
+   * when the splat has none); "scheduling while atomic" is printed only with a preempt count.
+   */
+  inAtomic: number | null;
+  irqsDisabled: number | null;
+  nonBlock: number | null;
   /** the kernel release of its "CPU: … Comm: …" line */
   release: string | null;
+  /** the architecture its registers or entry frames show, null when nothing does */
+  arch: 'x86' | 'arm64' | null;
+  /** its lines as the kernel printed them (console prefixes removed), the first few hundred */
+  text: string[];
   /** its call trace as printed, innermost first: each frame as `{ fn, unreliable }` */
   frames: TraceFrame[];
 }
@@ -34,6 +45,7 @@ export interface TraceFrame {
 
 /** Lines of one report past which the rest is not kept (a runaway trace). */
 const MAX_FRAMES = 256;
+const MAX_TEXT_LINES = 400;
 
 const SYSLOG_PREFIX = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ kernel: /;
 const ISO_SYSLOG_PREFIX = /^\d{4}-\d\d-\d\dT\S+ \S+ kernel: /;
@@ -51,7 +63,16 @@ export function stripConsolePrefix(line: string): string {
 const SLEEPING = /^BUG: sleeping function called from invalid context at (\S+)/;
 const SCHEDULING = /^BUG: scheduling while atomic: (.+)\/(\d+)\/0x[0-9a-f]+/;
 const IN_ATOMIC =
-  /^in_atomic\(\): \d+, irqs_disabled\(\): \d+, (?:non_block: \d+, )?pid: (\d+), name: (.*)$/;
+  /^in_atomic\(\): (\d+), irqs_disabled\(\): (\d+), (?:non_block: (\d+), )?pid: (\d+), name: (.*)$/;
+/**
+ * What only one architecture prints: x86's register dump, syscall entry and QEMU's PC machines;
+ * arm64's register dump, EL0 entry, and its unwinder, which prints "Call trace:" from
+ * dump_backtrace (arch/arm64/kernel/traps.c; x86 and powerpc print "Call Trace:").
+ */
+const X86_SIGN =
+  /^(?:RIP: [0-9a-f]{4}:|RSP: [0-9a-f]{4}:|Hardware name: .*Standard PC)|^\s*(?:entry_SYSCALL_64|do_syscall_64|__x64_sys_)/;
+const ARM64_SIGN =
+  /^(?:pc : |lr : |Call trace:)|^\s*(?:el0_svc|el0_sync|el0t_64_sync|__arm64_sys_|dump_backtrace\+)/;
 const CPU_LINE = /^CPU: \d+ PID: (\d+) Comm: (.*?) (?:Not tainted|Tainted: [A-Z ]*?) ?(\S+) #/;
 const CALL_TRACE = /^Call [Tt]race:/;
 /**
@@ -84,32 +105,39 @@ export class DmesgReader {
       this.current = start;
       this.inTrace = false;
       this.sawFrame = false;
-      return;
+      return this.keep(start, s);
     }
     const r = this.current;
     if (r === null) return;
-    if (END_TRACE.test(s)) return this.finish();
+    if (END_TRACE.test(s)) {
+      this.keep(r, s);
+      return this.finish();
+    }
     if (this.inTrace) {
       const f = FRAME.exec(s);
       if (f) {
         this.sawFrame = true;
         if (r.frames.length < MAX_FRAMES)
           r.frames.push({ fn: f[2], unreliable: f[1] !== undefined });
-        return;
+        return this.keep(r, s);
       }
-      if (TRACE_NOISE.test(s)) return;
+      if (TRACE_NOISE.test(s)) return this.keep(r, s);
       // the first line that is neither a frame nor what traces carry ends it
       if (this.sawFrame) return this.finish();
-      return;
+      return this.keep(r, s);
     }
+    this.keep(r, s);
     if (CALL_TRACE.test(s)) {
       this.inTrace = true;
       return;
     }
     const a = IN_ATOMIC.exec(s);
     if (a) {
-      r.pid ??= Number(a[1]);
-      r.comm ??= a[2];
+      r.inAtomic = Number(a[1]);
+      r.irqsDisabled = Number(a[2]);
+      r.nonBlock = a[3] === undefined ? null : Number(a[3]);
+      r.pid ??= Number(a[4]);
+      r.comm ??= a[5];
       return;
     }
     const c = CPU_LINE.exec(s);
@@ -141,7 +169,29 @@ export class DmesgReader {
     comm: string | null,
     pid: number | null,
   ): RawSplat {
-    return { type, line: this.lineNo, site, comm, pid, release: null, frames: [] };
+    return {
+      type,
+      line: this.lineNo,
+      site,
+      comm,
+      pid,
+      inAtomic: type === 'scheduling-while-atomic' ? 1 : null,
+      irqsDisabled: null,
+      nonBlock: null,
+      release: null,
+      arch: null,
+      frames: [],
+      text: [],
+    };
+  }
+
+  /** A line of the splat: kept for its text, and looked at for what shows its architecture. */
+  private keep(r: RawSplat, s: string): void {
+    if (r.text.length < MAX_TEXT_LINES) r.text.push(s);
+    if (r.arch === null) {
+      if (X86_SIGN.test(s)) r.arch = 'x86';
+      else if (ARM64_SIGN.test(s)) r.arch = 'arm64';
+    }
   }
 
   private finish(): void {

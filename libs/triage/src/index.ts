@@ -3,3 +3,4 @@ export * from './dmesg.js';
 export * from './title.js';
 export * from './reproduce.js';
 export * from './triage.js';
+export * from './observed.js';

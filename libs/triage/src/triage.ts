@@ -5,7 +5,12 @@
  */
 import type { KernelVariant } from '@mnsim/kernel';
 import { DmesgReader, type RawSplat } from './dmesg.js';
-import { type BuiltinIndex, type Reproducer, indexBuiltins } from './reproduce.js';
+import {
+  type BuiltinIndex,
+  type Reproducer,
+  type StoredReproducer,
+  indexBuiltins,
+} from './reproduce.js';
 import { titleFrames, titleOf } from './title.js';
 
 /** One splat of the log, as `mnsim triage --json` prints it. */
@@ -23,8 +28,8 @@ export interface TriageReport {
   release: string | null;
 }
 
-/** Runs of the store whose findings have `signature` (at most a few, newest first). */
-export type StoredReproducers = (signature: string) => Promise<Reproducer[]>;
+/** Simulated runs of the store whose findings have `signature` (a few, newest first). */
+export type StoredReproducers = (signature: string) => Promise<StoredReproducer[]>;
 
 /** Reads every splat of a log, one line at a time. */
 export async function readSplats(lines: AsyncIterable<string>): Promise<RawSplat[]> {
@@ -47,9 +52,10 @@ export async function triage(
     const signature = titleOf(s);
     let found = bySignature.get(signature);
     if (!found) {
+      const runs = await stored(signature);
       found = {
-        reproducedBy: [...builtins.reproducers(signature), ...(await stored(signature))],
-        fixedBy: builtins.fixedBy(signature),
+        reproducedBy: [...builtins.reproducers(signature), ...runs.map((r) => r.reproducer)],
+        fixedBy: builtins.fixedBy(signature, runs),
       };
       bySignature.set(signature, found);
     }

@@ -12,7 +12,7 @@ import {
   LOG_FORMAT_VERSION,
   RecordedRun,
 } from '@mnsim/engine';
-import { openStore } from '@mnsim/store';
+import { observedRunHasNoLog, openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { type LineWriter, writeFileAtomically } from '../output-file.js';
@@ -44,6 +44,7 @@ export async function exportCommand(
     const runId = await store.resolveRunId(ref);
     const run = await store.getRun(runId);
     if (!run) throw new UsageError(`no run matches '${ref}'`);
+    if (run.origin === 'observed') throw new UsageError(observedRunHasNoLog(runId));
     if (run.status !== 'completed') {
       throw new UsageError(
         `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be exported`,

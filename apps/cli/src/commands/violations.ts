@@ -1,5 +1,6 @@
 /** `mnsim violations [filters] [--group-by signature] [--json]`: the history, like a crash dashboard. */
 import type { FindingKind } from '@mnsim/kernel';
+import type { Origin } from '@mnsim/events';
 import { openStore, type ViolationFilter } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, UsageError } from '../errors.js';
@@ -8,6 +9,7 @@ import { signaturesHuman, violationsHuman } from '../format.js';
 
 export interface ViolationsOptions {
   kind?: FindingKind;
+  origin?: Origin;
   arch?: string;
   kernel?: string;
   scenario?: string;
@@ -39,6 +41,7 @@ export async function violationsCommand(
   }
   const filter: ViolationFilter = {
     kind: opts.kind,
+    origin: opts.origin,
     arch: opts.arch,
     kernel: opts.kernel,
     scenario: opts.scenario,

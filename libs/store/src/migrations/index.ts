@@ -3,6 +3,7 @@ import { SignatureRollup1795564800000 } from './1795564800000-signature-rollup.j
 import { RunningRunsIndex1795651200000 } from './1795651200000-running-runs-index.js';
 import { LogFormat21795737600000 } from './1795737600000-log-format-2.js';
 import { FindingKinds1795824000000 } from './1795824000000-finding-kinds.js';
+import { ObservedFindings1795910400000 } from './1795910400000-observed-findings.js';
 
 /** Every migration, oldest first. Append only; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   RunningRunsIndex1795651200000,
   LogFormat21795737600000,
   FindingKinds1795824000000,
+  ObservedFindings1795910400000,
 ];
