@@ -121,3 +121,8 @@ export function printSymbol(arch: Arch, fn: string | null, ip: bigint): string {
 export function printPointer(p: bigint): string {
   return p.toString(16).padStart(16, '0');
 }
+
+/** print_ip_sym(loglvl, ip): printk("%s[<%px>] %pS\n") (include/linux/kallsyms.h:169-172). */
+export function printIpSym(arch: Arch, fn: string | null, ip: bigint): string {
+  return `[<${printPointer(ip)}>] ${printSymbol(arch, fn, ip)}`;
+}

@@ -45,6 +45,8 @@ interface LockClass {
   usage: string;
   waitInner: number;
   waitOuter: number;
+  /** a spinlock: spin_lock() raises preempt_count before lockdep sees it */
+  spinlock: boolean;
   instance: Instance;
 }
 
@@ -65,6 +67,7 @@ const LOCK_CLASSES: Record<string, LockClass> = {
     usage: '++++',
     waitInner: LD_WAIT_SLEEP,
     waitOuter: LD_WAIT_INV,
+    spinlock: false,
     instance: { in: 'mm', offset: 0x128 },
   },
   // struct lockdep_map __mmu_notifier_invalidate_range_start_map = { .name = ... }
@@ -74,6 +77,7 @@ const LOCK_CLASSES: Record<string, LockClass> = {
     usage: '+.+.',
     waitInner: LD_WAIT_INV,
     waitOuter: LD_WAIT_INV,
+    spinlock: false,
     instance: { static: '__mmu_notifier_invalidate_range_start_map', offset: 0 },
   },
   // DEFINE_STATIC_SRCU(srcu) (mm/mmu_notifier.c:23): .dep_map = { .name = "srcu" }
@@ -83,6 +87,7 @@ const LOCK_CLASSES: Record<string, LockClass> = {
     usage: '....',
     waitInner: LD_WAIT_INV,
     waitOuter: LD_WAIT_INV,
+    spinlock: false,
     instance: { static: 'srcu', offset: 0x1c8 },
   },
   // init_srcu_struct(&kvm->srcu) (virt/kvm/kvm_main.c:703): lockdep_init_map(..., 0), no wait
@@ -91,6 +96,7 @@ const LOCK_CLASSES: Record<string, LockClass> = {
     usage: '....',
     waitInner: LD_WAIT_INV,
     waitOuter: LD_WAIT_INV,
+    spinlock: false,
     instance: { in: 'kvm', offset: 0x1e48 },
   },
   // spin_lock_init(&kvm->mmu_lock) (kvm_main.c:692): LD_WAIT_CONFIG (include/linux/spinlock.h:
@@ -100,6 +106,7 @@ const LOCK_CLASSES: Record<string, LockClass> = {
     usage: '+.+.',
     waitInner: LD_WAIT_CONFIG,
     waitOuter: LD_WAIT_INV,
+    spinlock: true,
     instance: { in: 'kvm', offset: 0x20 },
   },
   // DEFINE_MUTEX(oom_lock) (mm/oom_kill.c:66): LD_WAIT_SLEEP (include/linux/mutex.h:112-116);
@@ -108,6 +115,7 @@ const LOCK_CLASSES: Record<string, LockClass> = {
     usage: '+.+.',
     waitInner: LD_WAIT_SLEEP,
     waitOuter: LD_WAIT_INV,
+    spinlock: false,
     instance: { static: 'oom_lock', offset: 0x40 },
   },
 };
@@ -119,6 +127,7 @@ function lockClass(name: string): LockClass {
       usage: '....',
       waitInner: LD_WAIT_INV,
       waitOuter: LD_WAIT_INV,
+      spinlock: false,
       instance: { static: name, offset: 0 },
     }
   );
@@ -157,9 +166,14 @@ function instanceAddress(ctx: ExecContext, sys: Sys, owners: LockOwners, c: Lock
 }
 
 /** The IP a held lock was taken at (hlock->acquire_ip): in the function that took it. */
-function acquireIp(ctx: ExecContext, sys: Sys, l: HeldLock): { symbol: string; ip: bigint } {
+export function acquireIp(ctx: ExecContext, sys: Sys, l: HeldLock): { symbol: string; ip: bigint } {
   const symbol = symbolOf(sys.host.arch, ctx.stack, l.at);
   return { symbol, ip: ipIn(sys.host.arch, symbol, l.name) };
+}
+
+/** The held spinlock whose spin_lock() in `fn` disabled preemption, if it is still held. */
+export function spinlockTakenIn(ctx: ExecContext, fn: string): HeldLock | undefined {
+  return ctx.locks.find((l) => l.at === fn && lockClass(l.name).spinlock);
 }
 
 /** print_lock(): one held-lock line. */

@@ -46,7 +46,7 @@ function sysAt(hz: number): Sys & { recorded: ViolationRecord[] } {
     hz,
     variant: variantOf('5.8'),
     host,
-    scenario: { hz, host } as Scenario,
+    scenario: { hz, host, processes: [] } as unknown as Scenario,
     call: unexpected('call'),
     printk: unexpected('printk'),
     trace: unexpected('trace'),
@@ -130,6 +130,49 @@ describe('___might_sleep: which checks fail (kernel/sched/core.c:6909-6913)', ()
     expect(oom.text).not.toContain('Preemption disabled at:');
     const [nested] = check({ preemptCount: 2 }, PREEMPT_LOCK_OFFSET);
     expect(nested.text).toContain('Preemption disabled at:');
+  });
+
+  // print_ip_sym(): printk("%s[<%px>] %pS\n", loglvl, ip, ip) (include/linux/kallsyms.h:169-172)
+  const ipSym = (v: ViolationRecord): string => {
+    const lines = v.text.split('\n');
+    return lines[lines.indexOf('Preemption disabled at:') + 1];
+  };
+
+  it('print_ip_sym: a raw %px kernel address, then the symbol +0xoff/0xsize', () => {
+    const [v] = check({ preemptCount: 2, preemptDisableIp: 'unmap_stage2_range' }, 1);
+    const m = /^\[<(ffff8000[0-9a-f]{8})>\] unmap_stage2_range\+0x([0-9a-f]+)\/0x([0-9a-f]+)$/.exec(
+      ipSym(v),
+    );
+    expect(m, ipSym(v)).not.toBeNull();
+    const [off, size] = [parseInt(m![2], 16), parseInt(m![3], 16)];
+    expect(off).toBeGreaterThan(0);
+    expect(off).toBeLessThan(size);
+    // the same IP every time: from the symbol's name, not a clock or a random source
+    expect(ipSym(check({ preemptCount: 2, preemptDisableIp: 'unmap_stage2_range' }, 1)[0])).toBe(
+      ipSym(v),
+    );
+    expect(ipSym(v)).not.toContain('ptrval');
+  });
+
+  it('print_ip_sym with no IP recorded: %px of 0 and %pS of 0, "0x0" (kernel/kallsyms.c:365)', () => {
+    const [v] = check({ preemptCount: 0, preemptDisableIp: null }, 1);
+    expect(ipSym(v)).toBe('[<0000000000000000>] 0x0');
+  });
+
+  it("the IP spin_lock() recorded is the lock's acquire IP in lockdep's list (core.c:3853-3862)", () => {
+    const sys = sysAt(250);
+    (sys.host as { lockdep: boolean }).lockdep = true;
+    const ctx = reaperCtx(40, newGlobals());
+    Object.assign(ctx, { nonBlockCount: 0, preemptDisableIp: 'unmap_stage2_range' });
+    ctx.locks = [{ at: 'unmap_stage2_range', name: '&kvm->mmu_lock' }];
+    mightSleep(ctx, sys, 'kernel/rcu/srcutree.c', 930); // offset 0, preempt_count 1
+    const [v] = sys.recorded;
+    const held = /^ #0: [0-9a-f]{16} \(&kvm->mmu_lock\)\{\+\.\+\.\}-\{2:2\}, at: (.+)$/.exec(
+      v.text.split('\n')[3],
+    );
+    expect(held).not.toBeNull();
+    expect(ipSym(v)).toMatch(/^\[<[0-9a-f]{16}>\] /);
+    expect(ipSym(v).replace(/^\[<[0-9a-f]{16}>\] /, '')).toBe(held![1]);
   });
 });
 

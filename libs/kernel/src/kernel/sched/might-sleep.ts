@@ -3,8 +3,14 @@
  * helpers that call it: might_sleep() and the cond_resched_lock() macro.
  */
 import { type ExecContext } from '../context.js';
-import { dumpStackLines } from '../dump-stack.js';
-import { type LockOwners, lockdepPrintHeldLocks } from '../locking/lockdep.js';
+import { dumpStackLines, symbolOf } from '../dump-stack.js';
+import { ipIn, printIpSym } from '../kallsyms.js';
+import {
+  type LockOwners,
+  acquireIp,
+  lockdepPrintHeldLocks,
+  spinlockTakenIn,
+} from '../locking/lockdep.js';
 import type { Sys } from '../sys.js';
 import { signatureOf } from './violation.js';
 
@@ -75,11 +81,33 @@ function splatLines(
   if (ctx.irqsDisabled) lines.push('irq event stamp: 0');
   // CONFIG_DEBUG_PREEMPT: only when preempt_count() != preempt_offset (absent in the OOM case)
   if (ctx.preemptCount !== preemptOffset) {
+    // pr_err("Preemption disabled at:"); print_ip_sym(KERN_ERR, preempt_disable_ip)
+    // (kernel/sched/core.c:6936-6940): two records, the second not a continuation
     lines.push('Preemption disabled at:');
-    lines.push(`[<(____ptrval____)>] ${ctx.preemptDisableIp ?? '?'}`);
+    lines.push(preemptDisabledAt(ctx, sys));
   }
   lines.push(...dumpStackLines(sys.host.arch, sys.variant, ctx, stack));
   return lines;
+}
+
+/**
+ * print_ip_sym() of current->preempt_disable_ip: a raw %px address, then %pS. preempt_count_add()
+ * records get_lock_parent_ip() when the count leaves 0 (kernel/sched/core.c:3853-3862,
+ * include/linux/ftrace.h:814-824): for spin_lock() the return address into the caller of
+ * _raw_spin_lock, the very IP lockdep records as that lock's acquire_ip, so both lines name the
+ * same address. With no IP recorded the kernel prints "[<0000000000000000>] 0x0".
+ */
+function preemptDisabledAt(ctx: ExecContext, sys: Sys): string {
+  const arch = sys.host.arch;
+  const fn = ctx.preemptDisableIp;
+  if (fn === null) return printIpSym(arch, null, 0n);
+  const lock = spinlockTakenIn(ctx, fn);
+  if (lock) {
+    const at = acquireIp(ctx, sys, lock);
+    return printIpSym(arch, at.symbol, at.ip);
+  }
+  const symbol = symbolOf(arch, ctx.stack, fn);
+  return printIpSym(arch, symbol, ipIn(arch, symbol, 'preempt_disable'));
 }
 
 /** might_sleep(): __might_sleep(__FILE__, __LINE__, 0); might_resched() is a no-op without PREEMPT_VOLUNTARY. */
