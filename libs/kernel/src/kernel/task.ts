@@ -6,6 +6,7 @@
 import { type ExecContext, frame } from './context.js';
 import type { Sys } from './sys.js';
 import { GFP_HIGHUSER_MOVABLE } from '../mm/oom-kill.js';
+import type { Scenario } from '../model/scenario.js';
 
 function kvm(sys: Sys): `kvm:${typeof sys.host.arch}` {
   return `kvm:${sys.host.arch}`;
@@ -44,18 +45,34 @@ export function taskAllocate(ctx: ExecContext, sys: Sys, pid: number, size: numb
 }
 
 /**
- * do_exit(): exit_mm() (-> exit_mmap) comes before the files are closed, so by the time the VM
- * fds go (kvm_destroy_vm -> mmu_notifier_unregister) the notifier was already released.
+ * do_exit(): exit_mm() (-> exit_mmap) comes before the files are closed (kernel/exit.c:792,
+ * 800), so by the time the VM fds go (kvm_destroy_vm -> mmu_notifier_unregister) the notifier
+ * was already released. exit_files() closes only the fds still open (close_files(),
+ * fs/file.c:368-398): a VM whose fd a destroy-vm step closed was destroyed then, by the
+ * kvm_put_kvm() that dropped its last reference (virt/kvm/kvm_main.c:840-844, 860-868), and is
+ * not destroyed again.
  */
 export function taskExit(ctx: ExecContext, sys: Sys, pid: number): void {
   frame(ctx, 'do_exit', () => {
     const ret = sys.call(ctx, 'mm', 'exit_mmap', { pid });
     if (ret !== 0) return;
-    const proc = sys.scenario.processes.find((p) => p.pid === pid);
-    for (const vm of proc?.vms ?? []) {
-      frame(ctx, 'task_work_run', () => closeVmFd(ctx, sys, pid, vm.name));
+    for (const vm of openVmFds(sys.scenario, pid)) {
+      frame(ctx, 'task_work_run', () => closeVmFd(ctx, sys, pid, vm));
     }
   });
+}
+
+/**
+ * The VM fds the process still has at its exit. It opened one per VM at boot (KVM_CREATE_VM)
+ * and a destroy-vm step closes one. The task component keeps no state, but the scenario says
+ * it all: a valid scenario destroys a VM at most once and never after its process exited
+ * (libs/scenarios rejects both), and a destroy-vm step never waits for a lock, so every
+ * destroy-vm of this process's VMs ran before this exit.
+ */
+function openVmFds(scenario: Scenario, pid: number): string[] {
+  const closed = new Set(scenario.steps.flatMap((s) => (s.do === 'destroy-vm' ? [s.vm] : [])));
+  const proc = scenario.processes.find((p) => p.pid === pid);
+  return (proc?.vms ?? []).map((v) => v.name).filter((name) => !closed.has(name));
 }
 
 /** The process closes its VM (and vCPU) fds: the last reference goes, kvm_destroy_vm() runs. */
