@@ -3,14 +3,24 @@
  * a header (format, version, run, scenario, variant, seed, logHash, events); the others are the
  * run's log in format 2, exactly the lines the logHash covers. With --expand, version 1: one
  * self-contained event a line, as logs were before format 2, and that log's own logHash.
+ * `--format perfetto`: the same checked log as Chrome trace-event JSON (the engine's
+ * perfettoTraceLines), for Perfetto's UI and chrome://tracing.
  */
 import { once } from 'node:events';
-import { canonicalEventLine, isEventLine, LogExpander, LogHasher, printable } from '@mnsim/events';
+import {
+  type CanonicalEvent,
+  canonicalEventLine,
+  isEventLine,
+  LogExpander,
+  LogHasher,
+  printable,
+} from '@mnsim/events';
 import {
   EXPANDED_LOG_FORMAT_VERSION,
   LOG_FORMAT,
   LOG_FORMAT_VERSION,
   RecordedRun,
+  perfettoTraceLines,
 } from '@mnsim/engine';
 import { observedRunHasNoLog, openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
@@ -19,6 +29,24 @@ import { type LineWriter, writeFileAtomically } from '../output-file.js';
 
 // the log format is defined once, by the engine that reads it back (import, replay)
 export { EXPANDED_LOG_FORMAT_VERSION, LOG_FORMAT, LOG_FORMAT_VERSION };
+
+/** What `--format` takes: the run's log, or a trace for Perfetto. */
+export const EXPORT_FORMATS = ['jsonl', 'perfetto'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** The format asked for. @throws UsageError for an unknown one, or --expand beside perfetto */
+function exportFormatOf(opts: { format?: string; expand?: boolean }): ExportFormat {
+  const format = EXPORT_FORMATS.find((f) => f === (opts.format ?? 'jsonl'));
+  if (format === undefined) {
+    throw new UsageError(
+      `--format '${opts.format}' is not a format: expected ${EXPORT_FORMATS.join(' or ')}`,
+    );
+  }
+  if (opts.expand && format !== 'jsonl') {
+    throw new UsageError(`--expand writes the log in format 1: it goes with --format jsonl only`);
+  }
+  return format;
+}
 
 /** Standard output as a LineWriter: waits for it to drain when it asks to. */
 function stdoutLines(): LineWriter {
@@ -35,9 +63,10 @@ function stdoutLines(): LineWriter {
  */
 export async function exportCommand(
   ref: string,
-  opts: { output?: string; expand?: boolean },
+  opts: { output?: string; format?: string; expand?: boolean },
   config: CliConfig,
 ): Promise<number> {
+  const format = exportFormatOf(opts);
   const output = opts.output !== undefined && opts.output !== '-' ? opts.output : null;
   const store = await openStore(config.store);
   try {
@@ -66,6 +95,18 @@ export async function exportCommand(
     const fill = async (out: LineWriter): Promise<void> => {
       // the stored log, checked against the run's count and logHash as it is read
       const recorded = await RecordedRun.open(store, runId);
+      if (format === 'perfetto') {
+        const events = async function* (): AsyncGenerator<CanonicalEvent> {
+          for await (const e of expandedEvents(recorded.checkedLines())) {
+            n++;
+            yield e;
+          }
+        };
+        for await (const line of perfettoTraceLines(events(), { runId, logHash: run.logHash })) {
+          await out.line(line);
+        }
+        return;
+      }
       if (!opts.expand) {
         await out.line(header(LOG_FORMAT_VERSION, run.logHash));
         for await (const line of recorded.checkedLines()) {
@@ -97,11 +138,16 @@ export async function exportCommand(
   }
 }
 
-/** A format 2 log's lines as format 1's: each event whole. */
-async function* expandedLines(lines: AsyncIterable<string>): AsyncGenerator<string> {
+/** A format 2 log's events, each whole. */
+async function* expandedEvents(lines: AsyncIterable<string>): AsyncGenerator<CanonicalEvent> {
   const expander = new LogExpander({ verify: false });
   for await (const line of lines) {
     const e = expander.line(line);
-    if (e !== null) yield canonicalEventLine(e);
+    if (e !== null) yield e;
   }
+}
+
+/** A format 2 log's lines as format 1's: each event whole. */
+async function* expandedLines(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const e of expandedEvents(lines)) yield canonicalEventLine(e);
 }
