@@ -15,6 +15,7 @@ export const BENCH_PARTS = [
   'replay',
   'query',
   'api',
+  'triage',
 ] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 

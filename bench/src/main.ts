@@ -7,7 +7,8 @@
  * history; distributed: a campaign on real worker processes against the raw BullMQ ceiling;
  * recovery: how long the runs of a SIGKILLed worker wait (distributed.recoverySecs); api: the p99
  * of /health and /violations while 4 heavy runs are simulated, and the time to stop the scenario
- * that once took the API down.
+ * that once took the API down; triage: `mnsim triage` of a 100 MB log with 1,000 splats, its
+ * wall time and peak RSS against a tenth of the log.
  * `--only` runs a subset; a part not run is null.
  */
 import { randomUUID } from 'node:crypto';
@@ -32,6 +33,7 @@ import { benchQueries } from './query-bench.js';
 import { benchDistributed } from './distributed-bench.js';
 import { benchRecovery } from './recovery-bench.js';
 import { benchApi } from './api-bench.js';
+import { benchTriage } from './triage-bench.js';
 import { BenchArgError, benchParts, envWholeNumber, wholeNumber } from './args.js';
 
 const { values } = parseArgs({
@@ -50,7 +52,7 @@ function settings() {
   try {
     const env = process.env;
     return {
-      // --only embedded,distributed,recovery,replay,query,api: a subset (the whole set takes a while)
+      // --only embedded,distributed,recovery,replay,query,api,triage: a subset (the whole set takes a while)
       parts: benchParts(values.only),
       runs: wholeNumber('--runs', values.runs, 1, 1_000_000),
       steps: wholeNumber('--steps', values.steps, 1, 100_000),
@@ -195,6 +197,7 @@ async function main(): Promise<void> {
     replay: null,
     query: null,
     api: null,
+    triage: null,
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
   const redisUrl = process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -229,6 +232,10 @@ async function main(): Promise<void> {
   if (parts.has('api')) {
     log('api: /health and /violations while 4 heavy runs are simulated, and the hostile scenario…');
     result.api = await benchApi({ databaseUrl: queryUrl, log });
+  }
+  if (parts.has('triage')) {
+    log('triage: a 100 MB kernel log with 1,000 splats, through the CLI…');
+    result.triage = await benchTriage({ log });
   }
   process.stdout.write(JSON.stringify(result, null, values.json ? undefined : 2) + '\n');
 }

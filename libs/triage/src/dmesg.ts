@@ -87,6 +87,15 @@ const TRACE_NOISE =
   /^\s*(?:<\/?(?:IRQ|NMI|TASK|EOI|#DF|SOFTIRQ)>|(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|CS|CR2|DR\d|Code|pc|lr|sp|x\d+)\s*:|Modules linked in:|irq event stamp:|hardirqs |softirqs |\s*$)/;
 const END_TRACE = /^---\[ end trace/;
 
+/**
+ * A copy of a string that holds nothing of the one it was cut from. Readline's lines, and what a
+ * regex cuts out of them, are slices of the 64 KiB chunks read from the file: a splat that kept
+ * them would keep every chunk it touched alive, and memory would grow with the log.
+ */
+function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
 export class DmesgReader {
   private lineNo = 0;
   private current: RawSplat | null = null;
@@ -118,7 +127,7 @@ export class DmesgReader {
       if (f) {
         this.sawFrame = true;
         if (r.frames.length < MAX_FRAMES)
-          r.frames.push({ fn: f[2], unreliable: f[1] !== undefined });
+          r.frames.push({ fn: detached(f[2]), unreliable: f[1] !== undefined });
         return this.keep(r, s);
       }
       if (TRACE_NOISE.test(s)) return this.keep(r, s);
@@ -137,14 +146,14 @@ export class DmesgReader {
       r.irqsDisabled = Number(a[2]);
       r.nonBlock = a[3] === undefined ? null : Number(a[3]);
       r.pid ??= Number(a[4]);
-      r.comm ??= a[5];
+      r.comm ??= detached(a[5]);
       return;
     }
     const c = CPU_LINE.exec(s);
     if (c) {
       r.pid ??= Number(c[1]);
-      r.comm ??= c[2];
-      r.release = c[3];
+      r.comm ??= detached(c[2]);
+      r.release = detached(c[3]);
     }
   }
 
@@ -156,10 +165,12 @@ export class DmesgReader {
   private startOf(s: string): RawSplat | null {
     const sleeping = SLEEPING.exec(s);
     if (sleeping) {
-      return this.splat('sleeping-function', sleeping[1], null, null);
+      return this.splat('sleeping-function', detached(sleeping[1]), null, null);
     }
     const sched = SCHEDULING.exec(s);
-    if (sched) return this.splat('scheduling-while-atomic', null, sched[1], Number(sched[2]));
+    if (sched) {
+      return this.splat('scheduling-while-atomic', null, detached(sched[1]), Number(sched[2]));
+    }
     return null;
   }
 
@@ -187,7 +198,7 @@ export class DmesgReader {
 
   /** A line of the splat: kept for its text, and looked at for what shows its architecture. */
   private keep(r: RawSplat, s: string): void {
-    if (r.text.length < MAX_TEXT_LINES) r.text.push(s);
+    if (r.text.length < MAX_TEXT_LINES) r.text.push(detached(s));
     if (r.arch === null) {
       if (X86_SIGN.test(s)) r.arch = 'x86';
       else if (ARM64_SIGN.test(s)) r.arch = 'arm64';
