@@ -172,6 +172,7 @@ export class ClusterWatch {
     const unserved = new Set(await unservedQueues(this.bus, queues));
     const now = Date.now();
     this.lastAnswer = now;
+    let overdue = false;
     for (const queue of queues) {
       if (!unserved.has(queue)) {
         this.missingSince.delete(queue);
@@ -179,8 +180,14 @@ export class ClusterWatch {
       }
       const since = this.missingSince.get(queue) ?? now;
       this.missingSince.set(queue, since);
-      if (now - since > this.missingWorkerMs)
-        return this.trip(this.missingReason(queue, now - since));
+      if (now - since > this.missingWorkerMs) overdue = true;
+    }
+    if (overdue) {
+      // Name the first missing queue in the run's order (the orchestrator's first), not the one
+      // whose worker Redis happened to see go first: when the whole cluster stopped, their
+      // connections close a few milliseconds apart, and the reason must not depend on that.
+      const queue = queues.find((q) => unserved.has(q)) ?? '';
+      this.trip(this.missingReason(queue, now - (this.missingSince.get(queue) ?? now)));
     }
   }
 
