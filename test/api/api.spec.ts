@@ -702,6 +702,21 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect(ui.text).toContain('swagger-ui');
     });
 
+    it('serves the dashboard under /ui, and / goes there', async () => {
+      const root = await http.get('/');
+      expect([root.status, root.headers.location]).toEqual([302, '/ui/']);
+      for (const path of ['/ui', '/ui/', '/ui/runs/some-run', '/ui/signatures?kind=atomic-sleep']) {
+        const res = await http.get(path);
+        expect(res.status, path).toBe(200);
+        expect(res.text).toContain('<div id="app">');
+      }
+      const [script] = /\/ui\/assets\/[\w.-]+\.js/.exec((await http.get('/ui')).text) ?? [];
+      const asset = await http.get(script);
+      expect(asset.status).toBe(200);
+      expect(asset.headers['cache-control']).toContain('immutable');
+      expect((await http.get('/ui/assets/no-such-file.js')).status).toBe(404);
+    });
+
     it('does not say what it runs on', async () => {
       expect((await http.get('/health')).headers['x-powered-by']).toBeUndefined();
     });
@@ -756,6 +771,52 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect((await shttp.get('/health')).status).toBe(200);
       const docs = await shttp.get('/docs-json').set('Authorization', `bearer ${TOKEN}`);
       expect(docs.status).toBe(200);
+    });
+
+    it('the dashboard: a sign-in form without a session, its pages with one', async () => {
+      // / goes to the dashboard, which says nothing without the token
+      const root = await shttp.get('/');
+      expect([root.status, root.headers.location]).toEqual([302, '/ui/']);
+      const page = await shttp.get('/ui/runs/abc?x=1');
+      expect(page.status).toBe(401);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      expect(page.text).toContain('<form method="post" action="/ui/session">');
+      expect(page.text).toContain('value="/ui/runs/abc?x=1"');
+
+      const wrong = await shttp.post('/ui/session').type('form').send({ token: 'nope' });
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers['set-cookie']).toBeUndefined();
+      expect(wrong.text).toContain("That token is not this server's.");
+
+      const signIn = await shttp
+        .post('/ui/session')
+        .type('form')
+        .send({ token: TOKEN, next: '/ui/runs/abc' });
+      expect([signIn.status, signIn.headers.location]).toEqual([303, '/ui/runs/abc']);
+      const [cookie] = signIn.headers['set-cookie'] as unknown as string[];
+      // a session cookie (no expiry), out of reach of scripts and of other sites, not the token
+      expect(cookie).toMatch(/^mnsim_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/);
+      expect(cookie).not.toContain(TOKEN);
+      const session = cookie.split(';')[0];
+
+      const shell = await shttp.get('/ui/runs/abc').set('Cookie', session);
+      expect(shell.status).toBe(200);
+      expect(shell.text).toContain('<div id="app">');
+      // what the pages ask of the API comes with the cookie
+      expect((await shttp.get('/runs?limit=1').set('Cookie', session)).status).toBe(200);
+      expectError(await shttp.get('/runs').set('Cookie', 'mnsim_session=forged'), 401);
+      expectError(await shttp.get('/runs').set('Cookie', `${session}x`), 401);
+
+      // somewhere else than the dashboard is not a place to go back to
+      for (const next of ['https://example.com/', '//example.com/ui', '/runs']) {
+        const r = await shttp.post('/ui/session').type('form').send({ token: TOKEN, next });
+        expect([r.status, r.headers.location]).toEqual([303, '/ui/']);
+      }
+      const out = await shttp.get('/ui/sign-out').set('Cookie', session);
+      expect(out.status).toBe(303);
+      expect(out.headers['set-cookie']).toEqual([
+        'mnsim_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0',
+      ]);
     });
 
     it('401 before reading a body; 413 once authenticated', async () => {

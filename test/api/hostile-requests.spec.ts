@@ -197,7 +197,13 @@ function fault(r: HostileRequest, a: Answer, deadlineMs: number): string | null 
   if (a.ms >= deadlineMs) return `answered in ${Math.round(a.ms)} ms (limit ${deadlineMs} ms)`;
   if (r.target === 'token') {
     const method = r.method.toUpperCase();
-    const health = (method === 'GET' || method === 'HEAD') && r.path.split('?')[0] === '/health';
+    const path = r.path.split('?')[0];
+    // what answers without a token: the health check, / (a redirect to the dashboard), the
+    // dashboard's built files and its sign-out (they hold no data)
+    const health =
+      ((method === 'GET' || method === 'HEAD') && (path === '/health' || path === '/')) ||
+      (path.startsWith('/ui/assets/') && !path.includes('..')) ||
+      path === '/ui/sign-out';
     // Node's HTTP parser refuses some requests before any route (a request line too long, an
     // unknown method): an answer that is not the API's
     const refusedByNode = (a.status === 400 || a.status === 431) && !a.contentType.includes('json');

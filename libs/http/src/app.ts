@@ -12,6 +12,7 @@ import { openStore } from '@mnsim/store';
 import { ApiModule } from './api.module.js';
 import { type ApiConfig, ApiConfigError, describeStore, isLoopback } from './config.js';
 import { bearerAuth, bodyErrors } from './http-middleware.js';
+import { mountUi } from './ui.js';
 import { simulationPoolOptions } from './simulation-pool.js';
 
 export interface CreateApiAppOptions {
@@ -57,6 +58,7 @@ export async function createApiApp(
     app.disable('x-powered-by');
     // Order matters, Express runs these in turn: authenticate, then read the body, then route.
     if (config.token !== null) app.use(bearerAuth(config.token));
+    mountUi(app);
     app.useBodyParser('json', { limit: config.bodyLimitBytes });
     app.use(bodyErrors(config.bodyLimitBytes));
     setupOpenApi(app);

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from './error-body.js';
+import { hasSession, isUiPath, uiSession } from './ui.js';
 
 type Next = (err?: unknown) => void;
 
@@ -18,24 +19,39 @@ function sendError(res: ServerResponse, status: number, message: string): void {
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
-/** The one route that answers without a token: a liveness probe carries no secret. */
-function isHealthCheck(req: IncomingMessage): boolean {
+/**
+ * The routes that answer without a token: a liveness probe, and / (a redirect to the dashboard),
+ * carry no secret.
+ */
+function isPublic(req: IncomingMessage): boolean {
   const path = (req.url ?? '').split('?')[0];
-  return (req.method === 'GET' || req.method === 'HEAD') && path === '/health';
+  return (req.method === 'GET' || req.method === 'HEAD') && (path === '/health' || path === '/');
+}
+
+/** Whether `presented` is the token, compared in constant time. */
+export function tokenCheck(token: string): (presented: string) => boolean {
+  const expected = sha256(token);
+  return (presented) => timingSafeEqual(sha256(presented), expected);
 }
 
 /**
- * `Authorization: Bearer <token>` on every request but the health check; 401 otherwise. Both sides
+ * `Authorization: Bearer <token>` (or the dashboard's session cookie) on every request but the
+ * public ones; 401 otherwise. The dashboard's own pages are gated by its sign-in (ui.ts). Both sides
  * are hashed first, so timingSafeEqual compares equal lengths and the time taken says nothing about
  * the token, not even its length.
  */
 export function bearerAuth(token: string) {
-  const expected = sha256(token);
+  const isToken = tokenCheck(token);
+  const pages = uiSession(token, isToken);
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    if (isHealthCheck(req)) return next();
+    if (isPublic(req)) return next();
+    // the dashboard's pages: signed in with a session cookie, or the sign-in form (ui.ts)
+    if (isUiPath(req)) return pages(req, res, next);
+    // what those pages ask of the API comes with that cookie
+    if (hasSession(req, token)) return next();
     const header = req.headers.authorization;
     const presented = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    if (presented && timingSafeEqual(sha256(presented), expected)) return next();
+    if (presented && isToken(presented)) return next();
     res.setHeader('WWW-Authenticate', 'Bearer realm="mnsim"');
     sendError(
       res,
