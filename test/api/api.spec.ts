@@ -520,6 +520,29 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect((await http.get('/signatures?arch=x86')).body).toEqual({ signatures: [] });
       expectError(await http.get('/signatures?limit=5'), 400, 'unknown query parameter "limit"');
     });
+
+    it('the matrix of where a signature occurs; its violations and runs by signature', async () => {
+      const matrix = await http.get('/signatures/matrix?arch=arm64');
+      expect(matrix.status).toBe(200);
+      const cells = matrix.body.cells.filter(
+        (c: { signature: string }) => c.signature === SIGNATURE,
+      );
+      // the group above (22 in 2 runs), cell by cell
+      expect(cells.map((c: { kernel: string; arch: string }) => [c.kernel, c.arch])).toEqual([
+        ['5.8', 'arm64'],
+        ['5.8+flags', 'arm64'],
+      ]);
+      expect(cells.map((c: { runs: number }) => c.runs)).toEqual([1, 1]);
+      expect(cells.reduce((n: number, c: { count: number }) => n + c.count, 0)).toBe(22);
+      const q = `signature=${encodeURIComponent(SIGNATURE)}`;
+      const violations = await http.get(`/violations?${q}&limit=1000`);
+      expect(violations.body.violations).toHaveLength(22);
+      const listed = await http.get(`/runs?${q}`);
+      expect(listed.body.runs.map((r: { runId: string }) => r.runId).sort()).toEqual(
+        [runs.arm64.runId, runs.userptr.runId].sort(),
+      );
+      expect((await http.get('/runs?signature=nothing%20like%20it')).body.runs).toEqual([]);
+    });
   });
 
   describe('POST /runs/:id/replay', () => {
@@ -680,6 +703,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         '/runs/{id}/events',
         '/runs/{id}/replay',
         '/signatures',
+        '/signatures/matrix',
         '/violations',
       ]);
       const params = doc.body.paths['/violations'].get.parameters.map(
@@ -695,6 +719,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         'origin',
         'run',
         'scenario',
+        'signature',
         'since',
       ]);
       const ui = await http.get('/docs');
@@ -711,7 +736,8 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         expect(res.text).toContain('<div id="app">');
       }
       const [script] = /\/ui\/assets\/[\w.-]+\.js/.exec((await http.get('/ui')).text) ?? [];
-      const asset = await http.get(script);
+      expect(script).toBeDefined();
+      const asset = await http.get(script ?? '');
       expect(asset.status).toBe(200);
       expect(asset.headers['cache-control']).toContain('immutable');
       expect((await http.get('/ui/assets/no-such-file.js')).status).toBe(404);

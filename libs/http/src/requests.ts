@@ -88,6 +88,7 @@ export const runIdParam = z
 
 export const listRunsQuery = z.strictObject({
   origin: origin.optional(),
+  signature: text(512, 'only runs with a finding of this exact signature').optional(),
   scenario: text(64, 'scenario name').optional(),
   kernel: kernel.optional(),
   arch: arch.optional(),
@@ -117,6 +118,7 @@ const violationFilters = {
   scenario: text(64, 'scenario name').optional(),
   run: runIdParam.optional(),
   comm: text(64, 'task name (comm)').optional(),
+  signature: text(512, 'exact signature').optional(),
   since: since.optional(),
 };
 

@@ -130,6 +130,20 @@ export const signaturesResponse = z.object({
   ),
 });
 
+export const signatureMatrixResponse = z.object({
+  cells: z.array(
+    z
+      .object({
+        signature: z.string(),
+        kernel: runKernel,
+        arch: runArch,
+        count: z.int(),
+        runs: z.int().describe('distinct runs'),
+      })
+      .meta({ id: 'SignatureCell' }),
+  ),
+});
+
 const canonicalEvent = z
   .object({
     seq: z.int(),

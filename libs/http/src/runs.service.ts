@@ -27,6 +27,7 @@ export class RunsService {
     const page = await pagedQuery(q.cursor, () =>
       this.store.listRuns({
         origin: q.origin,
+        signature: q.signature,
         scenario: q.scenario,
         kernel: q.kernel,
         arch: q.arch,

@@ -7,7 +7,11 @@ import {
   violationsQuery,
   type ViolationsQuery,
 } from './requests.js';
-import { signaturesResponse, violationsPageResponse } from './responses.js';
+import {
+  signatureMatrixResponse,
+  signaturesResponse,
+  violationsPageResponse,
+} from './responses.js';
 import { ViolationsService } from './violations.service.js';
 
 @ApiTags('violations')
@@ -22,6 +26,16 @@ export class ViolationsController {
   @ApiErrors(400, 404)
   list(@Query({ schema: violationsQuery }) query: ViolationsQuery) {
     return this.violations.list(query);
+  }
+
+  @Get('signatures/matrix')
+  @ApiOperation({
+    summary: 'Per signature, kernel and arch: the matrix of where each signature occurs',
+  })
+  @ApiOkResponse({ standardSchema: signatureMatrixResponse })
+  @ApiErrors(400, 404)
+  matrix(@Query({ schema: signaturesQuery }) query: SignaturesQuery) {
+    return this.violations.matrix(query);
   }
 
   @Get('signatures')

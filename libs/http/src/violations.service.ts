@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { SignatureGroup, Store, ViolationFilter } from '@mnsim/store';
+import type { SignatureCell, SignatureGroup, Store, ViolationFilter } from '@mnsim/store';
 import { violationRowJson } from '@mnsim/runs';
 import { DEFAULT_PAGE_SIZE, type SignaturesQuery, type ViolationsQuery } from './requests.js';
 import { pagedQuery } from './cursor-guard.js';
@@ -28,6 +28,11 @@ export class ViolationsService {
     return { signatures: await this.store.groupBySignature(await this.filter(q)) };
   }
 
+  /** per signature, kernel and arch: where each signature occurs */
+  async matrix(q: SignaturesQuery): Promise<{ cells: SignatureCell[] }> {
+    return { cells: await this.store.signatureMatrix(await this.filter(q)) };
+  }
+
   private async filter(q: SignaturesQuery): Promise<ViolationFilter> {
     return {
       kind: q.kind,
@@ -36,6 +41,7 @@ export class ViolationsService {
       kernel: q.kernel,
       scenario: q.scenario,
       comm: q.comm,
+      signature: q.signature,
       since: q.since,
       // a prefix, like everywhere a run id is taken: unknown → 404, ambiguous → 400
       run: q.run === undefined ? undefined : await this.store.resolveRunId(q.run),

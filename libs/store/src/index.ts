@@ -17,6 +17,7 @@ export type {
   RunRow,
   RunSummaryRow,
   RunCounts,
+  SignatureCell,
   SignatureGroup,
   StaleRunsOptions,
   Store,

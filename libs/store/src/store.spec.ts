@@ -598,6 +598,27 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       expect(await group({})).toMatchObject({ count: 2, observed: 2 });
     });
 
+    it('the kernel × arch matrix of each signature, from the rollup or the violations', async () => {
+      await seed();
+      const reaper = violation(1).signature;
+      const qemu = violation(1, { signature: 'kvm_mmu_notifier_invalidate_range_start' }).signature;
+      expect(await store.signatureMatrix({})).toEqual([
+        // bytewise: "… in kvm_mmu_notifier…" before "… in unmap_stage2_range"
+        { signature: qemu, kernel: '5.8', arch: 'arm64', count: 1, runs: 1 },
+        { signature: qemu, kernel: '5.8', arch: 'x86', count: 1, runs: 1 },
+        { signature: reaper, kernel: '5.8', arch: 'arm64', count: 2, runs: 1 },
+        { signature: reaper, kernel: '5.8+flags', arch: 'arm64', count: 2, runs: 1 },
+      ]);
+      // a filter on something else than labels reads the violations: the same cells, narrowed
+      expect(await store.signatureMatrix({ comm: 'qemu' })).toEqual([
+        { signature: qemu, kernel: '5.8', arch: 'arm64', count: 1, runs: 1 },
+        { signature: qemu, kernel: '5.8', arch: 'x86', count: 1, runs: 1 },
+      ]);
+      expect(await store.signatureMatrix({ arch: 'x86' })).toEqual([
+        { signature: qemu, kernel: '5.8', arch: 'x86', count: 1, runs: 1 },
+      ]);
+    });
+
     it('each filter narrows the result', async () => {
       await seed();
       const keys = async (filter: Parameters<Store['groupBySignature']>[0]) =>

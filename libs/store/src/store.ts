@@ -63,6 +63,7 @@ import {
   type RunResult,
   type RunRow,
   type RunSummaryRow,
+  type SignatureCell,
   type SignatureGroup,
   type StaleRunsOptions,
   type Store,
@@ -652,16 +653,7 @@ class TypeOrmStore implements Store, SinkHost {
   }
 
   async groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]> {
-    // Filters on labels only are answered from signature_rollup (kept by a trigger on violations,
-    // see the SignatureRollup migration): same result, from one row per (signature, labels) instead
-    // of one per violation. Filters by run, comm or time need the violations themselves.
-    const fromRollup =
-      filter.run === undefined &&
-      filter.comm === undefined &&
-      filter.since === undefined &&
-      filter.kind === undefined &&
-      filter.origin === undefined &&
-      filter.signature === undefined;
+    const fromRollup = labelsOnly(filter);
     const a = fromRollup ? 'r' : 'v';
     // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
     const distinctSorted = (column: string): string =>
@@ -706,6 +698,33 @@ class TypeOrmStore implements Store, SinkHost {
       arches: stringArrayFromDb(r.arches),
       firstSeen: isoFromDb(r.firstSeen),
       lastSeen: isoFromDb(r.lastSeen),
+    }));
+  }
+
+  async signatureMatrix(filter: ViolationFilter): Promise<SignatureCell[]> {
+    const fromRollup = labelsOnly(filter);
+    const a = fromRollup ? 'r' : 'v';
+    const count = fromRollup ? 'SUM("r"."count")' : 'COUNT(*)';
+    const collate = this.dialect === 'postgres' ? ' COLLATE "C"' : '';
+    const qb = (fromRollup ? this.rollupWhere(filter) : this.violationsWhere(filter))
+      .select(`"${a}"."signature"`, 'signature')
+      .addSelect(`"${a}"."kernel"`, 'kernel')
+      .addSelect(`"${a}"."arch"`, 'arch')
+      .addSelect(count, 'count')
+      .addSelect(fromRollup ? 'SUM("r"."runs")' : 'COUNT(DISTINCT "v"."run_id")', 'runs')
+      .groupBy(`"${a}"."signature"`)
+      .addGroupBy(`"${a}"."kernel"`)
+      .addGroupBy(`"${a}"."arch"`)
+      .orderBy(`"${a}"."signature"${collate}`, 'ASC')
+      .addOrderBy(`"${a}"."kernel"${collate}`, 'ASC')
+      .addOrderBy(`"${a}"."arch"${collate}`, 'ASC');
+    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    return rows.map((r) => ({
+      signature: r.signature as string,
+      kernel: r.kernel as string,
+      arch: r.arch as string,
+      count: intFromDb(r.count),
+      runs: intFromDb(r.runs),
     }));
   }
 
@@ -826,6 +845,22 @@ class TypeOrmStore implements Store, SinkHost {
     }
     return qb;
   }
+}
+
+/**
+ * Whether a filter names labels only: then signature_rollup (kept by a trigger on violations, see
+ * the SignatureRollup migration) answers, from one row per (signature, labels) instead of one per
+ * violation. Filters by run, comm, time, kind, origin or signature need the violations themselves.
+ */
+function labelsOnly(filter: ViolationFilter): boolean {
+  return (
+    filter.run === undefined &&
+    filter.comm === undefined &&
+    filter.since === undefined &&
+    filter.kind === undefined &&
+    filter.origin === undefined &&
+    filter.signature === undefined
+  );
 }
 
 function page<T>(rows: T[], limit: number, key: (row: T) => (string | number)[]): Page<T> {

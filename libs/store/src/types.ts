@@ -217,6 +217,16 @@ export interface SignatureGroup {
   lastSeen: string;
 }
 
+/** One cell of the kernel × arch matrix of a signature: where it occurs, and how often. */
+export interface SignatureCell {
+  signature: string;
+  kernel: string;
+  arch: string;
+  count: number;
+  /** distinct runs */
+  runs: number;
+}
+
 export interface Page<T> {
   rows: T[];
   /** pass back as `cursor` for the next page; null on the last page */
@@ -313,6 +323,8 @@ export interface Store {
   queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>>;
   /** most frequent first */
   groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]>;
+  /** per signature, kernel and arch: the matrix of where each signature occurs */
+  signatureMatrix(filter: ViolationFilter): Promise<SignatureCell[]>;
   /**
    * The simulated violations, all or those of one run (projection rebuild): observed ones are not
    * a projection of a log, and stay.
