@@ -1,5 +1,6 @@
 /** @mnsim/events: the event envelope, deterministic ids, canonical encoding and the log hash. */
 export * from './types.js';
+export * from './origin.js';
 export * from './canonical.js';
 export * from './log.js';
 export * from './ids.js';

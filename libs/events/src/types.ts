@@ -63,13 +63,6 @@ export type Violation = Omit<ViolationRecord, 'kind'> & { seq: number; kind: Fin
 
 export type RunStatus = 'running' | 'completed' | 'failed';
 
-/**
- * Where a run and its findings come from: a simulation, whose violations are a projection of its
- * event log, or a real kernel log read by `mnsim triage --record`, which has no event log.
- */
-export const ORIGINS = ['simulated', 'observed'] as const;
-export type Origin = (typeof ORIGINS)[number];
-
 /** A violation in the contract's key order (design.md, `mnsim run --json`), with the seq of its event. */
 export function violationWithSeq(
   seq: number,

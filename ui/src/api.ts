@@ -1,0 +1,181 @@
+/**
+ * The dashboard's one door to the API: same origin, so the session cookie the sign-in form set
+ * (or nothing, when the server has no token) goes with every request. A 401 means the session is
+ * gone: the page reloads, and the server answers with its sign-in form.
+ *
+ * The shapes are the API's JSON contract (its OpenAPI document at /docs-json).
+ */
+
+export type FindingKind = 'atomic-sleep' | 'notifier-imbalance' | 'guest-livelock';
+export type Origin = 'simulated' | 'observed';
+export type RunStatus = 'running' | 'completed' | 'failed';
+
+export interface RunSummary {
+  runId: string;
+  origin: Origin;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  seed: number;
+  status: RunStatus;
+  events: number;
+  logHash: string | null;
+  violations: number;
+  failureReason: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface Run extends RunSummary {
+  source: string | null;
+}
+
+export interface Violation {
+  seq: number;
+  kind: FindingKind;
+  jiffies: number;
+  site: string;
+  inAtomic: number;
+  irqsDisabled: number;
+  nonBlock: number;
+  pid: number;
+  comm: string;
+  reported: boolean;
+  signature: string;
+  stack: string[];
+  text: string;
+}
+
+export interface ViolationRow extends Violation {
+  runId: string;
+  origin: Origin;
+  scenario: string;
+  kernel: string;
+  arch: string;
+  recordedAt: string;
+}
+
+export interface SignatureGroup {
+  signature: string;
+  kind: FindingKind;
+  count: number;
+  runs: number;
+  observed: number;
+  kernels: string[];
+  arches: string[];
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/** One cell of a signature's kernel × arch matrix. */
+export interface SignatureCell {
+  signature: string;
+  kernel: string;
+  arch: string;
+  count: number;
+  runs: number;
+}
+
+export interface RunEvent {
+  seq: number;
+  id: string;
+  type: 'run.start' | 'step' | 'timer' | 'call' | 'return' | 'violation' | 'run.end';
+  causationId: string | null;
+  jiffies: number;
+  payload: unknown;
+  recordedAt: string;
+}
+
+export interface ReplayReport {
+  runId: string;
+  kernel: string;
+  matches: boolean;
+  logHash: string;
+  expectedLogHash: string;
+  violations: Violation[];
+  violationsDiff: { added: Violation[]; removed: Violation[] };
+}
+
+/** Filters of the history, as `mnsim violations` takes them. */
+export interface HistoryFilter {
+  kind?: FindingKind;
+  origin?: Origin;
+  arch?: string;
+  kernel?: string;
+  scenario?: string;
+  comm?: string;
+  since?: string;
+  signature?: string;
+  run?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+function url(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(path, {
+    credentials: 'same-origin',
+    ...init,
+    headers: { Accept: 'application/json', ...(init?.headers ?? {}) },
+  });
+  if (res.status === 401) {
+    // the session is gone: the page itself now answers with the sign-in form
+    window.location.reload();
+    throw new ApiError(401, 'signed out');
+  }
+  const body = (await res.json().catch(() => null)) as { message?: string } | null;
+  if (!res.ok) throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`);
+  return body as T;
+}
+
+export const api = {
+  runs: (q: Query) => call<{ runs: RunSummary[]; nextCursor: string | null }>(url('/runs', q)),
+  run: (runId: string) => call<Run>(`/runs/${encodeURIComponent(runId)}`),
+  events: (runId: string, afterSeq: number | undefined, limit = 1000) =>
+    call<{ runId: string; events: RunEvent[]; nextAfterSeq: number | null }>(
+      url(`/runs/${encodeURIComponent(runId)}/events`, { afterSeq, limit }),
+    ),
+  violations: (q: Query) =>
+    call<{ violations: ViolationRow[]; nextCursor: string | null }>(url('/violations', q)),
+  signatures: (q: Query) => call<{ signatures: SignatureGroup[] }>(url('/signatures', q)),
+  signatureMatrix: (q: Query) => call<{ cells: SignatureCell[] }>(url('/signatures/matrix', q)),
+  replay: (runId: string, body: { kernel?: string; arch?: string }) =>
+    call<ReplayReport>(`/runs/${encodeURIComponent(runId)}/replay`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+};
+
+/** Every event of a run, in seq order, read page by page. */
+export async function allEvents(
+  runId: string,
+  onProgress?: (read: number) => void,
+): Promise<RunEvent[]> {
+  const out: RunEvent[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const page = await api.events(runId, after);
+    out.push(...page.events);
+    onProgress?.(out.length);
+    if (page.nextAfterSeq === null) return out;
+    after = page.nextAfterSeq;
+  }
+}
