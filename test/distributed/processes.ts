@@ -7,9 +7,11 @@ import { DATABASE_URL, REDIS_URL } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
-/** The build's inputs (tsconfig.build.json): sources but specs, and the configs. */
-const BUILD_SOURCES = ['apps', 'libs', 'bench'];
-const BUILD_CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
+/** The build's inputs (tsconfig.build.json, then Vite for ui/): sources but specs, and the configs. */
+const BUILD_SOURCES = ['apps', 'libs', 'bench', 'ui'];
+const BUILD_CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'ui/tsconfig.json'];
+/** what tsc and Vite build from; the dashboard has its page, its components and its styles too */
+const SOURCE_FILE = /(?<!\.spec)\.(ts|tsx|css|html)$/;
 /** A file every build writes last-ish (tsc, then tsc-alias): its mtime is the build's. */
 const BUILD_OUTPUT = join(ROOT, 'dist/apps/cli/src/main.js');
 const BUILD_LOCK = join(ROOT, 'dist.build-lock');
@@ -20,7 +22,7 @@ function newestSourceMs(dir: string): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSourceMs(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) {
+    else if (SOURCE_FILE.test(entry.name)) {
       newest = Math.max(newest, statSync(path).mtimeMs);
     }
   }
