@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { openStore, type StoreOptions } from '@mnsim/store';
-import { resolveScenario } from '@mnsim/scenarios';
+import { generateScenario, resolveScenario } from '@mnsim/scenarios';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -521,6 +521,28 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expectError(await http.get('/signatures?limit=5'), 400, 'unknown query parameter "limit"');
     });
 
+    it('the fuzz campaigns: runs by seed, and each filter narrowed to one campaign', async () => {
+      for (const i of [0, 1]) {
+        const res = await http.post('/runs').send({ yaml: generateScenario(3, i).yaml });
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+      }
+      const list = await http.get('/campaigns');
+      expect(list.status).toBe(200);
+      expect(list.body.campaigns).toEqual([
+        expect.objectContaining({ seed: 3, runs: 2, completed: 2, failed: 0, running: 0 }),
+      ]);
+      const runsOf = await http.get('/runs?campaign=3');
+      expect(runsOf.body.runs.map((r: { scenario: string }) => r.scenario).sort()).toEqual([
+        'fuzz-3-0',
+        'fuzz-3-1',
+      ]);
+      const matrix = await http.get('/signatures/matrix?campaign=3');
+      expect(matrix.status).toBe(200);
+      const total = matrix.body.cells.reduce((n: number, c: { count: number }) => n + c.count, 0);
+      expect(total).toBe(list.body.campaigns[0].violations);
+      expectError(await http.get('/runs?campaign=-1'), 400, /campaign/);
+    });
+
     it('the matrix of where a signature occurs; its violations and runs by signature', async () => {
       const matrix = await http.get('/signatures/matrix?arch=arm64');
       expect(matrix.status).toBe(200);
@@ -696,6 +718,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect(doc.status).toBe(200);
       expect(doc.body.openapi).toMatch(/^3\./);
       expect(Object.keys(doc.body.paths).sort()).toEqual([
+        '/campaigns',
         '/health',
         '/metrics',
         '/runs',
@@ -711,6 +734,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       );
       expect(params.sort()).toEqual([
         'arch',
+        'campaign',
         'comm',
         'cursor',
         'kernel',

@@ -78,6 +78,10 @@ const origin = z
   .enum(ORIGINS, { error: `must be one of ${ORIGINS.join(', ')}` })
   .describe('simulated, or observed in a real kernel log (mnsim triage --record)');
 
+const campaign = intParam(0, 2 ** 32 - 1).describe(
+  "a fuzz campaign's seed: only its runs (scenarios fuzz-<seed>-<index>)",
+);
+
 /** A run id or a unique prefix of one (like git). */
 export const runIdParam = z
   .string()
@@ -88,6 +92,7 @@ export const runIdParam = z
 
 export const listRunsQuery = z.strictObject({
   origin: origin.optional(),
+  campaign: campaign.optional(),
   signature: text(512, 'only runs with a finding of this exact signature').optional(),
   scenario: text(64, 'scenario name').optional(),
   kernel: kernel.optional(),
@@ -119,6 +124,7 @@ const violationFilters = {
   run: runIdParam.optional(),
   comm: text(64, 'task name (comm)').optional(),
   signature: text(512, 'exact signature').optional(),
+  campaign: campaign.optional(),
   since: since.optional(),
 };
 

@@ -130,6 +130,23 @@ export const signaturesResponse = z.object({
   ),
 });
 
+export const campaignsResponse = z.object({
+  campaigns: z.array(
+    z
+      .object({
+        seed: z.int(),
+        runs: z.int(),
+        completed: z.int(),
+        failed: z.int(),
+        running: z.int(),
+        violations: z.int().describe('findings recorded by its runs'),
+        firstRun: isoTime,
+        lastRun: isoTime,
+      })
+      .meta({ id: 'Campaign', description: 'the runs of one fuzz seed (scenarios fuzz-<seed>-*)' }),
+  ),
+});
+
 export const signatureMatrixResponse = z.object({
   cells: z.array(
     z

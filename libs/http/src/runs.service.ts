@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { fuzzCampaignPrefix } from '@mnsim/scenarios';
 import {
   MAX_PAGE_SIZE,
   RunNotFoundError,
@@ -28,6 +29,7 @@ export class RunsService {
       this.store.listRuns({
         origin: q.origin,
         signature: q.signature,
+        scenarioPrefix: q.campaign === undefined ? undefined : fuzzCampaignPrefix(q.campaign),
         scenario: q.scenario,
         kernel: q.kernel,
         arch: q.arch,

@@ -8,6 +8,7 @@ import {
   type ViolationsQuery,
 } from './requests.js';
 import {
+  campaignsResponse,
   signatureMatrixResponse,
   signaturesResponse,
   violationsPageResponse,
@@ -26,6 +27,15 @@ export class ViolationsController {
   @ApiErrors(400, 404)
   list(@Query({ schema: violationsQuery }) query: ViolationsQuery) {
     return this.violations.list(query);
+  }
+
+  @Get('campaigns')
+  @ApiOperation({
+    summary: 'The fuzz campaigns recorded: runs by seed, newest first',
+  })
+  @ApiOkResponse({ standardSchema: campaignsResponse })
+  campaigns() {
+    return this.violations.campaigns();
   }
 
   @Get('signatures/matrix')

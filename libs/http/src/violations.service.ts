@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { SignatureCell, SignatureGroup, Store, ViolationFilter } from '@mnsim/store';
+import { FUZZ_SCENARIO_PREFIX, fuzzCampaignPrefix } from '@mnsim/scenarios';
+import type {
+  CampaignRow,
+  SignatureCell,
+  SignatureGroup,
+  Store,
+  ViolationFilter,
+} from '@mnsim/store';
 import { violationRowJson } from '@mnsim/runs';
 import { DEFAULT_PAGE_SIZE, type SignaturesQuery, type ViolationsQuery } from './requests.js';
 import { pagedQuery } from './cursor-guard.js';
@@ -28,6 +35,11 @@ export class ViolationsService {
     return { signatures: await this.store.groupBySignature(await this.filter(q)) };
   }
 
+  /** the fuzz campaigns of the history, newest first */
+  async campaigns(): Promise<{ campaigns: CampaignRow[] }> {
+    return { campaigns: await this.store.listCampaigns(FUZZ_SCENARIO_PREFIX) };
+  }
+
   /** per signature, kernel and arch: where each signature occurs */
   async matrix(q: SignaturesQuery): Promise<{ cells: SignatureCell[] }> {
     return { cells: await this.store.signatureMatrix(await this.filter(q)) };
@@ -42,6 +54,7 @@ export class ViolationsService {
       scenario: q.scenario,
       comm: q.comm,
       signature: q.signature,
+      scenarioPrefix: q.campaign === undefined ? undefined : fuzzCampaignPrefix(q.campaign),
       since: q.since,
       // a prefix, like everywhere a run id is taken: unknown → 404, ambiguous → 400
       run: q.run === undefined ? undefined : await this.store.resolveRunId(q.run),

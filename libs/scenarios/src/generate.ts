@@ -21,6 +21,16 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
+/**
+ * A campaign's scenarios are named `fuzz-<seed>-<index>`: the history finds a campaign's runs
+ * by the prefix of their scenario.
+ */
+export const FUZZ_SCENARIO_PREFIX = 'fuzz-';
+
+export function fuzzCampaignPrefix(seed: number): string {
+  return `${FUZZ_SCENARIO_PREFIX}${seed}-`;
+}
+
 export interface GenerateOptions {
   /** steps after the initial fault-ins (default: 4..24 at random) */
   steps?: number;
@@ -198,7 +208,7 @@ export function generateScenario(
   }
 
   const doc = {
-    name: `fuzz-${seed}-${index}`,
+    name: `${fuzzCampaignPrefix(seed)}${index}`,
     description: `generated: campaign seed ${seed}, scenario ${index}`,
     kernel,
     seed: nextInt(st, 2 ** 31),

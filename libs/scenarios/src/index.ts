@@ -6,4 +6,10 @@ export { parseScenario, scenarioFromData } from './parse.js';
 export { loadScenarioFile, resolveScenario, listBuiltinScenarios } from './files.js';
 export { parseSize, parseAddress, formatSize, formatAddress, UnitError } from './units.js';
 export { LIMITS, HZ_VALUES, PAGE_SIZES, ipaBitsRange } from './limits.js';
-export { generateScenario, type GenerateOptions, type GeneratedScenario } from './generate.js';
+export {
+  FUZZ_SCENARIO_PREFIX,
+  fuzzCampaignPrefix,
+  generateScenario,
+  type GenerateOptions,
+  type GeneratedScenario,
+} from './generate.js';

@@ -17,6 +17,7 @@ export type {
   RunRow,
   RunSummaryRow,
   RunCounts,
+  CampaignRow,
   SignatureCell,
   SignatureGroup,
   StaleRunsOptions,

@@ -619,6 +619,71 @@ describe.each(TEST_DIALECTS)('store on $dialect', ({ dialect, setup }) => {
       ]);
     });
 
+    it('fuzz campaigns: their runs grouped by seed, and their findings by scenario prefix', async () => {
+      const campaign = (seed: number, index: number, kernel: string, comms: string[]) =>
+        writeRun(
+          store,
+          { runId: `c${seed}-${index}`, scenario: `fuzz-${seed}-${index}`, kernel, arch: 'arm64' },
+          {
+            events: comms.length + 1,
+            violations: comms.map((comm, i) => ({ seq: i + 1, comm })),
+          },
+        );
+      await campaign(7, 0, '5.8', ['oom_reaper', 'oom_reaper']);
+      await campaign(7, 1, '5.8+fix', []);
+      await campaign(71, 0, '5.8', ['oom_reaper']);
+      // a scenario that only looks like one (no seed), and a plain one
+      await writeRun(
+        store,
+        { runId: 'odd', scenario: 'fuzz-x-1', kernel: '5.8', arch: 'x86' },
+        { events: 1 },
+      );
+      await writeRun(
+        store,
+        { runId: 'plain', scenario: 'fuzzy', kernel: '5.8', arch: 'x86' },
+        { events: 1 },
+      );
+      for (const [runId, violations] of [
+        ['c7-0', 2],
+        ['c7-1', 0],
+        ['c71-0', 1],
+      ] as const) {
+        await store.finishRun(runId, {
+          status: 'completed',
+          events: 3,
+          logHash: 'sha256:x',
+          violations,
+        });
+      }
+      const campaigns = await store.listCampaigns('fuzz-');
+      expect(
+        campaigns.map((c) => [c.seed, c.runs, c.completed, c.failed, c.running, c.violations]),
+      ).toEqual(
+        expect.arrayContaining([
+          [7, 2, 2, 0, 0, 2],
+          [71, 1, 1, 0, 0, 1],
+        ]),
+      );
+      expect(campaigns).toHaveLength(2);
+      // fuzz-7- is not fuzz-71-
+      const ids = async (prefix: string) =>
+        (await store.listRuns({ scenarioPrefix: prefix, limit: 10 })).rows
+          .map((r) => r.runId)
+          .sort();
+      expect(await ids('fuzz-7-')).toEqual(['c7-0', 'c7-1']);
+      expect(await ids('fuzz-71-')).toEqual(['c71-0']);
+      // the same narrowing from the rollup (labels only) and from the violations (a comm too)
+      expect(await store.signatureMatrix({ scenarioPrefix: 'fuzz-7-' })).toEqual([
+        { signature: violation(1).signature, kernel: '5.8', arch: 'arm64', count: 2, runs: 1 },
+      ]);
+      expect(
+        (await store.groupBySignature({ scenarioPrefix: 'fuzz-7-', comm: 'oom_reaper' }))[0],
+      ).toMatchObject({ count: 2, runs: 1 });
+      expect((await store.queryViolations({ scenarioPrefix: 'fuzz_', limit: 10 })).rows).toEqual(
+        [],
+      );
+    });
+
     it('each filter narrows the result', async () => {
       await seed();
       const keys = async (filter: Parameters<Store['groupBySignature']>[0]) =>

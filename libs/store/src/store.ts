@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { DataSource, QueryResult, SelectQueryBuilder } from 'typeorm';
+import type { DataSource, ObjectLiteral, QueryResult, SelectQueryBuilder } from 'typeorm';
 import { signatureKind } from '@mnsim/kernel';
 import { LRUCache } from 'lru-cache';
 import {
@@ -63,6 +63,7 @@ import {
   type RunResult,
   type RunRow,
   type RunSummaryRow,
+  type CampaignRow,
   type SignatureCell,
   type SignatureGroup,
   type StaleRunsOptions,
@@ -353,6 +354,7 @@ class TypeOrmStore implements Store, SinkHost {
       const value = filter[key];
       if (value !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: value });
     }
+    scenarioPrefixWhere(qb, 'r', filter.scenarioPrefix);
     if (filter.signature !== undefined) {
       // signature_runs (kept by the rollup's trigger) has every (signature, run) seen, by signature
       const { runs } = qualifiedNames(this.schema);
@@ -701,6 +703,42 @@ class TypeOrmStore implements Store, SinkHost {
     }));
   }
 
+  async listCampaigns(prefix: string): Promise<CampaignRow[]> {
+    // the seed: what comes between the prefix and the next dash
+    const rest = `substr("r"."scenario", ${prefix.length + 1})`;
+    const seed =
+      this.dialect === 'postgres'
+        ? `split_part(${rest}, '-', 1)`
+        : `substr(${rest}, 1, instr(${rest}, '-') - 1)`;
+    const qb = this.dataSource
+      .getRepository(this.entities.runs)
+      .createQueryBuilder('r')
+      .select(seed, 'seed')
+      .addSelect('COUNT(*)', 'runs')
+      .addSelect(`SUM(CASE WHEN "r"."status" = 'completed' THEN 1 ELSE 0 END)`, 'completed')
+      .addSelect(`SUM(CASE WHEN "r"."status" = 'failed' THEN 1 ELSE 0 END)`, 'failed')
+      .addSelect(`SUM(CASE WHEN "r"."status" = 'running' THEN 1 ELSE 0 END)`, 'running')
+      .addSelect('SUM("r"."violations")', 'violations')
+      .addSelect('MIN("r"."created_at")', 'firstRun')
+      .addSelect('MAX("r"."created_at")', 'lastRun')
+      .groupBy(seed)
+      .orderBy('MAX("r"."created_at")', 'DESC');
+    scenarioPrefixWhere(qb, 'r', prefix);
+    const rows = await this.exclusive(() => qb.getRawMany<Record<string, unknown>>());
+    return rows
+      .filter((r) => /^\d+$/.test(String(r.seed)))
+      .map((r) => ({
+        seed: Number(r.seed),
+        runs: intFromDb(r.runs),
+        completed: intFromDb(r.completed),
+        failed: intFromDb(r.failed),
+        running: intFromDb(r.running),
+        violations: intFromDb(r.violations),
+        firstRun: isoFromDb(r.firstRun),
+        lastRun: isoFromDb(r.lastRun),
+      }));
+  }
+
   async signatureMatrix(filter: ViolationFilter): Promise<SignatureCell[]> {
     const fromRollup = labelsOnly(filter);
     const a = fromRollup ? 'r' : 'v';
@@ -821,6 +859,7 @@ class TypeOrmStore implements Store, SinkHost {
       const value = filter[key];
       if (value !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: value });
     }
+    scenarioPrefixWhere(qb, 'r', filter.scenarioPrefix);
     return qb;
   }
 
@@ -843,6 +882,7 @@ class TypeOrmStore implements Store, SinkHost {
     if (filter.since !== undefined) {
       qb.andWhere('v.recordedAt >= :since', { since: wallClock(filter.since) });
     }
+    scenarioPrefixWhere(qb, 'v', filter.scenarioPrefix);
     return qb;
   }
 }
@@ -861,6 +901,17 @@ function labelsOnly(filter: ViolationFilter): boolean {
     filter.origin === undefined &&
     filter.signature === undefined
   );
+}
+
+/** `alias.scenario LIKE '<prefix>%'`, the prefix's own % and _ escaped (both dialects: ESCAPE). */
+function scenarioPrefixWhere(
+  qb: SelectQueryBuilder<ObjectLiteral>,
+  alias: string,
+  prefix: string | undefined,
+): void {
+  if (prefix === undefined) return;
+  const pattern = prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+  qb.andWhere(`${alias}.scenario LIKE :scenarioPrefix ESCAPE '\\'`, { scenarioPrefix: pattern });
 }
 
 function page<T>(rows: T[], limit: number, key: (row: T) => (string | number)[]): Page<T> {

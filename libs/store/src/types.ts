@@ -118,6 +118,8 @@ export interface StaleRunsOptions {
 
 export interface RunFilter {
   origin?: Origin;
+  /** only the runs whose scenario's name starts with this (a fuzz campaign's `fuzz-<seed>-`) */
+  scenarioPrefix?: string;
   /** only the runs with at least one finding of this exact signature */
   signature?: string;
   scenario?: string;
@@ -179,6 +181,8 @@ export interface ViolationRow extends Violation {
 
 export interface ViolationFilter {
   kind?: FindingKind;
+  /** only the findings of runs whose scenario's name starts with this */
+  scenarioPrefix?: string;
   origin?: Origin;
   arch?: string;
   kernel?: string;
@@ -215,6 +219,20 @@ export interface SignatureGroup {
   firstSeen: string;
   /** ISO 8601 UTC */
   lastSeen: string;
+}
+
+/** A fuzz campaign of the history: the runs of one seed, by their scenarios' names. */
+export interface CampaignRow {
+  seed: number;
+  runs: number;
+  completed: number;
+  failed: number;
+  running: number;
+  /** findings recorded by its runs */
+  violations: number;
+  /** ISO 8601 UTC: when its first and last runs started */
+  firstRun: string;
+  lastRun: string;
 }
 
 /** One cell of the kernel × arch matrix of a signature: where it occurs, and how often. */
@@ -323,6 +341,11 @@ export interface Store {
   queryViolations(query: ViolationQuery): Promise<Page<ViolationRow>>;
   /** most frequent first */
   groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]>;
+  /**
+   * The fuzz campaigns, newest first: runs whose scenario is named `<prefix><seed>-<index>`,
+   * grouped by seed.
+   */
+  listCampaigns(prefix: string): Promise<CampaignRow[]>;
   /** per signature, kernel and arch: the matrix of where each signature occurs */
   signatureMatrix(filter: ViolationFilter): Promise<SignatureCell[]>;
   /**
