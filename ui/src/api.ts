@@ -76,6 +76,17 @@ export interface SignatureCell {
   runs: number;
 }
 
+export interface Campaign {
+  seed: number;
+  runs: number;
+  completed: number;
+  failed: number;
+  running: number;
+  violations: number;
+  firstRun: string;
+  lastRun: string;
+}
+
 export interface RunEvent {
   seq: number;
   id: string;
@@ -155,6 +166,7 @@ export const api = {
   violations: (q: Query) =>
     call<{ violations: ViolationRow[]; nextCursor: string | null }>(url('/violations', q)),
   signatures: (q: Query) => call<{ signatures: SignatureGroup[] }>(url('/signatures', q)),
+  campaigns: () => call<{ campaigns: Campaign[] }>('/campaigns'),
   signatureMatrix: (q: Query) => call<{ cells: SignatureCell[] }>(url('/signatures/matrix', q)),
   replay: (runId: string, body: { kernel?: string; arch?: string }) =>
     call<ReplayReport>(`/runs/${encodeURIComponent(runId)}/replay`, {

@@ -9,7 +9,7 @@ import { SignaturesPage } from './pages/Signatures';
 import { SignaturePage } from './pages/Signature';
 import { RunsPage } from './pages/Runs';
 import { RunPage } from './pages/Run';
-import { CampaignsPage } from './pages/Campaigns';
+import { CampaignPage, CampaignsPage } from './pages/Campaigns';
 import { NotFound } from './pages/NotFound';
 import './styles.css';
 
@@ -24,6 +24,7 @@ function App() {
           <Route path="/ui/runs" component={RunsPage} />
           <Route path="/ui/runs/:runId" component={RunPage} />
           <Route path="/ui/campaigns" component={CampaignsPage} />
+          <Route path="/ui/campaigns/:seed" component={CampaignPage} />
           <Route default component={NotFound} />
         </Router>
       </Layout>

@@ -80,7 +80,7 @@ const escapeHtml = (s: string): string =>
 function signInPage(next: string, failed: boolean): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>mnsim: sign in</title>
+<title>mnsim: sign in</title><link rel="icon" href="data:,">
 <style>body{font:15px system-ui,sans-serif;background:#f6f7f9;color:#1d2330;display:grid;place-items:center;height:100vh;margin:0}
 form{background:#fff;border:1px solid #d9dde5;border-radius:8px;padding:24px 28px;min-width:320px}
 h1{font-size:18px;margin:0 0 12px}label{display:block;margin:12px 0 4px}input{width:100%;box-sizing:border-box;padding:7px;font:inherit}
