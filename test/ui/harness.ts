@@ -76,6 +76,9 @@ const RECORDED: Record<keyof RecordedRuns, string[]> = {
   guestLivelock: ['guest-livelock-arm64'],
 };
 
+/** The fuzz campaign recorded beside the runs. */
+export const CAMPAIGN = { seed: 11, runs: 4 };
+
 export interface UiServer {
   /** http://127.0.0.1:<port> */
   url: string;
@@ -132,6 +135,11 @@ async function recordRuns(
       runs[key] = run.runId;
       for (const v of run.violations) signatures.add(v.signature);
     }
+    // and a small fuzz campaign, for the campaigns' pages
+    const fuzz = await captureOutput(() =>
+      main(['fuzz', '--runs', String(CAMPAIGN.runs), '--seed', String(CAMPAIGN.seed), '--json']),
+    );
+    if (fuzz.code !== 0) throw new Error(`mnsim fuzz: exit ${fuzz.code}: ${fuzz.err}`);
     return { runs: runs as RecordedRuns, signatures: [...signatures].sort() };
   } finally {
     for (const [name, value] of saved) {
