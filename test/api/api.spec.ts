@@ -417,6 +417,43 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
     });
   });
 
+  describe('GET /runs/:id/kernel-log', () => {
+    it('is the kernel log `mnsim run` prints, each line with the seq of the event that printed it', async () => {
+      const { runId, violations, events } = runs.arm64;
+      const res = await http.get(`/runs/${runId.slice(0, 8)}/kernel-log`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.runId).toBe(runId);
+      expect(res.body.hz).toBe(250);
+      const lines: { seq: number; jiffies: number; level: number; text: string; line: string }[] =
+        res.body.lines;
+      // in log order, each printed by an event of the run
+      const seqs = lines.map((l) => l.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(seqs.every((s) => s >= 0 && s < events)).toBe(true);
+      for (const l of lines) {
+        expect(l.line).toBe(`[${(l.jiffies / 250).toFixed(6).padStart(12)}] ${l.text}`);
+      }
+      // the first violation's splat, printed by its violation event; the second was rate-limited
+      const [printed, limited] = violations;
+      const splat = lines.filter((l) => l.seq === printed.seq);
+      expect(splat.map((l) => l.text)).toEqual(printed.text.split('\n'));
+      expect(splat.every((l) => l.level === 3 && l.jiffies === 10)).toBe(true);
+      expect(lines.filter((l) => l.seq === limited.seq)).toEqual([]);
+      // what the components printed: the OOM report before the splat, the reap after it
+      expect(
+        lines.findIndex((l) => l.text.startsWith('Out of memory: Killed process 1200')),
+      ).toBeLessThan(lines.indexOf(splat[0]));
+      expect(lines.at(-1)?.text).toMatch(/^oom_reaper: reaped process 1200 \(qemu-system-aar\)/);
+    });
+
+    it('has no splat for a run without violations; 404 for an unknown run', async () => {
+      const res = await http.get(`/runs/${runs['x86-builtin'].runId}/kernel-log`);
+      expect(res.status).toBe(200);
+      expect(res.body.lines.some((l: { text: string }) => l.text.startsWith('BUG:'))).toBe(false);
+      expectError(await http.get('/runs/nope/kernel-log'), 404, "no run matches 'nope'");
+    });
+  });
+
   describe('GET /violations', () => {
     const all = (): { runId: string; seq: number }[] =>
       Object.values(runs).flatMap((r) =>
@@ -601,6 +638,49 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect(flags.body.violations).toHaveLength(2);
     });
 
+    it("with events: true, the re-executed run's events as GET /runs/:id/events gives them", async () => {
+      const { runId } = runs.arm64;
+      const plain = await http.post(`/runs/${runId}/replay`).send({ kernel: '5.8+fix' });
+      expect(plain.body).not.toHaveProperty('events');
+      expect(plain.body).not.toHaveProperty('eventsTruncated');
+
+      // verify mode: the same log, event for event
+      const same = await http.post(`/runs/${runId}/replay`).send({ events: true });
+      expect(same.status, JSON.stringify(same.body)).toBe(200);
+      expect(same.body.eventsTruncated).toBe(false);
+      const recorded = await http.get(`/runs/${runId}/events?limit=1000`);
+      expect(same.body.events).toEqual(
+        recorded.body.events.map(({ recordedAt: _, ...e }: { recordedAt: string }) => e),
+      );
+
+      // counterfactual: the other variant's run, its findings gone, the rest of the report as without
+      const fix = await http
+        .post(`/runs/${runId}/replay`)
+        .send({ kernel: '5.8+fix', events: true });
+      expect(fix.status, JSON.stringify(fix.body)).toBe(200);
+      const { events: replayed, eventsTruncated, ...report } = fix.body;
+      expect(report).toEqual(plain.body);
+      expect(eventsTruncated).toBe(false);
+      // the same OOM run on 5.8+fix as the one recorded on it
+      const fixRun = await http.get(`/runs/${runs['arm64-fix'].runId}/events?limit=1000`);
+      expect(replayed).toEqual(
+        fixRun.body.events.map(({ recordedAt: _, ...e }: { recordedAt: string }) => e),
+      );
+      expect(replayed[0]).toMatchObject({ type: 'run.start', payload: { kernel: '5.8+fix' } });
+      expect(replayed.filter((e: EventAnswer) => e.type === 'violation')).toEqual([]);
+
+      // on another arch
+      const x86 = await http.post(`/runs/${runId}/replay`).send({ arch: 'x86', events: true });
+      expect(x86.status, JSON.stringify(x86.body)).toBe(200);
+      expect(x86.body.events[0].payload.arch).toBe('x86');
+
+      expectError(
+        await http.post(`/runs/${runId}/replay`).send({ events: 'yes' }),
+        400,
+        /^body\.events: must be true or false/,
+      );
+    });
+
     it('404 for no run, 400 for a bad body, 409 for a run that has not completed', async () => {
       expectError(await http.post('/runs/nope/replay').send({}), 404, "no run matches 'nope'");
       expectError(
@@ -724,6 +804,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         '/runs',
         '/runs/{id}',
         '/runs/{id}/events',
+        '/runs/{id}/kernel-log',
         '/runs/{id}/replay',
         '/signatures',
         '/signatures/matrix',

@@ -20,6 +20,7 @@ export {
   CHUNK_LINES,
   diffViolations,
   replayLog,
+  scenarioOnArch,
   type Divergence,
   type ReplayOptions,
   type ReplayOutcome,

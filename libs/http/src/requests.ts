@@ -212,6 +212,12 @@ export const replayBody = z
     arch: arch
       .optional()
       .describe('replay on this architecture, where the scenario allows (counterfactual mode)'),
+    events: z
+      .boolean({ error: 'must be true or false' })
+      .optional()
+      .describe(
+        "also answer the re-executed run's events (its first ones, bounded), to draw its timeline",
+      ),
   })
   .optional();
 export type ReplayBody = z.output<typeof replayBody>;

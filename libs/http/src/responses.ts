@@ -191,8 +191,41 @@ export const replayResponse = z
       added: z.array(violationResponse),
       removed: z.array(violationResponse),
     }),
+    events: z
+      .array(canonicalEvent)
+      .optional()
+      .describe("with events: true, the re-executed run's events in seq order, its first ones"),
+    eventsTruncated: z
+      .boolean()
+      .optional()
+      .describe(
+        'with events: true, whether the re-executed run had more events than `events` holds',
+      ),
   })
-  .meta({ id: 'ReplayReport', description: 'as `mnsim replay --json` prints it' });
+  .meta({
+    id: 'ReplayReport',
+    description: 'as `mnsim replay --json` prints it (events and eventsTruncated only when asked)',
+  });
+
+export const kernelLogResponse = z
+  .object({
+    runId: z.string(),
+    hz: z.int().describe("the run's HZ, which the timestamps are derived from"),
+    lines: z.array(
+      z
+        .object({
+          seq: z
+            .int()
+            .describe("the event that printed it: for a splat's lines, its violation event"),
+          jiffies: z.int(),
+          level: z.int().describe('printk level: 3 KERN_ERR, 4 KERN_WARNING, 6 KERN_INFO…'),
+          text: z.string().describe('what was printed'),
+          line: z.string().describe('as dmesg shows it: timestamped, non-printable bytes escaped'),
+        })
+        .meta({ id: 'KernelLogLine' }),
+    ),
+  })
+  .meta({ id: 'KernelLog', description: "a run's kernel log, as `mnsim run` prints it" });
 
 const healthIndicator = {
   status: z.enum(['up', 'down']),

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrors } from './api-docs.js';
 import { ReplayService } from './replay.service.js';
+import { MAX_REPLAY_EVENTS } from './simulation-tasks.js';
 import {
   createRunBody,
   type CreateRunBody,
@@ -21,6 +22,7 @@ import {
 } from './requests.js';
 import {
   eventsPageResponse,
+  kernelLogResponse,
   replayResponse,
   runJsonResponse,
   runResponse,
@@ -77,11 +79,25 @@ export class RunsController {
     return this.runs.events(id, query);
   }
 
+  @Get(':id/kernel-log')
+  @ApiOperation({
+    summary: "The run's kernel log, as dmesg shows it",
+    description:
+      'Rebuilt from the events as `mnsim run` prints it: what the components printed and the splat of every violation the rate limit let print, in log order, each line with the seq of the event that printed it (a violation for a splat).',
+  })
+  @ApiOkResponse({ standardSchema: kernelLogResponse })
+  @ApiErrors(400, 404)
+  kernelLog(@Param('id', { schema: runIdParam }) id: string) {
+    return this.runs.kernelLog(id);
+  }
+
   @Post(':id/replay')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Replay a recorded run (verify), or against another kernel variant',
-    description: 'Answers as `mnsim replay --json`.',
+    description:
+      'Answers as `mnsim replay --json`. With `"events": true`, the answer also holds the re-executed run\'s events as GET /runs/:id/events gives a recorded run\'s, without recordedAt ' +
+      `(\`events\`, at most the first ${MAX_REPLAY_EVENTS}), and whether it had more (\`eventsTruncated\`).`,
   })
   @ApiOkResponse({ standardSchema: replayResponse })
   @ApiErrors(400, 404, 409, 413, 500)

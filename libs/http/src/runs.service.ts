@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { formatKernelLog, kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
 import { fuzzCampaignPrefix } from '@mnsim/scenarios';
+import type { RunStartPayload } from '@mnsim/events';
 import {
   MAX_PAGE_SIZE,
   RunNotFoundError,
@@ -16,6 +18,9 @@ import {
 import { pagedQuery } from './cursor-guard.js';
 import { SimulationPool } from './simulation-pool.js';
 import { InjectStore } from './store.provider.js';
+
+/** the scenarios' default HZ, for a run with no run.start (an observed run): it has no line to stamp */
+const DEFAULT_HZ = 250;
 
 @Injectable()
 export class RunsService {
@@ -68,6 +73,33 @@ export class RunsService {
         recordedAt: e.recordedAt,
       })),
       nextAfterSeq: rows.length > limit ? page[page.length - 1].seq : null,
+    };
+  }
+
+  /**
+   * The run's kernel log, what dmesg shows, rebuilt from its events as `mnsim run` prints it (the
+   * engine's kernel-log): each line with the seq of the event that printed it, so a splat's lines
+   * name their violation.
+   */
+  async kernelLog(idOrPrefix: string) {
+    const runId = await this.store.resolveRunId(idOrPrefix);
+    const lines: KernelLogLine[] = [];
+    let hz = DEFAULT_HZ;
+    for await (const e of this.store.iterateEvents(runId, MAX_PAGE_SIZE)) {
+      if (e.type === 'run.start') hz = (e.payload as unknown as RunStartPayload).scenario.hz;
+      kernelLogFromEvent(e, lines);
+    }
+    const shown = formatKernelLog(lines, hz);
+    return {
+      runId,
+      hz,
+      lines: lines.map((l, i) => ({
+        seq: l.seq,
+        jiffies: l.jiffies,
+        level: l.level,
+        text: l.text,
+        line: shown[i],
+      })),
     };
   }
 

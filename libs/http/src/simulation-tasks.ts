@@ -3,8 +3,9 @@
  * a store: the simulation workers run them off the request thread (simulation-worker.ts), and
  * their answers are the bodies the API sends.
  */
-import { RecordedRun, replayLog } from '@mnsim/engine';
-import type { RunLimits } from '@mnsim/events';
+import { RecordedRun, type RunStart, replayLog, scenarioOnArch, simulate } from '@mnsim/engine';
+import { type CanonicalEvent, LogExpander, type RunLimits } from '@mnsim/events';
+import type { Arch, KernelVariant } from '@mnsim/kernel';
 import type { Store } from '@mnsim/store';
 import { runJson, violationJson } from '@mnsim/runs';
 import { runEmbedded } from '@mnsim/runs';
@@ -49,7 +50,44 @@ export async function replayRun(
       added: report.violationsDiff.added.map(violationJson),
       removed: report.violationsDiff.removed.map(violationJson),
     },
+    ...(body?.events ? replayedEvents(run.start, body.kernel, body.arch, limits) : {}),
   };
+}
+
+/** How many of a re-executed run's events a replay answers with `events: true`. */
+export const MAX_REPLAY_EVENTS = 20_000;
+
+/**
+ * The events of the re-execution a replay compared, for the dashboard to draw beside the recorded
+ * run: the same scenario, seed, variant and arch simulated once more (deterministic, so the same
+ * log), its lines expanded as the store expands a recorded run's. The replay's report does not
+ * keep them: its comparison streams the log. Past MAX_REPLAY_EVENTS the rest are dropped.
+ */
+function replayedEvents(
+  start: RunStart,
+  kernel: KernelVariant | undefined,
+  arch: Arch | undefined,
+  limits: Readonly<RunLimits>,
+): { events: CanonicalEvent[]; eventsTruncated: boolean } {
+  const onArch = arch ?? start.arch;
+  const scenario = onArch === start.arch ? start.scenario : scenarioOnArch(start, onArch);
+  const expander = new LogExpander({ verify: false });
+  const events: CanonicalEvent[] = [];
+  let eventsTruncated = false;
+  simulate(scenario, {
+    kernel: kernel ?? start.kernel,
+    seed: start.seed,
+    limits,
+    keepKernelLog: false,
+    onLine: (line) => {
+      if (eventsTruncated) return;
+      const e = expander.line(line);
+      if (e === null) return;
+      if (events.length < MAX_REPLAY_EVENTS) events.push(e);
+      else eventsTruncated = true;
+    },
+  });
+  return { events, eventsTruncated };
 }
 
 /** A task's answer: the response's body, or its error already classified. */
