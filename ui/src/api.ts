@@ -103,8 +103,22 @@ export interface ReplayReport {
   matches: boolean;
   logHash: string;
   expectedLogHash: string;
+  firstDivergence: { seq: number } | null;
   violations: Violation[];
   violationsDiff: { added: Violation[]; removed: Violation[] };
+  /** with `events: true`: the re-executed run's events (its first ones) */
+  events?: Omit<RunEvent, 'recordedAt'>[];
+  eventsTruncated?: boolean;
+}
+
+/** A line of a run's kernel log, with the seq of the event that printed it. */
+export interface KernelLogLine {
+  seq: number;
+  jiffies: number;
+  level: number;
+  text: string;
+  /** as dmesg shows it: timestamped, escaped */
+  line: string;
 }
 
 /** Filters of the history, as `mnsim violations` takes them. */
@@ -168,7 +182,11 @@ export const api = {
   signatures: (q: Query) => call<{ signatures: SignatureGroup[] }>(url('/signatures', q)),
   campaigns: () => call<{ campaigns: Campaign[] }>('/campaigns'),
   signatureMatrix: (q: Query) => call<{ cells: SignatureCell[] }>(url('/signatures/matrix', q)),
-  replay: (runId: string, body: { kernel?: string; arch?: string }) =>
+  kernelLog: (runId: string) =>
+    call<{ runId: string; hz: number; lines: KernelLogLine[] }>(
+      `/runs/${encodeURIComponent(runId)}/kernel-log`,
+    ),
+  replay: (runId: string, body: { kernel?: string; arch?: string; events?: boolean }) =>
     call<ReplayReport>(`/runs/${encodeURIComponent(runId)}/replay`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
