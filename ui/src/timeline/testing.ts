@@ -4,6 +4,25 @@
  * `replay` under it once a counterfactual has been replayed), `window.__mnsimTimeline` for the
  * run's. Positions are css px from the canvas' top-left corner, so that a test can click there
  * (`locator('[data-testid="timeline"] canvas').click({ position })`).
+ *
+ * The page's other hooks, as attributes:
+ * - `[data-testid=timeline]` (the replay's: `timeline-replay`): the canvas' box, with
+ *   `data-events`, `data-findings`, `data-selected` (a seq) and `data-ready="true"` once drawn;
+ *   the toolbar's buttons `zoom-in`, `zoom-out`, `zoom-fit`, `pan-left`, `pan-right`,
+ *   `previous-finding`, `next-finding`;
+ * - `[data-testid=context-panel]` (`data-seq`), its values by `[data-field=…]`: type, seq,
+ *   jiffies, fn, from, to, args, ret, signature, kind, site, reported, task, comm, pid,
+ *   preemptCount, nonBlock, irqsDisabled, locks and stack (with `data-count`);
+ * - `[data-testid=kernel-log]`: an entry per event that printed, `[data-seq]`, a splat's with
+ *   `data-splat="true"`; a click selects the event;
+ * - `[data-testid=counterfactual]` (`data-state`: idle, loading, error, ready), its selects
+ *   `counterfactual-kernel` and `counterfactual-arch`, `[data-testid=removed]` and
+ *   `[data-testid=added]` with `data-count` and a `[data-seq]` per finding, and
+ *   `[data-testid=counterfactual-summary]` with `[data-field=matches]` (`data-matches`) and
+ *   `[data-field=logHash]`; `?against=<variant>&arch=<arch>` in the URL replays at once;
+ * - performance entries: the mark `mnsim:timeline:events` (the events are in), the measure
+ *   `mnsim:timeline:model` (the geometry built) and the mark `mnsim:timeline:<name>:drawn`
+ *   (its first frame drawn).
  */
 import type { FindingKind } from './model';
 
