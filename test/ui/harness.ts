@@ -103,8 +103,8 @@ export interface UiHarness {
   serve(token: string | null): Promise<UiServer>;
   /** a page in a fresh context (no cookies) whose base URL is `server`'s (default: the first) */
   newPage(server?: UiServer): Promise<WatchedPage>;
-  /** the whole page as test-output/screenshots/<name>.png; returns its path */
-  screenshot(page: Page, name: string): Promise<string>;
+  /** the page (whole, or the window with fullPage false) as test-output/screenshots/<name>.png */
+  screenshot(page: Page, name: string, opts?: { fullPage?: boolean }): Promise<string>;
 }
 
 /** The environment the CLI reads its store from, saved around the recording. */
@@ -207,12 +207,16 @@ export function useUi(opts: { token?: string | null } = {}): UiHarness {
     return { page, context, errors };
   }
 
-  async function screenshot(page: Page, name: string): Promise<string> {
+  async function screenshot(
+    page: Page,
+    name: string,
+    opts: { fullPage?: boolean } = {},
+  ): Promise<string> {
     if (!/^[\w.-]+$/.test(name))
       throw new Error(`screenshot name "${name}": letters, digits, . _ -`);
     mkdirSync(SCREENSHOTS, { recursive: true });
     const path = join(SCREENSHOTS, `${name}.png`);
-    await page.screenshot({ path, fullPage: true });
+    await page.screenshot({ path, fullPage: opts.fullPage ?? true });
     return path;
   }
 

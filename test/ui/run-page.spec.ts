@@ -1,0 +1,129 @@
+/**
+ * A run's page in a real browser: the oom-reap-arm64 run on 5.8, its timeline, the execution
+ * context at its splat, its kernel log, and the fix's counterfactual. The timeline is a canvas:
+ * the tests read where it drew each finding through the page's test handle
+ * (ui/src/timeline/testing.ts) and click there, as a user would.
+ */
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { describeBrowser, useUi } from './harness.js';
+
+interface Mark {
+  seq: number;
+  kind: string;
+  x: number;
+  y: number;
+  visible: boolean;
+}
+
+/** The violations of the run, as the API has them: the events they were recorded at. */
+async function violationSeqs(page: Page, runId: string): Promise<number[]> {
+  return page.evaluate(async (id) => {
+    const res = await fetch(`/violations?limit=1000&run=${encodeURIComponent(id)}`);
+    const body = (await res.json()) as { violations: { seq: number }[] };
+    return body.violations.map((v) => v.seq).sort((a, b) => a - b);
+  }, runId);
+}
+
+/** The run's timeline is drawn (its events loaded and a first frame on the canvas). */
+async function timelineDrawn(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      (globalThis as { __mnsimTimeline?: { stats(): { frames: number } } }).__mnsimTimeline?.stats()
+        .frames ?? 0,
+  );
+}
+
+function marks(page: Page): Promise<Mark[]> {
+  return page.evaluate(() =>
+    (globalThis as unknown as { __mnsimTimeline: { marks(): Mark[] } }).__mnsimTimeline.marks(),
+  );
+}
+
+const field = (page: Page, name: string) =>
+  page.locator(`[data-testid="context-panel"] [data-field="${name}"]`).first().innerText();
+
+describeBrowser("a run's page", () => {
+  const ui = useUi();
+
+  it('marks each violation of oom-reap-arm64 at its event, and the splat shows its context', async () => {
+    const { page, errors } = await ui.newPage();
+    await page.goto(`/ui/runs/${ui.runs.oomReap}`);
+    await timelineDrawn(page);
+    const seqs = await violationSeqs(page, ui.runs.oomReap);
+    expect(seqs).toHaveLength(2);
+    const drawn = await marks(page);
+    expect(drawn.map((m) => m.seq).sort((a, b) => a - b)).toEqual(seqs);
+    expect(drawn.every((m) => m.kind === 'atomic-sleep' && m.visible)).toBe(true);
+
+    // a click on the first mark: the context panel is the splat's
+    const first = drawn.find((m) => m.seq === seqs[0]);
+    await page
+      .locator('[data-testid="timeline"] canvas')
+      .first()
+      .click({
+        position: { x: first?.x ?? 0, y: first?.y ?? 0 },
+      });
+    await page.locator(`[data-testid="context-panel"][data-seq="${seqs[0]}"]`).waitFor();
+    expect(await field(page, 'type')).toBe('violation');
+    expect(await field(page, 'preemptCount')).toBe('1');
+    expect(await field(page, 'nonBlock')).toBe('1');
+    expect(await field(page, 'comm')).toBe('oom_reaper');
+    expect(page.url()).toContain(`seq=${seqs[0]}`);
+    await ui.screenshot(page, 'run-splat-selected');
+    // the window alone: the picture in the README (docs/dashboard-run.png is a copy of it)
+    await ui.screenshot(page, 'run-timeline', { fullPage: false });
+
+    // the kernel log's splat (the one the once-per-HZ limit let print) names its violation:
+    // a click there selects it
+    const splat = page.locator('[data-testid="kernel-log"] [data-splat="true"]').first();
+    const printed = Number(await splat.getAttribute('data-seq'));
+    expect(seqs).toContain(printed);
+    await splat.click();
+    await page.locator(`[data-testid="context-panel"][data-seq="${printed}"]`).waitFor();
+    expect(await field(page, 'nonBlock')).toBe('1');
+    expect(errors).toEqual([]);
+  });
+
+  it('opens at the event of ?seq=, and replayed on 5.8+fix the two BUGs are removed, none added', async () => {
+    const { page, errors } = await ui.newPage();
+    const seqs = await (async () => {
+      await page.goto(`/ui/runs/${ui.runs.oomReap}`);
+      return violationSeqs(page, ui.runs.oomReap);
+    })();
+    await page.goto(`/ui/runs/${ui.runs.oomReap}?seq=${seqs[1]}`);
+    await timelineDrawn(page);
+    await page.locator(`[data-testid="context-panel"][data-seq="${seqs[1]}"]`).waitFor();
+
+    await page.locator('[data-testid="counterfactual-kernel"]').selectOption('5.8+fix');
+    await page.getByRole('button', { name: 'Replay' }).click();
+    const removed = page.locator('[data-testid="removed"]');
+    await removed.waitFor();
+    expect(await removed.getAttribute('data-count')).toBe('2');
+    expect(await page.locator('[data-testid="added"]').getAttribute('data-count')).toBe('0');
+    expect(await removed.locator('pre.splat').first().innerText()).toContain(
+      'BUG: sleeping function called from invalid context at arch/arm64/kvm/mmu.c',
+    );
+    expect(
+      await page
+        .locator('[data-testid="counterfactual-summary"] [data-field="matches"]')
+        .getAttribute('data-matches'),
+    ).toBe('false');
+    // the replay's timeline is drawn under the run's, without a finding
+    await page.waitForFunction(
+      () =>
+        (
+          globalThis as { __mnsimTimelines?: Record<string, { stats(): { frames: number } }> }
+        ).__mnsimTimelines?.replay?.stats().frames ?? 0,
+    );
+    const replayMarks = await page.evaluate(
+      () =>
+        (
+          globalThis as unknown as { __mnsimTimelines: Record<string, { marks(): Mark[] }> }
+        ).__mnsimTimelines.replay.marks().length,
+    );
+    expect(replayMarks).toBe(0);
+    await ui.screenshot(page, 'run-counterfactual');
+    expect(errors).toEqual([]);
+  });
+});
