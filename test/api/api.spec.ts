@@ -848,6 +848,17 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expect((await http.get('/ui/assets/no-such-file.js')).status).toBe(404);
     });
 
+    it('gzips what it answers to a client that takes it, and only then', async () => {
+      const path = `/runs/${runs.arm64.runId}/events?limit=1000`;
+      const gz = await http.get(path).set('Accept-Encoding', 'gzip');
+      expect(gz.status).toBe(200);
+      expect(gz.headers['content-encoding']).toBe('gzip');
+      expect(gz.body.events).toHaveLength(runs.arm64.events);
+      const plain = await http.get(path).set('Accept-Encoding', 'identity');
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.body).toEqual(gz.body);
+    });
+
     it('does not say what it runs on', async () => {
       expect((await http.get('/health')).headers['x-powered-by']).toBeUndefined();
     });

@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Express, Request, Response } from 'express';
 
 export const UI_PREFIX = '/ui';
 export const SESSION_COOKIE = 'mnsim_session';
@@ -165,17 +166,14 @@ const UI_PAGE = `${UI_PREFIX}{/*rest}`;
  */
 export function mountUi(app: NestExpressApplication): void {
   const dir = uiDirectory();
-  const http = app.getHttpAdapter();
-  http.get('/', (_req: IncomingMessage, res: ServerResponse) => {
-    res.statusCode = 302;
-    res.setHeader('Location', `${UI_PREFIX}/`);
-    res.end();
-  });
+  const http: Express = app.getHttpAdapter().getInstance();
+  http.get('/', (_req: Request, res: Response) => res.redirect(302, `${UI_PREFIX}/`));
   if (dir === null) {
-    http.get(UI_PAGE, (_req: IncomingMessage, res: ServerResponse) => {
-      res.statusCode = 503;
-      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-      res.end('the dashboard is not built: run `npm run build` (it builds ui/ into dist/ui)\n');
+    http.get(UI_PAGE, (_req: Request, res: Response) => {
+      res
+        .status(503)
+        .type('text/plain')
+        .send('the dashboard is not built: run `npm run build` (it builds ui/ into dist/ui)\n');
     });
     return;
   }
@@ -186,16 +184,11 @@ export function mountUi(app: NestExpressApplication): void {
     index: false,
   });
   // an asset that is not there is not a page: 404, not the shell
-  http.get(`${UI_PREFIX}/assets{/*rest}`, (_req: IncomingMessage, res: ServerResponse) => {
-    res.statusCode = 404;
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.end('no such asset\n');
+  http.get(`${UI_PREFIX}/assets{/*rest}`, (_req: Request, res: Response) => {
+    res.status(404).type('text/plain').send('no such asset\n');
   });
   const shell = readFileSync(`${dir}index.html`);
-  http.get(UI_PAGE, (_req: IncomingMessage, res: ServerResponse) => {
-    res.statusCode = 200;
-    res.setHeader('Content-Type', 'text/html; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.end(shell);
+  http.get(UI_PAGE, (_req: Request, res: Response) => {
+    res.status(200).type('html').set('Cache-Control', 'no-store').send(shell);
   });
 }
