@@ -36,7 +36,7 @@ describe('bench settings', () => {
     expect([...benchParts(undefined)]).toEqual([...BENCH_PARTS]);
     expect([...benchParts('replay, query')]).toEqual(['replay', 'query']);
     expect(() => benchParts('distributed,replays')).toThrow(
-      '--only takes embedded, distributed, recovery, replay, query, api, triage (comma-separated), got "replays"',
+      '--only takes embedded, distributed, recovery, replay, query, api, triage, ui (comma-separated), got "replays"',
     );
     expect(new BenchArgError('x').exitCode).toBe(2);
   });

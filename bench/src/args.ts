@@ -16,6 +16,7 @@ export const BENCH_PARTS = [
   'query',
   'api',
   'triage',
+  'ui',
 ] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 

@@ -8,7 +8,9 @@
  * recovery: how long the runs of a SIGKILLed worker wait (distributed.recoverySecs); api: the p99
  * of /health and /violations while 4 heavy runs are simulated, and the time to stop the scenario
  * that once took the API down; triage: `mnsim triage` of a 100 MB log with 1,000 splats, its
- * wall time and peak RSS against a tenth of the log.
+ * wall time and peak RSS against a tenth of the log; ui: the dashboard in headless Chromium (a
+ * 10,000-event run's timeline: time to its first frame, frames per second while panning, and
+ * the JavaScript and CSS gzipped).
  * `--only` runs a subset; a part not run is null.
  */
 import { randomUUID } from 'node:crypto';
@@ -34,6 +36,7 @@ import { benchDistributed } from './distributed-bench.js';
 import { benchRecovery } from './recovery-bench.js';
 import { benchApi } from './api-bench.js';
 import { benchTriage } from './triage-bench.js';
+import { benchUi } from './ui-bench.js';
 import { BenchArgError, benchParts, envWholeNumber, wholeNumber } from './args.js';
 
 const { values } = parseArgs({
@@ -52,7 +55,7 @@ function settings() {
   try {
     const env = process.env;
     return {
-      // --only embedded,distributed,recovery,replay,query,api,triage: a subset (the whole set takes a while)
+      // --only embedded,distributed,recovery,replay,query,api,triage,ui: a subset (the whole set takes a while)
       parts: benchParts(values.only),
       runs: wholeNumber('--runs', values.runs, 1, 1_000_000),
       steps: wholeNumber('--steps', values.steps, 1, 100_000),
@@ -198,6 +201,7 @@ async function main(): Promise<void> {
     query: null,
     api: null,
     triage: null,
+    ui: null,
   };
   if (parts.has('embedded')) Object.assign(result, await benchEmbedded());
   const redisUrl = process.env.MNSIM_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -236,6 +240,10 @@ async function main(): Promise<void> {
   if (parts.has('triage')) {
     log('triage: a 100 MB kernel log with 1,000 splats, through the CLI…');
     result.triage = await benchTriage({ log });
+  }
+  if (parts.has('ui')) {
+    log('ui: the dashboard in headless Chromium, a run of 10,000 events…');
+    result.ui = await benchUi(log);
   }
   process.stdout.write(JSON.stringify(result, null, values.json ? undefined : 2) + '\n');
 }

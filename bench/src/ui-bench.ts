@@ -1,0 +1,207 @@
+/**
+ * The dashboard in headless Chromium (Debian's, driven by playwright-core), measured with the
+ * browser's own performance APIs: a run of at least 10,000 events recorded by the CLI, served
+ * by `mnsim serve`, and its page opened.
+ *
+ * - renderMs: from the page's navigation to the first frame of its timeline, the run's events
+ *   read from the API on the way (the timeline's `mnsim:timeline:run:drawn` performance mark);
+ *   eventsMs and modelMs say where that time goes (events read, geometry built).
+ * - panFps: frames the timeline drew per second while the mouse drags it across the run, the
+ *   whole run in view, then zoomed in.
+ * - bundleGzipBytes: the dashboard's JavaScript and CSS, gzipped, as the server sends them.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { simulate } from '@mnsim/engine';
+import { generateScenario } from '@mnsim/scenarios';
+import { chromium } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'apps/cli/src/main.js');
+const UI_ASSETS = join(ROOT, 'ui/assets');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const MIN_EVENTS = 10_000;
+
+export interface UiBenchResult {
+  /** events of the run opened */
+  events: number;
+  renderMs: number;
+  eventsMs: number | null;
+  modelMs: number | null;
+  /** the first frame's own drawing time */
+  firstDrawMs: number;
+  panFps: number;
+  /** the slowest frame drawn while panning */
+  panMaxDrawMs: number;
+  bundleBytes: number;
+  bundleGzipBytes: number;
+}
+
+/** A generated scenario whose run has at least MIN_EVENTS events (the first found, seed 7). */
+function bigScenario(): { yaml: string; events: number } {
+  for (let i = 0; i < 200; i++) {
+    const g = generateScenario(7, i, { steps: 1500, mix: 'invalidations' });
+    const { events } = simulate(g.scenario, { keepKernelLog: false, encode: false });
+    if (events >= MIN_EVENTS) return { yaml: g.yaml, events };
+  }
+  throw new Error(`no generated scenario of ${MIN_EVENTS} events or more`);
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as { port: number };
+  s.close();
+  return port;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`mnsim ${args[0]}: exit ${code}: ${err}`)),
+    );
+  });
+}
+
+/** The built assets' bytes, and gzipped as the browser receives them. */
+function bundleSize(): { bytes: number; gzip: number } {
+  let bytes = 0;
+  let gzip = 0;
+  for (const f of readdirSync(UI_ASSETS)) {
+    if (!/\.(js|css)$/.test(f)) continue;
+    const data = readFileSync(join(UI_ASSETS, f));
+    bytes += data.length;
+    gzip += gzipSync(data, { level: 9 }).length;
+  }
+  return { bytes, gzip };
+}
+
+export async function benchUi(log: (line: string) => void): Promise<UiBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'mnsim-bench-ui-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, MNSIM_SQLITE_PATH: join(dir, 'store.sqlite') };
+  for (const k of ['MNSIM_DATABASE_URL', 'MNSIM_REDIS_URL', 'MNSIM_API_TOKEN']) delete env[k];
+  let server: ReturnType<typeof spawn> | null = null;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const big = bigScenario();
+    const file = join(dir, 'big.yaml');
+    writeFileSync(file, big.yaml);
+    log(`ui: recording a run of ${big.events} events, then opening its page…`);
+    const { runId } = JSON.parse(await cli(['run', file, '--json'], env)) as { runId: string };
+    const port = await freePort();
+    server = spawn(process.execPath, [CLI, 'serve'], {
+      env: { ...env, MNSIM_API_PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    // it says where it listens on its standard error, with its other notices
+    let said = '';
+    server.stderr?.setEncoding('utf8').on('data', (d: string) => (said += d));
+    for (let i = 0; i < 200 && !said.includes('listening'); i++) await sleep(50);
+    if (!said.includes('listening')) throw new Error('mnsim serve did not start');
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`http://127.0.0.1:${port}/ui/runs/${runId}`);
+    await page.waitForFunction(
+      () => performance.getEntriesByName('mnsim:timeline:run:drawn').length > 0,
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    const marks = await page.evaluate(() => {
+      const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+      return {
+        drawn: at('mnsim:timeline:run:drawn') ?? 0,
+        events: at('mnsim:timeline:events'),
+        model: at('mnsim:timeline:model'),
+      };
+    });
+    type Handle = {
+      stats(): { frames: number; firstDrawMs: number; lastDrawMs: number };
+    };
+    const stats = () =>
+      page.evaluate(() =>
+        (globalThis as unknown as { __mnsimTimeline: Handle }).__mnsimTimeline.stats(),
+      );
+    const first = await stats();
+
+    // pan: real mouse drags across the canvas, the whole run in view, then zoomed in
+    const canvas = page.locator('[data-testid="timeline"] canvas').first();
+    const box = await canvas.boundingBox();
+    if (box === null) throw new Error('the timeline has no canvas');
+    const y = box.y + box.height / 2;
+    let frames = 0;
+    let ms = 0;
+    let maxDraw = 0;
+    for (const zoomIn of [0, 6]) {
+      for (let z = 0; z < zoomIn; z++) await page.keyboard.press('+');
+      const before = await stats();
+      const t0 = await page.evaluate(() => performance.now());
+      for (let pass = 0; pass < 4; pass++) {
+        const [from, to] = pass % 2 === 0 ? [0.8, 0.2] : [0.2, 0.8];
+        await page.mouse.move(box.x + box.width * from, y);
+        await page.mouse.down();
+        await page.mouse.move(box.x + box.width * to, y, { steps: 60 });
+        await page.mouse.up();
+        maxDraw = Math.max(maxDraw, (await stats()).lastDrawMs);
+      }
+      // the last frame asked for is drawn before the clock stops
+      await page.evaluate(
+        () =>
+          new Promise((r) =>
+            (
+              globalThis as unknown as { requestAnimationFrame(cb: () => void): void }
+            ).requestAnimationFrame(() => r(null)),
+          ),
+      );
+      const t1 = await page.evaluate(() => performance.now());
+      frames += (await stats()).frames - before.frames;
+      ms += t1 - t0;
+    }
+    const size = bundleSize();
+    return {
+      events: big.events,
+      renderMs: Math.round(marks.drawn),
+      eventsMs: marks.events === null ? null : Math.round(marks.events),
+      modelMs: marks.model === null ? null : Math.round(marks.model),
+      firstDrawMs: Math.round(first.firstDrawMs * 10) / 10,
+      panFps: Math.round((frames / ms) * 1000 * 10) / 10,
+      panMaxDrawMs: Math.round(maxDraw * 10) / 10,
+      bundleBytes: size.bytes,
+      bundleGzipBytes: size.gzip,
+    };
+  } finally {
+    await browser.close();
+    server?.kill('SIGTERM');
+    if (server) await once(server, 'exit').catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
