@@ -28,7 +28,7 @@ export default defineConfig({
     })),
   },
   test: {
-    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts', 'ui/**/*.spec.ts'],
+    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

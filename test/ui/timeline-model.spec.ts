@@ -10,51 +10,20 @@ import {
   detailsOf,
   eventsInSlots,
   spansInRange,
-} from './model';
-
-interface EngineViolation {
-  seq: number;
-  jiffies: number;
-  kind: string;
-}
-
-/** What the spec uses of the engine, the scenarios and the events libraries. */
-interface Libraries {
-  simulate: (
-    scenario: unknown,
-    opts: { kernel?: string; keepKernelLog?: boolean; onLine?: (line: string) => void },
-  ) => { violations: EngineViolation[]; events: number };
-  resolveScenario: (name: string) => { scenario: unknown };
-  LogExpander: new (opts: { verify?: boolean }) => {
-    line(text: string): TimelineInputEvent | null;
-  };
-}
-
-/**
- * The libraries through vitest's aliases (@mnsim/…), imported by a name held in a variable: the
- * dashboard's own typecheck knows no aliases and must not follow them into the engine.
- */
-async function libraries(): Promise<Libraries> {
-  const names = ['@mnsim/engine', '@mnsim/scenarios', '@mnsim/events'];
-  const [engine, scenarios, events] = (await Promise.all(
-    names.map((n) => import(/* @vite-ignore */ n)),
-  )) as [Libraries, Libraries, Libraries];
-  return {
-    simulate: engine.simulate,
-    resolveScenario: scenarios.resolveScenario,
-    LogExpander: events.LogExpander,
-  };
-}
+} from '../../ui/src/timeline/model.js';
+import { simulate } from '@mnsim/engine';
+import { LogExpander, type Violation } from '@mnsim/events';
+import type { KernelVariant } from '@mnsim/kernel';
+import { resolveScenario } from '@mnsim/scenarios';
 
 /** A built-in scenario's run, its events as the store gives them back. */
 function record(
-  libs: Libraries,
   name: string,
-  kernel?: string,
-): { events: TimelineInputEvent[]; violations: EngineViolation[] } {
-  const expander = new libs.LogExpander({ verify: false });
+  kernel?: KernelVariant,
+): { events: TimelineInputEvent[]; violations: Violation[] } {
+  const expander = new LogExpander({ verify: false });
   const events: TimelineInputEvent[] = [];
-  const result = libs.simulate(libs.resolveScenario(name).scenario, {
+  const result = simulate(resolveScenario(name).scenario, {
     kernel,
     keepKernelLog: false,
     onLine: (line) => {
@@ -70,14 +39,12 @@ const at = (m: TimelineModel, seq: number) => m.events[m.indexOfSeq.get(seq)!];
 const lane = (m: TimelineModel, i: number) => m.lanes[i].name;
 
 describe('the timeline of oom-reap-arm64 on 5.8', () => {
-  let libs: Libraries;
   let events: TimelineInputEvent[];
-  let violations: EngineViolation[];
+  let violations: Violation[];
   let m: TimelineModel;
 
-  beforeAll(async () => {
-    libs = await libraries();
-    ({ events, violations } = record(libs, 'oom-reap-arm64', '5.8'));
+  beforeAll(() => {
+    ({ events, violations } = record('oom-reap-arm64', '5.8'));
     m = buildTimeline(events);
   });
 
@@ -226,7 +193,7 @@ describe('the timeline of oom-reap-arm64 on 5.8', () => {
   });
 
   it('aligns two runs by jiffy: on 5.8+fix, the same jiffies start at the same slots', () => {
-    const fix = record(libs, 'oom-reap-arm64', '5.8+fix');
+    const fix = record('oom-reap-arm64', '5.8+fix');
     expect(fix.violations).toEqual([]);
     const axis = buildAxis([events, fix.events]);
     const a = buildTimeline(events, axis);
