@@ -12,33 +12,19 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { type ApiConfig, createApiApp } from '@mnsim/http';
 import { main } from '../../apps/cli/src/cli.js';
 import { captureOutput } from '../cli-output.js';
 import { buildDist } from '../distributed/processes.js';
+import { CHROMIUM, launchChromium } from '../../bench/src/chromium.js';
+
+export { CHROMIUM };
 
 const ROOT = join(import.meta.dirname, '../..');
 /** Debian's package, never a browser downloaded by Playwright */
-export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
-
-/**
- * Headless on a closed network: without the background-networking switches Chromium keeps
- * reaching out (component updates, sync, QUIC probes), and those connections are refused.
- * Playwright gives each launch a fresh --user-data-dir in a temporary directory of its own (it
- * refuses one among the arguments) and removes it when the browser closes.
- */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** How long a page action or expectation waits: well under the test's own timeout. */
 const PAGE_TIMEOUT_MS = 10_000;
@@ -235,11 +221,7 @@ export function useUi(opts: { token?: string | null } = {}): UiHarness {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     sqlitePath = join(dir, 'mnsim.sqlite');
     // the browser starts while the runs are recorded
-    const launching = chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    const launching = launchChromium();
     // closed if it did start, even when recording failed; a failed launch is reported below
     const launched = launching.catch(() => null);
     cleanups.push(async () => (await launched)?.close());
