@@ -104,7 +104,7 @@ interface PendingAppend {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
-/** Observed findings per INSERT (a statement's parameters are bounded: 19 columns each) */
+/** Observed findings per INSERT (a statement's parameters are bounded: 20 columns each) */
 const OBSERVED_PER_INSERT = 500;
 /** Signatures per statement when deleteViolations rebuilds their rollup */
 const SIGNATURES_PER_REBUILD = 500;
@@ -654,9 +654,24 @@ class TypeOrmStore implements Store, SinkHost {
     return page(records.map(violationRow), limit, (v) => [v.recordedAt, v.runId, v.seq]);
   }
 
-  async groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]> {
+  /**
+   * The findings a filter selects, to aggregate: signature_rollup when the filter names labels
+   * only (labelsOnly), the violations otherwise; with the alias and the expressions of a group's
+   * count and distinct runs on either.
+   */
+  private findingsToAggregate(filter: ViolationFilter) {
     const fromRollup = labelsOnly(filter);
-    const a = fromRollup ? 'r' : 'v';
+    return {
+      fromRollup,
+      a: fromRollup ? 'r' : 'v',
+      qb: fromRollup ? this.rollupWhere(filter) : this.violationsWhere(filter),
+      count: fromRollup ? 'SUM("r"."count")' : 'COUNT(*)',
+      runs: fromRollup ? 'SUM("r"."runs")' : 'COUNT(DISTINCT "v"."run_id")',
+    };
+  }
+
+  async groupBySignature(filter: ViolationFilter): Promise<SignatureGroup[]> {
+    const { fromRollup, a, qb: source, count, runs } = this.findingsToAggregate(filter);
     // distinct sorted lists in SQL; "C" collation on Postgres so both dialects sort bytewise
     const distinctSorted = (column: string): string =>
       this.dialect === 'postgres'
@@ -664,11 +679,10 @@ class TypeOrmStore implements Store, SinkHost {
         : `json_group_array(DISTINCT "${a}"."${column}" ORDER BY "${a}"."${column}")`;
     const signatureOrder =
       this.dialect === 'postgres' ? `"${a}"."signature" COLLATE "C"` : `"${a}"."signature"`;
-    const count = fromRollup ? 'SUM("r"."count")' : 'COUNT(*)';
-    const qb = (fromRollup ? this.rollupWhere(filter) : this.violationsWhere(filter))
+    const qb = source
       .select(`"${a}"."signature"`, 'signature')
       .addSelect(count, 'count')
-      .addSelect(fromRollup ? 'SUM("r"."runs")' : 'COUNT(DISTINCT "v"."run_id")', 'runs')
+      .addSelect(runs, 'runs')
       .addSelect(distinctSorted('kernel'), 'kernels')
       .addSelect(distinctSorted('arch'), 'arches')
       .addSelect(`MIN("${a}"."${fromRollup ? 'first_seen' : 'recorded_at'}")`, 'firstSeen')
@@ -740,16 +754,14 @@ class TypeOrmStore implements Store, SinkHost {
   }
 
   async signatureMatrix(filter: ViolationFilter): Promise<SignatureCell[]> {
-    const fromRollup = labelsOnly(filter);
-    const a = fromRollup ? 'r' : 'v';
-    const count = fromRollup ? 'SUM("r"."count")' : 'COUNT(*)';
+    const { a, qb: source, count, runs } = this.findingsToAggregate(filter);
     const collate = this.dialect === 'postgres' ? ' COLLATE "C"' : '';
-    const qb = (fromRollup ? this.rollupWhere(filter) : this.violationsWhere(filter))
+    const qb = source
       .select(`"${a}"."signature"`, 'signature')
       .addSelect(`"${a}"."kernel"`, 'kernel')
       .addSelect(`"${a}"."arch"`, 'arch')
       .addSelect(count, 'count')
-      .addSelect(fromRollup ? 'SUM("r"."runs")' : 'COUNT(DISTINCT "v"."run_id")', 'runs')
+      .addSelect(runs, 'runs')
       .groupBy(`"${a}"."signature"`)
       .addGroupBy(`"${a}"."kernel"`)
       .addGroupBy(`"${a}"."arch"`)
