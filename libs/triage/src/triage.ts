@@ -40,12 +40,16 @@ export async function readSplats(lines: AsyncIterable<string>): Promise<RawSplat
   return splats;
 }
 
-/** Titles each splat and finds what reproduces it; the built-ins are simulated once. */
+/**
+ * Titles each splat and finds what reproduces it; the built-ins are simulated once, when the
+ * first splat needs them (a log without a splat costs no simulation).
+ */
 export async function triage(
   splats: readonly RawSplat[],
   stored: StoredReproducers,
-  builtins: BuiltinIndex = indexBuiltins(),
+  index?: BuiltinIndex,
 ): Promise<TriageReport[]> {
+  let builtins = index ?? null;
   const bySignature = new Map<string, { reproducedBy: Reproducer[]; fixedBy: KernelVariant[] }>();
   const out: TriageReport[] = [];
   for (const s of splats) {
@@ -53,6 +57,7 @@ export async function triage(
     let found = bySignature.get(signature);
     if (!found) {
       const runs = await stored(signature);
+      builtins ??= indexBuiltins();
       found = {
         reproducedBy: [...builtins.reproducers(signature), ...runs.map((r) => r.reproducer)],
         fixedBy: builtins.fixedBy(signature, runs),
