@@ -6,7 +6,9 @@
  * The shapes are the API's JSON contract (its OpenAPI document at /docs-json).
  */
 
-export type FindingKind = 'atomic-sleep' | 'notifier-imbalance' | 'guest-livelock';
+import type { FindingKind, ViolationRecord } from '../../libs/kernel/src/kernel/sched/violation.js';
+
+export type { FindingKind };
 export type Origin = 'simulated' | 'observed';
 export type RunStatus = 'running' | 'completed' | 'failed';
 
@@ -30,21 +32,8 @@ export interface Run extends RunSummary {
   source: string | null;
 }
 
-export interface Violation {
-  seq: number;
-  kind: FindingKind;
-  jiffies: number;
-  site: string;
-  inAtomic: number;
-  irqsDisabled: number;
-  nonBlock: number;
-  pid: number;
-  comm: string;
-  reported: boolean;
-  signature: string;
-  stack: string[];
-  text: string;
-}
+/** A finding as the API prints it: the kernel's record, its kind always named, and its seq. */
+export type Violation = Omit<ViolationRecord, 'kind'> & { seq: number; kind: FindingKind };
 
 export interface ViolationRow extends Violation {
   runId: string;

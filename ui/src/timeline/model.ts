@@ -15,10 +15,16 @@
  *   on that lane.
  * - Marks: each violation (finding) where it happened, on the lane of the innermost call in flight.
  */
+import type {
+  FindingKind,
+  ViolationRecord,
+} from '../../../libs/kernel/src/kernel/sched/violation.js';
+
+// a violation event's record and its kinds are the kernel's own (libs/kernel), as JSON
+export type { FindingKind, ViolationRecord };
 
 export type EventType =
   'run.start' | 'step' | 'timer' | 'call' | 'return' | 'violation' | 'run.end';
-export type FindingKind = 'atomic-sleep' | 'notifier-imbalance' | 'guest-livelock';
 
 /** An event as GET /runs/:id/events (or a replay with events) gives it. */
 export interface TimelineInputEvent {
@@ -52,23 +58,6 @@ export interface ExecContext {
   locks: HeldLock[];
   /** outermost first (ret_from_fork … the caller) */
   stack: string[];
-}
-
-/** A violation event's record (libs/kernel's ViolationRecord, as JSON). */
-export interface ViolationRecord {
-  kind?: FindingKind;
-  jiffies: number;
-  site: string;
-  inAtomic: number;
-  irqsDisabled: number;
-  nonBlock: number;
-  pid: number;
-  comm: string;
-  reported: boolean;
-  signature: string;
-  /** innermost first, as the splat's call trace */
-  stack: string[];
-  text: string;
 }
 
 interface CallLikePayload {
