@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from './error-body.js';
-import { hasSession, isUiPath, uiSession } from './ui.js';
+import { isUiPath, sessionCheck, uiSession } from './ui.js';
 
 type Next = (err?: unknown) => void;
 
@@ -42,13 +42,14 @@ export function tokenCheck(token: string): (presented: string) => boolean {
  */
 export function bearerAuth(token: string) {
   const isToken = tokenCheck(token);
-  const pages = uiSession(token, isToken);
+  const hasSession = sessionCheck(token);
+  const pages = uiSession(token, isToken, hasSession);
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     if (isPublic(req)) return next();
     // the dashboard's pages: signed in with a session cookie, or the sign-in form (ui.ts)
     if (isUiPath(req)) return pages(req, res, next);
     // what those pages ask of the API comes with that cookie
-    if (hasSession(req, token)) return next();
+    if (hasSession(req)) return next();
     const header = req.headers.authorization;
     const presented = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header)?.[1];
     if (presented && isToken(presented)) return next();

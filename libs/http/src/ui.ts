@@ -28,13 +28,18 @@ export function sessionValue(token: string): string {
   return createHmac('sha256', token).update('mnsim-ui-session').digest('base64url');
 }
 
-/** Whether the request carries the session cookie of `token` (compared in constant time). */
-export function hasSession(req: IncomingMessage, token: string): boolean {
-  const presented = cookie(req, SESSION_COOKIE);
-  if (presented === null) return false;
+/**
+ * Whether a request carries the session cookie of `token`, compared in constant time; the
+ * cookie's value is computed once, not per request.
+ */
+export function sessionCheck(token: string): (req: IncomingMessage) => boolean {
   const expected = Buffer.from(sessionValue(token));
-  const got = Buffer.from(presented);
-  return got.length === expected.length && timingSafeEqual(got, expected);
+  return (req) => {
+    const presented = cookie(req, SESSION_COOKIE);
+    if (presented === null) return false;
+    const got = Buffer.from(presented);
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
 }
 
 function cookie(req: IncomingMessage, name: string): string | null {
@@ -119,7 +124,12 @@ async function formBody(req: IncomingMessage): Promise<URLSearchParams | null> {
  * the built assets (they hold no data), and a page for a signed-in browser; any other page is the
  * sign-in form.
  */
-export function uiSession(token: string, checkToken: (presented: string) => boolean) {
+export function uiSession(
+  token: string,
+  checkToken: (presented: string) => boolean,
+  hasSession: (req: IncomingMessage) => boolean,
+) {
+  const setCookie = `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict`;
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const url = new URL(req.url ?? '/', 'http://mnsim');
     if (url.pathname === `${UI_PREFIX}/session` && req.method === 'POST') {
@@ -129,10 +139,7 @@ export function uiSession(token: string, checkToken: (presented: string) => bool
           const presented = form?.get('token') ?? '';
           if (!checkToken(presented)) return sendSignIn(res, target, true);
           res.statusCode = 303;
-          res.setHeader(
-            'Set-Cookie',
-            `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict`,
-          );
+          res.setHeader('Set-Cookie', setCookie);
           res.setHeader('Location', target);
           res.end();
         },
@@ -150,7 +157,7 @@ export function uiSession(token: string, checkToken: (presented: string) => bool
       res.end();
       return;
     }
-    if (hasSession(req, token)) return next();
+    if (hasSession(req)) return next();
     // the built scripts and styles hold no data; the pages do not load without a session
     if (url.pathname.startsWith(`${UI_PREFIX}/assets/`)) return next();
     sendSignIn(res, url.pathname + url.search, false);
