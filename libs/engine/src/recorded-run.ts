@@ -5,6 +5,7 @@
 import { MnsimError } from '@mnsim/errors';
 import { LogFormatError, LogHasher, expandLines, isEventLine } from '@mnsim/events';
 import { type RunRow, type Store, type StoredLogEvent, observedRunHasNoLog } from '@mnsim/store';
+import { LOG_FORMAT, LOG_FORMAT_VERSION, type LogHeader } from './log-file.js';
 import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
 
 /** Rows read per query while streaming a run's events. */
@@ -83,6 +84,34 @@ export class RecordedRun implements RecordedLog {
 
   async *lines(): AsyncGenerator<string> {
     for await (const e of this.store.iterateLog(this.run.runId, EVENT_PAGE)) yield* e.lines;
+  }
+
+  /**
+   * Line 1 of the run's log file, as `mnsim export` writes it: the run, and the version of the
+   * lines after it with their logHash (the stored lines': LOG_FORMAT_VERSION and the run's).
+   */
+  headerLine(version: LogHeader['version'], logHash: string): string {
+    const r = this.run;
+    return JSON.stringify({
+      format: LOG_FORMAT,
+      version,
+      runId: r.runId,
+      scenario: r.scenario,
+      kernel: r.kernel,
+      arch: r.arch,
+      seed: r.seed,
+      events: r.events,
+      logHash,
+    });
+  }
+
+  /**
+   * The run's log file, as `mnsim export` writes it (and GET /runs/:id/log answers): the header,
+   * then the checked lines.
+   */
+  async *fileLines(): AsyncGenerator<string> {
+    yield this.headerLine(LOG_FORMAT_VERSION, this.logHash);
+    yield* this.checkedLines();
   }
 
   /** The stored lines, then a check that they are the run's count and hash, as export checks. */

@@ -79,18 +79,6 @@ export async function exportCommand(
         `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be exported`,
       );
     }
-    const header = (version: number, logHash: string | null): string =>
-      JSON.stringify({
-        format: LOG_FORMAT,
-        version,
-        runId,
-        scenario: run.scenario,
-        kernel: run.kernel,
-        arch: run.arch,
-        seed: run.seed,
-        events: run.events,
-        logHash,
-      });
     let n = 0;
     const fill = async (out: LineWriter): Promise<void> => {
       // the stored log, checked against the run's count and logHash as it is read
@@ -108,8 +96,7 @@ export async function exportCommand(
         return;
       }
       if (!opts.expand) {
-        await out.line(header(LOG_FORMAT_VERSION, run.logHash));
-        for await (const line of recorded.checkedLines()) {
+        for await (const line of recorded.fileLines()) {
           await out.line(line);
           if (isEventLine(line)) n++;
         }
@@ -118,7 +105,7 @@ export async function exportCommand(
       // version 1 needs its own hash in the header: a first pass checks the log and takes it
       const expanded = new LogHasher();
       for await (const line of expandedLines(recorded.checkedLines())) expanded.update(line);
-      await out.line(header(EXPANDED_LOG_FORMAT_VERSION, expanded.digest()));
+      await out.line(recorded.headerLine(EXPANDED_LOG_FORMAT_VERSION, expanded.digest()));
       for await (const line of expandedLines(recorded.lines())) {
         await out.line(line);
         n++;
