@@ -15,6 +15,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { type ApiConfig, createApiApp } from '@mnsim/http';
+import { exportCommand } from '../../apps/cli/src/commands/export.js';
+import { captureOutput } from '../cli-output.js';
 import { buildDist } from '../distributed/processes.js';
 
 const PG_URL = process.env.MNSIM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -454,6 +456,119 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
     });
   });
 
+  describe('GET /runs/:id/log', () => {
+    /** the answer's body as text, whatever its type (superagent buffers only the types it knows) */
+    const asText = (
+      res: NodeJS.ReadableStream,
+      done: (err: Error | null, body: string) => void,
+    ) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => done(null, text));
+    };
+    const getLog = (path: string, encoding = 'identity') =>
+      http.get(path).set('Accept-Encoding', encoding).buffer(true).parse(asText);
+    const exported = async (runId: string): Promise<string> => {
+      const r = await captureOutput(() =>
+        exportCommand(runId, {}, { store: db.options, redisUrl: null }),
+      );
+      expect(r.code, r.err).toBe(0);
+      return r.out;
+    };
+
+    it('is what `mnsim export` writes for the run, byte for byte, as JSON Lines', async () => {
+      for (const { runId, events, logHash } of [runs.arm64, runs.userptr]) {
+        const res = await getLog(`/runs/${runId.slice(0, 8)}/log`);
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toBe('application/x-ndjson');
+        expect(res.headers['content-encoding']).toBeUndefined();
+        // streamed: no length known up front
+        expect(res.headers['content-length']).toBeUndefined();
+        const body = res.body as string;
+        expect(body).toBe(await exported(runId));
+        expect(JSON.parse(body.slice(0, body.indexOf('\n')))).toMatchObject({
+          format: 'mnsim-log',
+          version: 2,
+          runId,
+          events,
+          logHash,
+        });
+      }
+    });
+
+    it('is gzipped for a client that takes it', async () => {
+      const { runId } = runs.userptr;
+      const gz = await getLog(`/runs/${runId}/log`, 'gzip');
+      expect(gz.status).toBe(200);
+      expect(gz.headers['content-encoding']).toBe('gzip');
+      expect(gz.body).toBe(await exported(runId));
+    });
+
+    it('404 for an unknown run, 400 for an ambiguous prefix, 409 for a run that has not completed', async () => {
+      expectError(await http.get('/runs/nope/log'), 404, "no run matches 'nope'");
+      const store = await openStore(db.options);
+      try {
+        for (const runId of ['log-running', 'log-failed']) {
+          await store.createRun({ runId, scenario: 'x', kernel: '5.8', arch: 'x86', seed: 1 });
+        }
+        await store.finishRun('log-failed', {
+          status: 'failed',
+          events: 0,
+          logHash: null,
+          violations: 0,
+          failureReason: 'stopped',
+        });
+      } finally {
+        await store.close();
+      }
+      expectError(await http.get('/runs/log-/log'), 400, /^run id prefix 'log-' is ambiguous/);
+      expectError(
+        await http.get('/runs/log-running/log'),
+        409,
+        'run log-running is running: only completed runs can be replayed',
+      );
+      expectError(
+        await http.get('/runs/log-failed/log'),
+        409,
+        'run log-failed is failed (stopped): only completed runs can be replayed',
+      );
+    });
+
+    it('a log found damaged while it streams fails the transfer: never a whole answer', async () => {
+      // the lines of a run under another run's logHash: the check after the last line fails
+      const source = runs.userptr;
+      const store = await openStore(db.options);
+      try {
+        await store.createRun({
+          runId: 'log-damaged',
+          scenario: source.scenario,
+          kernel: source.kernel,
+          arch: source.arch,
+          seed: source.seed,
+        });
+        const events = [];
+        for await (const e of store.iterateLog(source.runId)) {
+          events.push({ event: { ...e, runId: 'log-damaged' }, lines: e.lines });
+        }
+        await store.appendEvents('log-damaged', events, []);
+        await store.finishRun('log-damaged', {
+          status: 'completed',
+          events: source.events,
+          logHash: runs.arm64.logHash,
+          violations: 0,
+        });
+      } finally {
+        await store.close();
+      }
+      // "aborted": the answer had begun (its status line came), then the connection closed
+      // before its end; not "socket hang up", which is a connection closed before any answer
+      for (const encoding of ['identity', 'gzip']) {
+        await expect(getLog('/runs/log-damaged/log', encoding)).rejects.toThrow(/^aborted$/);
+      }
+    });
+  });
+
   describe('GET /violations', () => {
     const all = (): { runId: string; seq: number }[] =>
       Object.values(runs).flatMap((r) =>
@@ -805,6 +920,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         '/runs/{id}',
         '/runs/{id}/events',
         '/runs/{id}/kernel-log',
+        '/runs/{id}/log',
         '/runs/{id}/replay',
         '/signatures',
         '/signatures/matrix',
@@ -879,6 +995,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
     it.each([
       ['get', '/runs'],
       ['get', `/runs/${'x'}`],
+      ['get', '/runs/x/log'],
       ['get', '/violations?arch=arm64'],
       ['get', '/signatures'],
       ['post', '/runs'],

@@ -6,7 +6,7 @@ const REASONS: Record<number, string> = {
   400: 'a query parameter, path parameter or body is invalid: the message names it and says why',
   401: 'MNSIM_API_TOKEN is set and the request has no valid Authorization: Bearer header',
   404: 'no run matches the id or prefix',
-  409: 'the run cannot be replayed: it has not completed',
+  409: 'the run has no log to replay or export: it has not completed, or it was observed',
   413: 'the body is larger than the limit (1 MiB)',
   500: 'the run failed, or an internal error (details in the server log only)',
   503: 'the store does not answer',

@@ -8,11 +8,10 @@ import type { LogLevel, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import compression from 'compression';
 import { openStore } from '@mnsim/store';
 import { ApiModule } from './api.module.js';
 import { type ApiConfig, ApiConfigError, describeStore, isLoopback } from './config.js';
-import { bearerAuth, bodyErrors } from './http-middleware.js';
+import { bearerAuth, bodyErrors, compressAnswers } from './http-middleware.js';
 import { mountUi } from './ui.js';
 import { simulationPoolOptions } from './simulation-pool.js';
 
@@ -59,9 +58,9 @@ export async function createApiApp(
     app.disable('x-powered-by');
     // Order matters, Express runs these in turn: authenticate, then read the body, then route.
     if (config.token !== null) app.use(bearerAuth(config.token));
-    // the dashboard reads a run's events a thousand at a time: JSON that gzip makes ten times
-    // smaller, for clients that say they take it (Accept-Encoding)
-    app.use(compression());
+    // the dashboard reads a run's events a thousand at a time, or its log whole: JSON that gzip
+    // makes several times smaller
+    app.use(compressAnswers());
     mountUi(app);
     app.useBodyParser('json', { limit: config.bodyLimitBytes });
     app.use(bodyErrors(config.bodyLimitBytes));

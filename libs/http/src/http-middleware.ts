@@ -1,11 +1,12 @@
 /**
- * The two pieces of plain HTTP middleware in front of the Nest router. They run before the body is
- * parsed (authentication) or right after it (body errors), which Nest guards and filters cannot:
- * an unauthenticated client must not make the server read its body, and a body the parser refused
- * never reaches a route.
+ * The plain HTTP middleware in front of the Nest router. Two run before the body is parsed
+ * (authentication) or right after it (body errors), which Nest guards and filters cannot: an
+ * unauthenticated client must not make the server read its body, and a body the parser refused
+ * never reaches a route. The third compresses what the routes answer.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import compression from 'compression';
 import { errorBody } from './error-body.js';
 import { isUiPath, sessionCheck, uiSession } from './ui.js';
 
@@ -87,4 +88,23 @@ export function bodyErrors(limitBytes: number) {
         return sendError(res, status, 'the request body could not be read');
     }
   };
+}
+
+/** JSON Lines: a log file, as GET /runs/:id/log answers it. */
+export const NDJSON = 'application/x-ndjson';
+
+function isNdjson(res: ServerResponse): boolean {
+  const type = res.getHeader('Content-Type');
+  return typeof type === 'string' && type.split(';')[0].trim().toLowerCase() === NDJSON;
+}
+
+/**
+ * gzip for the clients that say they take it (Accept-Encoding): what compression's own list calls
+ * compressible (JSON, text), and JSON Lines, which that list does not name. A streamed answer is
+ * compressed as it is written.
+ */
+export function compressAnswers() {
+  return compression({
+    filter: (req, res) => isNdjson(res) || compression.filter(req, res),
+  });
 }

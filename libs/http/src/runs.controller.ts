@@ -1,13 +1,24 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  StreamableFile,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from './api-docs.js';
 import { ReplayService } from './replay.service.js';
+import { NDJSON } from './http-middleware.js';
 import { MAX_REPLAY_EVENTS } from './simulation-tasks.js';
 import {
   createRunBody,
@@ -77,6 +88,29 @@ export class RunsController {
     @Query({ schema: eventsQuery }) query: EventsQuery,
   ) {
     return this.runs.events(id, query);
+  }
+
+  @Get(':id/log')
+  @ApiOperation({
+    summary: "The run's log, as `mnsim export` writes it (JSON Lines, streamed)",
+    description:
+      "A header line (format, version 2, runId, scenario, kernel, arch, seed, events, logHash), then the run's log in format 2: exactly the lines the logHash covers, each repeated part of the events defined once on a line of its own. Only a completed run that was simulated has one. " +
+      'The lines are checked against the run as they are sent: a log found damaged after the answer has begun ends the transfer unfinished, never as a whole answer.',
+  })
+  @ApiProduces(NDJSON)
+  @ApiOkResponse({
+    description: 'the log file, one JSON value a line',
+    content: { [NDJSON]: { schema: { type: 'string' } } },
+  })
+  @ApiErrors(400, 404, 409, 500)
+  async log(@Param('id', { schema: runIdParam }) id: string): Promise<StreamableFile> {
+    const file = new StreamableFile(await this.runs.logFile(id), { type: NDJSON });
+    // a log found damaged (or a store that fails) while it streams: lines may have gone out
+    // already, so the client must see a failed transfer, never a shorter log
+    return file.setErrorHandler((err, res) => {
+      file.errorLogger(err);
+      if (!res.destroyed) res.destroy?.();
+    });
   }
 
   @Get(':id/kernel-log')
