@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalEventLine, type CanonicalEvent } from './log.js';
+import { canonicalEventLine } from './log.js';
 import { LogFormatError, LogInterner, expandLines, parentOf } from './interned-log.js';
-import type { Json } from './types.js';
+import type { CanonicalEvent, Json } from './types.js';
 
 const ctx = (jiffies: number, stack: string[]): Json => ({
   cpu: 1,

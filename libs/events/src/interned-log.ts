@@ -35,7 +35,6 @@
  */
 import type { ExecContext, HeldLock, KernelGlobals, TaskRef } from '@mnsim/kernel';
 import { canonicalJson } from './canonical.js';
-import type { CanonicalEvent } from './log.js';
 import type {
   CallPayload,
   PayloadMap,
@@ -44,7 +43,7 @@ import type {
   TraceEntry,
 } from './payloads.js';
 import type { LogDef } from './stored-log.js';
-import { EVENT_TYPES, type EventType, type Json } from './types.js';
+import { type CanonicalEvent, EVENT_TYPES, type EventType, type Json } from './types.js';
 
 /** An event as the engine emits it: its payload typed by its type, not yet encoded. */
 export interface TypedEvent<T extends EventType = EventType> {

@@ -4,9 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
-import type { RunEvent } from './types.js';
-
-export type CanonicalEvent = Omit<RunEvent, 'runId' | 'recordedAt'>;
+import type { CanonicalEvent } from './types.js';
 
 /** The canonical line of one event (no trailing newline). */
 export function canonicalEventLine(e: CanonicalEvent): string {

@@ -22,8 +22,7 @@ import type {
   StimulusPayload,
   TraceEntry,
 } from './payloads.js';
-import type { CanonicalEvent } from './log.js';
-import type { EventType } from './types.js';
+import type { CanonicalEvent, EventType } from './types.js';
 
 /**
  * The encodings of the last few distinct values of one part of the execution context (call

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { canonicalEventLine, type CanonicalEvent } from './log.js';
+import { canonicalEventLine } from './log.js';
+import type { CanonicalEvent } from './types.js';
 import { LogExpander, LogFormatError, LogInterner, isEventLine } from './interned-log.js';
 import { bodyOfEventLine, defLine, eventLine, type LogDef, parseDefLine } from './stored-log.js';
 

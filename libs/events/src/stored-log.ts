@@ -4,7 +4,7 @@
  * event that first uses it. These are the conversions between those rows and the log's lines, in
  * one place for every writer (the engine's sink, the auditor, import) and every reader.
  */
-import type { CanonicalEvent } from './log.js';
+import type { CanonicalEvent } from './types.js';
 import { DEF_KINDS, type DefKind, LogFormatError, parentOf } from './interned-log.js';
 
 /** One definition: its id, its kind and its value's canonical JSON, as its line holds them. */

@@ -35,6 +35,12 @@ export interface RunEvent {
   recordedAt: string;
 }
 
+/**
+ * An event as a run's log holds it: without its runId and wall clock (log.ts encodes it, and
+ * interned-log.ts in format 2). Here, with no Node import, for the dashboard's expander too.
+ */
+export type CanonicalEvent = Omit<RunEvent, 'runId' | 'recordedAt'>;
+
 /** An event's envelope and when it was recorded: a run event but its payload (the store's unit). */
 export type RunEventEnvelope = Omit<RunEvent, 'payload'>;
 
