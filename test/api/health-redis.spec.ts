@@ -4,7 +4,8 @@
  * ready, with a Redis that is ready but does not answer PING, and with the Redis of an
  * orchestrating api killed under it, it is 503 within 2 s with a one-line reason under `redis`,
  * the store's check still up beside it, and nothing of the URL; up again once Redis is back.
- * (An orchestrating api does not start until its Redis answers: its workers wait for it.)
+ * An orchestrating api started while its Redis is away starts all the same: it answers /health
+ * (Redis down) and its queries of the store, and serves its queues once Redis comes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
@@ -104,6 +105,17 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     return app;
   }
 
+  /** GET /health until it is 200, for at most 10 s: its last answer */
+  async function healthy(a: INestApplication) {
+    const deadline = Date.now() + 10_000;
+    let res = await request(a.getHttpServer()).get('/health');
+    while (res.status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res = await request(a.getHttpServer()).get('/health');
+    }
+    return res;
+  }
+
   /** GET /health: 503 within 2 s, Redis down with `reason`, the store up, no URL in the answer */
   async function expectRedisDown(a: INestApplication, port: number, reason: RegExp) {
     const started = performance.now();
@@ -135,7 +147,8 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
   it("an orchestrating api's Redis is killed: 503 naming Redis; 200 once it is back", async () => {
     redis = await PrivateRedis.start();
     const a = await start(redis.port, 'on');
-    const up = await request(a.getHttpServer()).get('/health');
+    // its start does not wait for Redis: the connection may still be on its way
+    const up = await healthy(a);
     expect(up.status, up.text).toBe(200);
     expect(up.body.details).toEqual({
       store: { status: 'up', dialect: 'sqlite' },
@@ -147,13 +160,37 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     await expectRedisDown(a, redis.port, /no connection to Redis|PING/);
 
     await redis.start();
-    const deadline = Date.now() + 10_000;
-    let res = await request(a.getHttpServer()).get('/health');
-    while (res.status !== 200 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      res = await request(a.getHttpServer()).get('/health');
-    }
+    const res = await healthy(a);
     expect(res.status, res.text).toBe(200);
+  });
+
+  it('an orchestrating api started while its Redis is away answers, and serves once Redis comes', async () => {
+    redis = await PrivateRedis.start();
+    await redis.kill();
+    const started = performance.now();
+    const a = await start(redis.port, 'on');
+    // it used to wait in its start for its queues' Workers to connect, and never listened
+    expect(performance.now() - started).toBeLessThan(10_000);
+    await expectRedisDown(a, redis.port, /no connection to Redis/);
+    const runs = await request(a.getHttpServer()).get('/runs').timeout(5000);
+    expect(runs.status, runs.text).toBe(200);
+
+    await redis.start();
+    const res = await healthy(a);
+    expect(res.status, res.text).toBe(200);
+    // its queues have their workers: the orchestrator and the task component it serves
+    const metrics = await request(a.getHttpServer()).get('/metrics');
+    const deadline2 = Date.now() + 10_000;
+    let text = metrics.text;
+    while (
+      !/^mnsim_queue_workers\{queue="orchestrator"\} 1$/m.test(text) &&
+      Date.now() < deadline2
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      text = (await request(a.getHttpServer()).get('/metrics')).text;
+    }
+    expect(text).toMatch(/^mnsim_queue_workers\{queue="orchestrator"\} 1$/m);
+    expect(text).toMatch(/^mnsim_queue_workers\{queue="task"\} 1$/m);
   });
 
   it('a server takes the connection and never gets ready: 503, no command queued on it', async () => {

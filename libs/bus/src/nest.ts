@@ -22,7 +22,7 @@ import { ComponentProcessor } from './component-processor.js';
 import { queueOf } from '@mnsim/runtime';
 import type { ClusterConfig } from './config.js';
 import { Bus, logJobFailed, workerOptions } from './redis-bus.js';
-import { type BusLogger, busLoggerOf, workerLogger } from './logger.js';
+import { type BusLogger, busLoggerOf, logConnectionErrors, workerLogger } from './logger.js';
 import { startHeartbeat } from './supervision.js';
 import { type AppName, type ClusterProcess, processOf } from './topology.js';
 
@@ -45,11 +45,7 @@ export class BusProvider implements OnApplicationShutdown {
         maxAgeMs: config.MNSIM_DLQ_MAX_AGE,
       },
       maxRunEvents: config.MNSIM_MAX_RUN_EVENTS,
-      onConnectionError: (err, queue) =>
-        log('error', 'Redis connection error', {
-          ...(queue ? { queue } : {}),
-          reason: err.message,
-        }),
+      onConnectionError: logConnectionErrors(log),
     });
   }
 
@@ -169,7 +165,9 @@ const CLUSTER_PROCESS = Symbol('CLUSTER_PROCESS');
  * At start, every queue the topology gives this process has a processor, and no processor serves
  * a queue that is not its own: otherwise the app stops before serving anything, naming the queue
  * (a queue nobody handles would leave every run that needs it to time out). Then it logs
- * "serving" once the Worker of every queue processor is connected.
+ * "serving" once the Worker of every queue processor is connected. The app does not wait for
+ * that: with Redis away at start, the api still listens (its /health says Redis is down, its
+ * queries of the store answer) and every app's Workers connect once Redis is back.
  */
 @Injectable()
 class ServingLog implements OnApplicationBootstrap {
@@ -182,7 +180,7 @@ class ServingLog implements OnApplicationBootstrap {
     @Inject(BUS_LOGGER) private readonly log: BusLogger,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     const processors = queueProcessors(this.discovery);
     checkServed(
       this.process,
@@ -195,11 +193,18 @@ class ServingLog implements OnApplicationBootstrap {
       const queue = this.moduleRef.get<Queue>(getQueueToken(p.worker.name), { strict: false });
       queue.on('error', (err: Error) => this.bus.bus.reportConnectionError(err, p.worker.name));
     }
-    await Promise.all(processors.map((p) => p.worker.waitUntilReady()));
-    this.log('info', 'serving', {
-      queues: processors.map((p) => p.worker.name),
-      prefix: this.config.MNSIM_QUEUE_PREFIX,
-    });
+    Promise.all(processors.map((p) => p.worker.waitUntilReady())).then(
+      () =>
+        this.log('info', 'serving', {
+          queues: processors.map((p) => p.worker.name),
+          prefix: this.config.MNSIM_QUEUE_PREFIX,
+        }),
+      // a Worker closed before it connected (the app stopped while Redis was away)
+      (err: unknown) =>
+        this.log('warn', 'not serving', {
+          reason: err instanceof Error ? err.message : String(err),
+        }),
+    );
   }
 }
 

@@ -4,9 +4,9 @@
  * runs by status and the process's own metrics (prom-client's defaults). Without a cluster
  * configured (MNSIM_REDIS_URL) there are no queue families. Each value is read when scraped.
  */
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { Bus, SERVED_QUEUES } from '@mnsim/bus';
+import { Bus, SERVED_QUEUES, busLoggerOf, logConnectionErrors } from '@mnsim/bus';
 import { DEAD_LETTER_QUEUE } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { STORE } from './store.provider.js';
@@ -38,7 +38,15 @@ export class ClusterBus implements OnApplicationShutdown {
   readonly bus: Bus | null;
 
   constructor(@Inject(CLUSTER) cluster: ClusterTarget) {
-    this.bus = cluster ? new Bus({ redisUrl: cluster.redisUrl, prefix: cluster.prefix }) : null;
+    // its connection errors are logged as the app logs (one JSON object a line in the api's
+    // process), once per message and quiet period, not written raw to stderr per retry
+    this.bus = cluster
+      ? new Bus({
+          redisUrl: cluster.redisUrl,
+          prefix: cluster.prefix,
+          onConnectionError: logConnectionErrors(busLoggerOf(new Logger('api'))),
+        })
+      : null;
   }
 
   async onApplicationShutdown(): Promise<void> {
