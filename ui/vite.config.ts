@@ -1,6 +1,8 @@
 /**
  * The dashboard's build: ui/ into dist/ui, served by `mnsim serve` under /ui (libs/http's ui.ts).
- * Preact's JSX runtime comes from tsconfig.json's jsxImportSource.
+ * Preact's JSX runtime comes from tsconfig.json's jsxImportSource. The libraries' pure modules it
+ * imports (the log expander of libs/events) name the kernel model by its package name, which
+ * resolves as tsconfig.json's paths resolve it: the model holds no Node import.
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -8,6 +10,11 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/ui/',
+  resolve: {
+    alias: {
+      '@mnsim/kernel': fileURLToPath(new URL('../libs/kernel/src/index.ts', import.meta.url)),
+    },
+  },
   build: {
     outDir: fileURLToPath(new URL('../dist/ui', import.meta.url)),
     emptyOutDir: true,

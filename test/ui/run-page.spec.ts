@@ -43,8 +43,122 @@ function marks(page: Page): Promise<Mark[]> {
 const field = (page: Page, name: string) =>
   page.locator(`[data-testid="context-panel"] [data-field="${name}"]`).first().innerText();
 
+/** How many events the run has, as the API says. */
+function runEvents(page: Page, runId: string): Promise<number> {
+  return page.evaluate(async (id) => {
+    const res = await fetch(`/runs/${encodeURIComponent(id)}`);
+    return ((await res.json()) as { events: number }).events;
+  }, runId);
+}
+
+/** How many events the run's timeline holds. */
+async function drawnEvents(page: Page): Promise<number> {
+  return Number(await page.locator('[data-testid="timeline"]').getAttribute('data-events'));
+}
+
+/**
+ * Where the timeline draws each event and each finding, and what the context panel says of each
+ * finding: the same for the same events, however they were read.
+ */
+async function layout(page: Page): Promise<unknown> {
+  const drawn = await page.evaluate(
+    (n) => {
+      const h = (
+        globalThis as unknown as {
+          __mnsimTimeline: { positionOf(seq: number): unknown; marks(): Mark[] };
+        }
+      ).__mnsimTimeline;
+      return {
+        positions: Array.from({ length: n }, (_, seq) => h.positionOf(seq)),
+        marks: h.marks(),
+      };
+    },
+    await drawnEvents(page),
+  );
+  const panels: string[] = [];
+  for (const m of drawn.marks) {
+    await page.evaluate(
+      (seq) =>
+        (
+          globalThis as unknown as { __mnsimTimeline: { select(seq: number): void } }
+        ).__mnsimTimeline.select(seq),
+      m.seq,
+    );
+    const panel = page.locator(`[data-testid="context-panel"][data-seq="${m.seq}"]`);
+    panels.push(await panel.innerText());
+  }
+  return { ...drawn, panels };
+}
+
+/** The API paths the page asked for, in order (its resource timing entries). */
+function requested(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    performance
+      .getEntriesByType('resource')
+      .map((e) => new URL(e.name).pathname)
+      .filter((p) => p.startsWith('/runs/')),
+  );
+}
+
 describeBrowser("a run's page", () => {
   const ui = useUi();
+
+  it("reads a completed run's events from its log, asked for beside the run", async () => {
+    const { page, errors } = await ui.newPage();
+    const runId = ui.runs.userptrEagain;
+    await page.goto(`/ui/runs/${runId}`);
+    await timelineDrawn(page);
+    expect(await drawnEvents(page)).toBe(await runEvents(page, runId));
+    const paths = await requested(page);
+    expect(paths).toContain(`/runs/${runId}/log`);
+    expect(paths.filter((p) => p.endsWith('/events'))).toEqual([]);
+    // not waiting for the run: the log is asked for before the run has answered
+    const started = await page.evaluate((id) => {
+      const at = (path: string) =>
+        performance
+          .getEntriesByType('resource')
+          .find((e) => new URL(e.name).pathname === path) as unknown as {
+          startTime: number;
+          responseEnd: number;
+        };
+      return {
+        log: at(`/runs/${id}/log`).startTime,
+        runAnswered: at(`/runs/${id}`).responseEnd,
+      };
+    }, runId);
+    expect(started.log).toBeLessThan(started.runAnswered);
+    expect(errors).toEqual([]);
+  });
+
+  it("reads the events' pages when the run has no log (409: running, or failed), and draws the same timeline", async () => {
+    const runId = ui.runs.userptrEagain;
+    const fromLog = await ui.newPage();
+    await fromLog.page.goto(`/ui/runs/${runId}`);
+    await timelineDrawn(fromLog.page);
+    const expected = await layout(fromLog.page);
+
+    const { page, errors } = await ui.newPage();
+    await page.route(`**/runs/${runId}/log`, (route) =>
+      route.fulfill({
+        status: 409,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          statusCode: 409,
+          error: 'Conflict',
+          message: `run ${runId} is running: only completed runs can be replayed`,
+        }),
+      }),
+    );
+    await page.goto(`/ui/runs/${runId}`);
+    await timelineDrawn(page);
+    const paths = await requested(page);
+    expect(paths.filter((p) => p.endsWith('/events')).length).toBeGreaterThan(0);
+    expect(await drawnEvents(page)).toBe(await runEvents(page, runId));
+    expect(await layout(page)).toEqual(expected);
+    // the browser's own line for that answer, and nothing else
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/status of 409 .*\/log:/);
+  });
 
   it('marks each violation of oom-reap-arm64 at its event, and the splat shows its context', async () => {
     const { page, errors } = await ui.newPage();

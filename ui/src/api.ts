@@ -86,6 +86,12 @@ export interface RunEvent {
   recordedAt: string;
 }
 
+/**
+ * An event as the timeline takes it: a run's without its wall-clock time, which neither the run's
+ * log nor a replay carries.
+ */
+export type TimelineEvent = Omit<RunEvent, 'recordedAt'>;
+
 export interface ReplayReport {
   runId: string;
   kernel: string;
@@ -96,7 +102,7 @@ export interface ReplayReport {
   violations: Violation[];
   violationsDiff: { added: Violation[]; removed: Violation[] };
   /** with `events: true`: the re-executed run's events (its first ones) */
-  events?: Omit<RunEvent, 'recordedAt'>[];
+  events?: TimelineEvent[];
   eventsTruncated?: boolean;
 }
 
@@ -143,20 +149,28 @@ function url(path: string, query: Query = {}): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-async function call<T>(path: string, init?: RequestInit): Promise<T> {
+/** The answer, once it says it succeeded. @throws ApiError with the API's reason otherwise */
+async function request(path: string, accept: string, init?: RequestInit): Promise<Response> {
   const res = await fetch(path, {
     credentials: 'same-origin',
     ...init,
-    headers: { Accept: 'application/json', ...(init?.headers ?? {}) },
+    headers: { Accept: accept, ...(init?.headers ?? {}) },
   });
   if (res.status === 401) {
     // the session is gone: the page itself now answers with the sign-in form
     window.location.reload();
     throw new ApiError(401, 'signed out');
   }
-  const body = (await res.json().catch(() => null)) as { message?: string } | null;
-  if (!res.ok) throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`);
-  return body as T;
+  if (!res.ok) {
+    const body = (await res.json().catch(() => null)) as { message?: string } | null;
+    throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`);
+  }
+  return res;
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await request(path, 'application/json', init);
+  return (await res.json().catch(() => null)) as T;
 }
 
 export const api = {
@@ -171,6 +185,12 @@ export const api = {
   signatures: (q: Query) => call<{ signatures: SignatureGroup[] }>(url('/signatures', q)),
   campaigns: () => call<{ campaigns: Campaign[] }>('/campaigns'),
   signatureMatrix: (q: Query) => call<{ cells: SignatureCell[] }>(url('/signatures/matrix', q)),
+  /**
+   * A completed run's log as `mnsim export` writes it (JSON Lines: a header, then format 2), its
+   * body to be read as it arrives; 409 for a run that has none (running, failed)
+   */
+  log: (runId: string, signal?: AbortSignal) =>
+    request(`/runs/${encodeURIComponent(runId)}/log`, 'application/x-ndjson', { signal }),
   kernelLog: (runId: string) =>
     call<{ runId: string; hz: number; lines: KernelLogLine[] }>(
       `/runs/${encodeURIComponent(runId)}/kernel-log`,

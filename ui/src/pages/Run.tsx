@@ -9,7 +9,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { type KernelLogLine, type RunEvent, api } from '../api';
+import { type KernelLogLine, type TimelineEvent, api } from '../api';
 import { Counterfactual, type ReplayState } from '../components/Counterfactual';
 import { KernelLog } from '../components/KernelLog';
 import { LoadStatus, StatusBadge, when } from '../components/Status';
@@ -33,17 +33,23 @@ export function RunPage({ runId }: { runId: string }) {
   const findings = useLoad(() => api.violations({ run: runId, limit: 1000 }), [runId]);
   const current = run.state === 'ready' ? run.value : null;
 
-  // the events, once the run says how many there are
-  const [events, setEvents] = useState<Loaded<RunEvent[]>>({ state: 'loading' });
+  // the events, asked for beside the run: a completed run's log needs nothing the run says (the
+  // run is asked for again only when there is no log, to read the events' pages)
+  const [events, setEvents] = useState<Loaded<TimelineEvent[]>>({ state: 'loading' });
   const [progress, setProgress] = useState(0);
   useEffect(() => {
-    if (current === null) return;
     let live = true;
+    const reading = new AbortController();
     setEvents({ state: 'loading' });
     setProgress(0);
-    loadRunEvents(current.runId, current.events, current.status !== 'running', (n) => {
-      if (live) setProgress(n);
-    }).then(
+    loadRunEvents(
+      runId,
+      () => api.run(runId),
+      (n) => {
+        if (live) setProgress(n);
+      },
+      reading.signal,
+    ).then(
       (value) => {
         if (!live) return;
         performance.mark('mnsim:timeline:events');
@@ -55,11 +61,12 @@ export function RunPage({ runId }: { runId: string }) {
     );
     return () => {
       live = false;
+      reading.abort();
     };
-  }, [current?.runId]);
+  }, [runId]);
 
   // the kernel log once the events are in: it is derived from them on the server, and would
-  // otherwise compete with their pages there
+  // otherwise compete with them there
   const eventsIn = events.state !== 'loading';
   const [klog, setKlog] = useState<Loaded<{ lines: KernelLogLine[] }>>({ state: 'loading' });
   useEffect(() => {
