@@ -135,10 +135,23 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     expect(res.text).not.toContain(dir);
   }
 
+  /** GET /metrics: 200 within 2 s, Redis down (mnsim_redis_up 0 or no queue read), runs counted */
+  async function expectMetricsWithoutRedis(a: INestApplication, redisUp: 0 | 1) {
+    const started = performance.now();
+    const res = await request(a.getHttpServer()).get('/metrics').timeout(5000);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).toMatch(new RegExp(`^mnsim_redis_up ${redisUp}$`, 'm'));
+    expect(res.text).not.toMatch(/^mnsim_queue_workers\{/m);
+    expect(res.text).toMatch(/^mnsim_runs\{status="running"\} 0$/m);
+  }
+
   it('nothing listens at the URL: 503 naming Redis, at once', async () => {
     const port = await freePort();
     const a = await start(port, 'off');
     await expectRedisDown(a, port, /no connection to Redis/);
+    // /metrics answers too (it waited on the queues' commands for as long as Redis was away)
+    await expectMetricsWithoutRedis(a, 0);
     // and again, after the connection has had time to retry
     await new Promise((resolve) => setTimeout(resolve, 300));
     await expectRedisDown(a, port, /no connection to Redis/);
@@ -212,5 +225,7 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
       res = await request(a.getHttpServer()).get('/health');
     }
     await expectRedisDown(a, server.port, /did not answer a PING within 1000 ms/);
+    // the connection is ready, but the queues' figures do not come: /metrics answers without them
+    await expectMetricsWithoutRedis(a, 1);
   });
 });

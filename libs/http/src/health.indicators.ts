@@ -8,25 +8,9 @@ import { HealthIndicatorService } from '@nestjs/terminus';
 import { type Store, StoreGoneError } from '@mnsim/store';
 import { ClusterBus } from './metrics.service.js';
 import { InjectStore } from './store.provider.js';
+import { HEALTH_CHECK_TIMEOUT_MS, TimedOut, within } from './within.js';
 
-/** how long one check may take before it counts as down; the compose probe allows 4 s */
-export const HEALTH_CHECK_TIMEOUT_MS = 1000;
-
-class TimedOut extends Error {}
 class StoreDown extends Error {}
-
-/** `work`, or a TimedOut once `ms` have passed (the work itself goes on, unawaited) */
-async function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimedOut()), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** the first line of an error's message (Redis's replies are one line, e.g. `NOAUTH …`) */
 function oneLine(err: unknown): string {

@@ -10,6 +10,7 @@ import { Bus, SERVED_QUEUES, busLoggerOf, logConnectionErrors } from '@mnsim/bus
 import { DEAD_LETTER_QUEUE } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { STORE } from './store.provider.js';
+import { HEALTH_CHECK_TIMEOUT_MS, TimedOut, within } from './within.js';
 
 export const CLUSTER = Symbol('CLUSTER');
 export type ClusterTarget = { redisUrl: string; prefix: string } | null;
@@ -67,7 +68,16 @@ export class MetricsService {
   ) {
     const registers = [this.registry];
     if (this.cluster.bus) {
+      const bus = this.cluster.bus;
       const stats = (): Promise<QueueStats[]> => this.queueStats();
+      new Gauge({
+        name: 'mnsim_redis_up',
+        help: "Whether the api's connection to the cluster's Redis is ready (1) or not (0); while it is not, the queue families are empty.",
+        registers,
+        collect() {
+          this.set(bus.redis.status === 'ready' ? 1 : 0);
+        },
+      });
       new Gauge({
         name: 'mnsim_queue_jobs',
         help: 'Jobs in a queue, by state (queue depth).',
@@ -140,8 +150,21 @@ export class MetricsService {
     return this.queueStatsInFlight;
   }
 
-  private readQueues(): Promise<QueueStats[]> {
+  /**
+   * Every queue's figures; none while the connection to Redis is not ready (a command sent on it
+   * would wait for the reconnection, and the scrape with it) or when Redis does not answer within
+   * the health check's bound: /metrics answers all the same, with mnsim_redis_up 0.
+   */
+  private async readQueues(): Promise<QueueStats[]> {
     const bus = this.cluster.bus!;
+    if (bus.redis.status !== 'ready') return [];
+    return within(HEALTH_CHECK_TIMEOUT_MS, this.readReadyQueues(bus)).catch((err: unknown) => {
+      if (err instanceof TimedOut) return [];
+      throw err;
+    });
+  }
+
+  private readReadyQueues(bus: Bus): Promise<QueueStats[]> {
     return Promise.all(
       CLUSTER_QUEUES.map(async (queue): Promise<QueueStats> => {
         const q = bus.queue(queue);
