@@ -6,6 +6,7 @@
  */
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Redis } from 'ioredis';
 import { Bus, SERVED_QUEUES, busLoggerOf, logConnectionErrors } from '@mnsim/bus';
 import { DEAD_LETTER_QUEUE } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
@@ -151,17 +152,22 @@ export class MetricsService {
   }
 
   /**
-   * Every queue's figures; none while the connection to Redis is not ready (a command sent on it
-   * would wait for the reconnection, and the scrape with it) or when Redis does not answer within
-   * the health check's bound: /metrics answers all the same, with mnsim_redis_up 0.
+   * Every queue's figures, once the connection to Redis is ready (an api just started is still
+   * connecting); none when it is not ready within the health check's bound (a command sent on it
+   * would wait for the reconnection, and the scrape with it), nor when Redis does not answer
+   * within it: /metrics answers all the same, without them.
    */
   private async readQueues(): Promise<QueueStats[]> {
     const bus = this.cluster.bus!;
-    if (bus.redis.status !== 'ready') return [];
-    return within(HEALTH_CHECK_TIMEOUT_MS, this.readReadyQueues(bus)).catch((err: unknown) => {
+    const started = Date.now();
+    try {
+      if (!(await readyWithin(bus.redis, HEALTH_CHECK_TIMEOUT_MS))) return [];
+      const left = HEALTH_CHECK_TIMEOUT_MS - (Date.now() - started);
+      return await within(Math.max(left, 0), this.readReadyQueues(bus));
+    } catch (err) {
       if (err instanceof TimedOut) return [];
       throw err;
-    });
+    }
   }
 
   private readReadyQueues(bus: Bus): Promise<QueueStats[]> {
@@ -181,4 +187,20 @@ export class MetricsService {
       }),
     );
   }
+}
+
+/** Whether the connection is ready, or becomes so within `ms` (its errors meanwhile are retried). */
+function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const ready = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', ready);
+      resolve(false);
+    }, ms);
+    redis.once('ready', ready);
+  });
 }
