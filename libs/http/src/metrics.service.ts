@@ -75,7 +75,9 @@ export class MetricsService {
         name: 'mnsim_redis_up',
         help: "Whether the api's connection to the cluster's Redis is ready (1) or not (0); while it is not, the queue families are empty.",
         registers,
-        collect() {
+        // after the queues' read, which waits a moment for a connection still being made
+        async collect() {
+          await stats();
           this.set(bus.redis.status === 'ready' ? 1 : 0);
         },
       });
