@@ -156,6 +156,11 @@ async function request(path: string, accept: string, init?: RequestInit): Promis
     ...init,
     headers: { Accept: accept, ...(init?.headers ?? {}) },
   });
+  return checked(res);
+}
+
+/** The answer, or an ApiError for one that is not a success (a 401 reloads the page). */
+async function checked(res: Response): Promise<Response> {
   if (res.status === 401) {
     // the session is gone: the page itself now answers with the sign-in form
     window.location.reload();
@@ -166,6 +171,18 @@ async function request(path: string, accept: string, init?: RequestInit): Promis
     throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`);
   }
   return res;
+}
+
+/**
+ * The answer to the request for a run's log that index.html made as the page began to load, when
+ * it is this run's: taken once (a second reading asks again).
+ */
+function earlyLog(runId: string): Promise<Response> | undefined {
+  const w = window as { __mnsimEarlyLog?: { runId: string; answer: Promise<Response> } };
+  const early = w.__mnsimEarlyLog;
+  if (early === undefined || early.runId !== runId) return undefined;
+  delete w.__mnsimEarlyLog;
+  return early.answer;
 }
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
@@ -190,6 +207,7 @@ export const api = {
    * body to be read as it arrives; 409 for a run that has none (running, failed)
    */
   log: (runId: string, signal?: AbortSignal) =>
+    earlyLog(runId)?.then(checked) ??
     request(`/runs/${encodeURIComponent(runId)}/log`, 'application/x-ndjson', { signal }),
   kernelLog: (runId: string) =>
     call<{ runId: string; hz: number; lines: KernelLogLine[] }>(

@@ -1,8 +1,9 @@
 /**
  * Draws a timeline model on a canvas, and finds what a point of it shows. Only what is in view is
  * drawn: the spans of each row by binary search, the events of the visible slots, the marks in
- * range; thin strokes of one kind go in one path. Nothing here allocates per event beyond the
- * list of visible indexes.
+ * range; thin strokes of one kind go in one path, and what would land on pixels already drawn
+ * (zoomed out, many events share a column) is drawn once. Nothing here allocates per event beyond
+ * the list of visible indexes.
  */
 import {
   JIFFY_GAP,
@@ -191,11 +192,22 @@ export function draw(
       const y = rowY(g, l, r) - ROW_H / 2 + 2;
       c.fillStyle = color;
       c.globalAlpha = 0.16;
+      // spans less than a pixel apart are one rectangle: zoomed out, a row's thousands of calls
+      // cover a few hundred pixels
+      let runX0 = NaN;
+      let runX1 = NaN;
       for (const s of found) {
         const x0 = LABEL_W + (s.x0 + 0.5 - view.x0) * scale;
-        const x1 = LABEL_W + (s.x1 + 0.5 - view.x0) * scale;
-        c.fillRect(x0, y, Math.max(1, x1 - x0), ROW_H - 4);
+        const x1 = Math.max(x0 + 1, LABEL_W + (s.x1 + 0.5 - view.x0) * scale);
+        if (x0 <= runX1 + 1) {
+          runX1 = Math.max(runX1, x1);
+          continue;
+        }
+        if (runX1 > runX0) c.fillRect(runX0, y, runX1 - runX0, ROW_H - 4);
+        runX0 = x0;
+        runX1 = x1;
       }
+      if (runX1 > runX0) c.fillRect(runX0, y, runX1 - runX0, ROW_H - 4);
       c.globalAlpha = 1;
       if (half >= 1) {
         c.fillStyle = color;
@@ -216,12 +228,22 @@ export function draw(
     c.strokeStyle = ARROW_COLORS[kind];
     c.lineWidth = kind === 'return' ? 1 : 1.25;
     c.beginPath();
+    // zoomed out, many arrows fall on one pixel column: each (column, from, to) is drawn once
+    let column = NaN;
+    const drawn = new Set<number>();
     for (const i of visible) {
       const ev = model.events[i];
       if (ev.type !== kind || ev.from < 0) continue;
       const x = Math.round(LABEL_W + (ev.slot + 0.5 - view.x0) * scale) + 0.5;
       const y1 = rowY(g, ev.from, ev.fromRow);
       const y2 = rowY(g, ev.to, ev.toRow);
+      if (x !== column) {
+        column = x;
+        drawn.clear();
+      }
+      const key = y1 * 65536 + y2;
+      if (drawn.has(key)) continue;
+      drawn.add(key);
       c.moveTo(x, y1);
       c.lineTo(x, y2);
       if (heads && y1 !== y2) {
