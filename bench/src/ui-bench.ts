@@ -10,6 +10,8 @@
  *   (nothing cached), to a server that has answered before: a dashboard in use.
  * - coldRenderMs: the same for the first visit after the server started, when its code has not
  *   yet been compiled by V8's optimising tiers (and the browser's is cold too).
+ * - smallRunRenderMs: renderMs of a run of a few dozen events (the built-in oom-reap-arm64), in
+ *   the same way: what a run's page costs on this machine whatever the run's size.
  * - panFps: frames the timeline drew per second while its view moves every frame for two
  *   seconds (the arrow keys), two thirds of the run in view, then zoomed in; panMaxDrawMs the
  *   slowest of those frames.
@@ -39,6 +41,7 @@ export interface UiBenchResult {
   events: number;
   renderMs: number;
   coldRenderMs: number;
+  smallRunRenderMs: number;
   eventsMs: number | null;
   modelMs: number | null;
   /** the first frame's own drawing time */
@@ -115,6 +118,9 @@ export async function benchUi(log: (line: string) => void): Promise<UiBenchResul
     writeFileSync(file, big.yaml);
     log(`ui: recording a run of ${big.events} events, then opening its page…`);
     const { runId } = JSON.parse(await cli(['run', file, '--json'], env)) as { runId: string };
+    const small = JSON.parse(await cli(['run', 'oom-reap-arm64', '--json'], env)) as {
+      runId: string;
+    };
     const port = await freePort();
     server = spawn(process.execPath, [CLI, 'serve'], {
       env: { ...env, MNSIM_API_PORT: String(port) },
@@ -127,10 +133,10 @@ export async function benchUi(log: (line: string) => void): Promise<UiBenchResul
     if (!said.includes('listening')) throw new Error('mnsim serve did not start');
 
     // the page, in a browser context of its own (no cache, no cookie), until its timeline is drawn
-    const visit = async () => {
+    const visit = async (id = runId) => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
-      await page.goto(`http://127.0.0.1:${port}/ui/runs/${runId}`);
+      await page.goto(`http://127.0.0.1:${port}/ui/runs/${id}`);
       await page.waitForFunction(
         () => performance.getEntriesByName('mnsim:timeline:run:drawn').length > 0,
         null,
@@ -159,8 +165,17 @@ export async function benchUi(log: (line: string) => void): Promise<UiBenchResul
     log(
       `ui: first visit drawn at ${Math.round(cold.marks.drawn)} ms, then ${visits.map((v) => Math.round(v.marks.drawn)).join(', ')} ms`,
     );
-    const median = [...visits].sort((x, y) => x.marks.drawn - y.marks.drawn)[VISITS >> 1];
-    const { marks } = median;
+    const median = <T extends { marks: { drawn: number } }>(vs: T[]): T =>
+      [...vs].sort((x, y) => x.marks.drawn - y.marks.drawn)[vs.length >> 1];
+    const { marks } = median(visits);
+    const smallVisits: Awaited<ReturnType<typeof visit>>[] = [];
+    for (let i = 0; i < VISITS; i++) {
+      const v = await visit(small.runId);
+      smallVisits.push(v);
+      await v.context.close();
+    }
+    const smallRunRenderMs = Math.round(median(smallVisits).marks.drawn);
+    log(`ui: a run of a few dozen events: drawn at ${smallRunRenderMs} ms (median)`);
     const page = visits[visits.length - 1].page;
     // pan: the view moved every frame for two seconds (the arrow keys, as a user holding one
     // down), two thirds of the run in view, then zoomed in; the frames drawn meanwhile, per second
@@ -219,6 +234,7 @@ export async function benchUi(log: (line: string) => void): Promise<UiBenchResul
       events: big.events,
       renderMs: Math.round(marks.drawn),
       coldRenderMs: Math.round(cold.marks.drawn),
+      smallRunRenderMs,
       eventsMs: marks.events === null ? null : Math.round(marks.events),
       modelMs: marks.model === null ? null : Math.round(marks.model),
       firstDrawMs: Math.round(first.firstDrawMs * 10) / 10,
