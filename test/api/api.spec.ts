@@ -873,6 +873,11 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       ['/runs/x/events', 'afterSeq=-1', /^query parameter afterSeq: must be an integer from 0/],
       ['/runs/x/events', 'limit=0', /^query parameter limit: /],
       ['/runs/x/events', 'cursor=abc', /^unknown query parameter "cursor"$/],
+      // routes that take no query refuse one too
+      ['/runs/x', 'limit=1', /^unknown query parameter "limit"$/],
+      ['/runs/x/log', 'format=perfetto', /^unknown query parameter "format"$/],
+      ['/runs/x/kernel-log', 'since=1h', /^unknown query parameter "since"$/],
+      ['/campaigns', 'seed=1', /^unknown query parameter "seed"$/],
     );
     it.each(cases)('%s?%s', async (path, query, reason) => {
       expectError(await http.get(`${path}?${query}`), 400, reason);

@@ -103,6 +103,10 @@ export const listRunsQuery = z.strictObject({
 });
 export type ListRunsQuery = z.output<typeof listRunsQuery>;
 
+/** The query of a route that takes none: any parameter is refused, as on the other routes. */
+export const noQuery = z.strictObject({});
+export type NoQuery = z.output<typeof noQuery>;
+
 export const eventsQuery = z.strictObject({
   afterSeq: intParam(0, 2 ** 31 - 1)
     .describe('only events after this seq (nextAfterSeq of the previous page); omit to start at 0')

@@ -27,6 +27,8 @@ import {
   type EventsQuery,
   listRunsQuery,
   type ListRunsQuery,
+  noQuery,
+  type NoQuery,
   replayBody,
   type ReplayBody,
   runIdParam,
@@ -75,7 +77,10 @@ export class RunsController {
   @ApiOperation({ summary: 'One run, by id or unique prefix' })
   @ApiOkResponse({ standardSchema: runResponse })
   @ApiErrors(400, 404)
-  get(@Param('id', { schema: runIdParam }) id: string) {
+  get(
+    @Param('id', { schema: runIdParam }) id: string,
+    @Query({ schema: noQuery }) _query: NoQuery,
+  ) {
     return this.runs.get(id);
   }
 
@@ -103,7 +108,10 @@ export class RunsController {
     content: { [NDJSON]: { schema: { type: 'string' } } },
   })
   @ApiErrors(400, 404, 409, 500)
-  async log(@Param('id', { schema: runIdParam }) id: string): Promise<StreamableFile> {
+  async log(
+    @Param('id', { schema: runIdParam }) id: string,
+    @Query({ schema: noQuery }) _query: NoQuery,
+  ): Promise<StreamableFile> {
     const file = new StreamableFile(await this.runs.logFile(id), { type: NDJSON });
     // a log found damaged (or a store that fails) while it streams: lines may have gone out
     // already, so the client must see a failed transfer, never a shorter log
@@ -121,7 +129,10 @@ export class RunsController {
   })
   @ApiOkResponse({ standardSchema: kernelLogResponse })
   @ApiErrors(400, 404)
-  kernelLog(@Param('id', { schema: runIdParam }) id: string) {
+  kernelLog(
+    @Param('id', { schema: runIdParam }) id: string,
+    @Query({ schema: noQuery }) _query: NoQuery,
+  ) {
     return this.runs.kernelLog(id);
   }
 

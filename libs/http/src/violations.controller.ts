@@ -2,6 +2,8 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from './api-docs.js';
 import {
+  noQuery,
+  type NoQuery,
   signaturesQuery,
   type SignaturesQuery,
   violationsQuery,
@@ -34,7 +36,8 @@ export class ViolationsController {
     summary: 'The fuzz campaigns recorded: runs by seed, newest first',
   })
   @ApiOkResponse({ standardSchema: campaignsResponse })
-  campaigns() {
+  @ApiErrors(400)
+  campaigns(@Query({ schema: noQuery }) _query: NoQuery) {
     return this.violations.campaigns();
   }
 
