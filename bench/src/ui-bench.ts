@@ -154,29 +154,29 @@ export async function benchUi(log: (line: string) => void): Promise<UiBenchResul
       });
       return { context, page, marks };
     };
+    // the marks of VISITS visits to a run's page, each context closed after it
+    const visitsTo = async (id: string) => {
+      const out: Awaited<ReturnType<typeof visit>>['marks'][] = [];
+      for (let i = 0; i < VISITS; i++) {
+        const v = await visit(id);
+        out.push(v.marks);
+        await v.context.close();
+      }
+      return out;
+    };
+    const median = <T extends { drawn: number }>(ms: T[]): T =>
+      [...ms].sort((x, y) => x.drawn - y.drawn)[ms.length >> 1];
     const cold = await visit();
     await cold.context.close();
-    const visits: Awaited<ReturnType<typeof visit>>[] = [];
-    for (let i = 0; i < VISITS; i++) {
-      const v = await visit();
-      visits.push(v);
-      if (i < VISITS - 1) await v.context.close();
-    }
+    const visits = await visitsTo(runId);
     log(
-      `ui: first visit drawn at ${Math.round(cold.marks.drawn)} ms, then ${visits.map((v) => Math.round(v.marks.drawn)).join(', ')} ms`,
+      `ui: first visit drawn at ${Math.round(cold.marks.drawn)} ms, then ${visits.map((v) => Math.round(v.drawn)).join(', ')} ms`,
     );
-    const median = <T extends { marks: { drawn: number } }>(vs: T[]): T =>
-      [...vs].sort((x, y) => x.marks.drawn - y.marks.drawn)[vs.length >> 1];
-    const { marks } = median(visits);
-    const smallVisits: Awaited<ReturnType<typeof visit>>[] = [];
-    for (let i = 0; i < VISITS; i++) {
-      const v = await visit(small.runId);
-      smallVisits.push(v);
-      await v.context.close();
-    }
-    const smallRunRenderMs = Math.round(median(smallVisits).marks.drawn);
+    const marks = median(visits);
+    const smallRunRenderMs = Math.round(median(await visitsTo(small.runId)).drawn);
     log(`ui: a run of a few dozen events: drawn at ${smallRunRenderMs} ms (median)`);
-    const page = visits[visits.length - 1].page;
+    // one more visit, whose page stays open to be panned
+    const { page } = await visit();
     // pan: the view moved every frame for two seconds (the arrow keys, as a user holding one
     // down), two thirds of the run in view, then zoomed in; the frames drawn meanwhile, per second
     let frames = 0;
