@@ -18,31 +18,42 @@ import {
   type SimulationPoolOptions,
   simulationPoolOptions,
 } from './simulation-pool.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, SHUTDOWN_GRACE_MS, ShutdownGrace } from './shutdown-grace.js';
 import { RUN_TIMEOUT_MS, StaleRunSweep } from './stale-runs.service.js';
 import { STORE, StoreLifecycle } from './store.provider.js';
 import { ViolationsController } from './violations.controller.js';
 import { ViolationsService } from './violations.service.js';
 import { ZodValidationPipe } from './zod-validation.pipe.js';
 
+/** What ApiModule.forStore builds the API with, beside its store; absent: the defaults. */
+export interface ApiModuleOptions {
+  /** the cluster whose queues /metrics reports */
+  cluster?: ClusterTarget;
+  /** the cluster this api orchestrates */
+  orchestrator?: ClusterConfig | null;
+  runTimeoutMs?: number;
+  /** where runs and replays are simulated: default on the request thread, one at a time */
+  simulation?: { store: StoreOptions; pool: SimulationPoolOptions };
+  /** how long requests in flight, then the simulations still running, may take once stopping */
+  shutdownGraceMs?: number;
+}
+
 /**
  * The HTTP API over one open Store, which the module closes when the application shuts down; with
  * `orchestrator`, also the orchestrator of that cluster's runs (its queue workers close first).
  * While it runs, the runs with no sign of life for `runTimeoutMs` are failed (StaleRunSweep). Runs
  * and replays are simulated by `simulation.pool`'s threads, each with a connection to
- * `simulation.store` (none: on the request thread).
+ * `simulation.store` (none: on the request thread). Stopping takes at most twice the shutdown
+ * grace (ShutdownGrace).
  */
 @Module({})
 export class ApiModule {
-  static forStore(
-    store: Store,
-    cluster: ClusterTarget = null,
-    orchestrator: ClusterConfig | null = null,
-    runTimeoutMs: number = DEFAULT_RUN_TIMEOUT_MS,
-    simulation: { store: StoreOptions; pool: SimulationPoolOptions } = {
+  static forStore(store: Store, opts: ApiModuleOptions = {}): DynamicModule {
+    const orchestrator = opts.orchestrator ?? null;
+    const simulation = opts.simulation ?? {
       store: {},
       pool: simulationPoolOptions({ sqlitePath: ':memory:' }, { queue: 0 }),
-    },
-  ): DynamicModule {
+    };
     return {
       module: ApiModule,
       imports: [
@@ -53,8 +64,10 @@ export class ApiModule {
       controllers: [RunsController, ViolationsController, HealthController, MetricsController],
       providers: [
         { provide: STORE, useValue: store },
-        { provide: CLUSTER, useValue: cluster },
-        { provide: RUN_TIMEOUT_MS, useValue: runTimeoutMs },
+        { provide: CLUSTER, useValue: opts.cluster ?? null },
+        { provide: RUN_TIMEOUT_MS, useValue: opts.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS },
+        { provide: SHUTDOWN_GRACE_MS, useValue: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS },
+        ShutdownGrace,
         StaleRunSweep,
         ClusterBus,
         MetricsService,
@@ -62,8 +75,9 @@ export class ApiModule {
         RunsService,
         {
           provide: SimulationPool,
-          useFactory: (s: Store) => new SimulationPool(s, simulation.store, simulation.pool),
-          inject: [STORE],
+          useFactory: (s: Store, grace: ShutdownGrace) =>
+            new SimulationPool(s, simulation.store, simulation.pool, grace.graceMs),
+          inject: [STORE, ShutdownGrace],
         },
         ReplayService,
         ViolationsService,

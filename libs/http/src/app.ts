@@ -35,13 +35,16 @@ export async function createApiApp(
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(
-      ApiModule.forStore(
-        store,
-        config.cluster ?? null,
-        config.orchestrator ?? null,
-        config.runTimeoutMs,
-        { store: config.store, pool: simulationPoolOptions(config.store, config.simulation) },
-      ),
+      ApiModule.forStore(store, {
+        cluster: config.cluster ?? null,
+        orchestrator: config.orchestrator ?? null,
+        runTimeoutMs: config.runTimeoutMs,
+        simulation: {
+          store: config.store,
+          pool: simulationPoolOptions(config.store, config.simulation),
+        },
+        shutdownGraceMs: config.shutdownGraceMs,
+      }),
       new ExpressAdapter(),
       {
         // the parser is registered below, after authentication, with our limit
@@ -95,7 +98,10 @@ export interface RunningApi {
   /** http://host:port */
   url: string;
   app: NestExpressApplication;
-  /** stops listening, lets requests in flight finish, closes the store; idempotent */
+  /**
+   * stops listening, lets requests in flight finish (closing those still open after the shutdown
+   * grace), closes the store; idempotent
+   */
   close(): Promise<void>;
   /** settles once the API has stopped (close() or a signal) */
   closed: Promise<void>;

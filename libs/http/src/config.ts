@@ -55,6 +55,11 @@ export interface ApiConfig {
   runTimeoutMs?: number;
   /** the simulation pool's threads, queue and niceness (absent: the defaults), and the runs' limits */
   simulation?: SimulationSettings;
+  /**
+   * once stopping, how long requests in flight may take before their connections are closed, and
+   * then the simulations still running before their threads are (absent: 4 s)
+   */
+  shutdownGraceMs?: number;
 }
 
 /** A configuration the API cannot start with; exit status 2, like any bad input. */

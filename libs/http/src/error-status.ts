@@ -17,8 +17,8 @@ export interface ErrorStatus {
 
 export function errorStatus(exception: unknown): ErrorStatus {
   if (exception instanceof HttpException) {
-    const status = exception.getStatus();
-    return { status, message: messageOf(exception), internal: status >= 500 };
+    // an answer the code chose; what led to a 5xx one was logged where it happened (the pool)
+    return { status: exception.getStatus(), message: messageOf(exception), internal: false };
   }
   if (exception instanceof MnsimError) {
     // its kind's status (@mnsim/errors): 400 bad input, 404, 409, 422 a run limit, 503, 500

@@ -23,6 +23,7 @@ import { Piscina } from 'piscina';
 import { DEFAULT_RUN_LIMITS, type RunLimits } from '@mnsim/events';
 import type { Store, StoreOptions } from '@mnsim/store';
 import { errorBody } from './error-body.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from './shutdown-grace.js';
 import { type SimulationOutcome, type SimulationTask, runTask } from './simulation-tasks.js';
 import type { SimulationWorkerData } from './simulation-worker.js';
 
@@ -102,11 +103,15 @@ export class SimulationPool implements OnApplicationBootstrap, OnApplicationShut
   private meanTaskMs = 1000;
   /** the request-thread mode's one-at-a-time chain */
   private serial: Promise<unknown> = Promise.resolve();
+  /** the API is stopping: a thread ended now was ended by the stop, not by a failure */
+  private stopping = false;
 
   constructor(
     private readonly store: Store,
     storeOptions: StoreOptions,
     readonly options: SimulationPoolOptions,
+    /** once stopping, how long the tasks still running may take before their threads end */
+    private readonly closeGraceMs: number = DEFAULT_SHUTDOWN_GRACE_MS,
   ) {
     this.workerData = { store: storeOptions, limits: { ...options.limits } };
   }
@@ -138,6 +143,13 @@ export class SimulationPool implements OnApplicationBootstrap, OnApplicationShut
       resourceLimits: { maxOldGenerationSizeMb: 512 },
       // below the request thread: on a busy machine the requests are served first
       niceIncrement: this.options.niceness,
+      closeTimeout: this.closeGraceMs,
+    });
+    // close() reports its timeout as an 'error' event, before it ends the threads
+    this.piscina.on('error', (err: unknown) => {
+      this.logger.warn(
+        `stopping: simulations still running after ${this.closeGraceMs} ms, their threads ended (${err instanceof Error ? err.message : String(err)})`,
+      );
     });
     return this.piscina;
   }
@@ -177,6 +189,15 @@ export class SimulationPool implements OnApplicationBootstrap, OnApplicationShut
     try {
       return await this.threads().run(task);
     } catch (err) {
+      if (this.stopping) {
+        // its client's connection was closed at the end of the grace; the log said so
+        return {
+          ok: false,
+          status: HttpStatus.SERVICE_UNAVAILABLE,
+          message: 'the API stopped before the simulation ended',
+          detail: null,
+        };
+      }
       // the thread itself failed (out of memory, killed): the task's answer is lost with it
       this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
       return {
@@ -195,7 +216,9 @@ export class SimulationPool implements OnApplicationBootstrap, OnApplicationShut
     return Math.min(60, Math.max(1, Math.ceil((waves * this.meanTaskMs) / 1000)));
   }
 
+  /** Waits for the tasks still running, up to the grace, then ends the threads. */
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     await this.piscina?.close();
   }
 }
