@@ -62,6 +62,32 @@ const RECORDED: Record<keyof RecordedRuns, string[]> = {
   guestLivelock: ['guest-livelock-arm64'],
 };
 
+/** One step of the harness's cleanup, named for the error if it does not end. */
+interface Cleanup {
+  what: string;
+  undo: () => Promise<void> | void;
+}
+
+/** How long one cleanup step may take: the servers' close is bounded by their shutdown grace. */
+const CLEANUP_TIMEOUT_MS = 20_000;
+
+async function bounded(cleanup: Cleanup): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      cleanup.undo(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${cleanup.what}: not done after ${CLEANUP_TIMEOUT_MS} ms`)),
+          CLEANUP_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The fuzz campaign recorded beside the runs. */
 export const CAMPAIGN = { seed: 11, runs: 4 };
 
@@ -140,8 +166,12 @@ async function recordRuns(
  * runs, the API app over it with `token`, and one browser. Its fields are there from beforeAll on.
  */
 export function useUi(opts: { token?: string | null } = {}): UiHarness {
-  /** what afterAll undoes, in reverse order, whatever part of beforeAll got done */
-  const cleanups: (() => Promise<void> | void)[] = [];
+  /**
+   * what afterAll undoes, in reverse order, whatever part of beforeAll got done; the browser is
+   * closed first, so that no page of it holds a request the servers would wait for
+   */
+  const cleanups: Cleanup[] = [];
+  let closeBrowser: Cleanup | null = null;
   let sqlitePath = '';
   let first: UiServer | null = null;
   let recorded: { runs: RecordedRuns; signatures: string[] } | null = null;
@@ -160,9 +190,15 @@ export function useUi(opts: { token?: string | null } = {}): UiHarness {
       token,
       bodyLimitBytes: 1024 * 1024,
       store: { sqlitePath },
+      // the other test files keep both cores busy at nice 0, where the default niceness of 10
+      // would starve a replay's thread (MNSIM_API_NICE says as much); the bench measures it
+      simulation: { niceness: 0 },
     };
     const app = await createApiApp(config, { logger: false });
-    cleanups.push(() => app.close());
+    cleanups.push({
+      what: `closing the server on ${token === null ? 'no token' : 'a token'}`,
+      undo: () => app.close(),
+    });
     const server = app.getHttpServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -218,13 +254,16 @@ export function useUi(opts: { token?: string | null } = {}): UiHarness {
       throw new Error('the dashboard is not built (dist/ui): run `npm run build`');
     }
     const dir = mkdtempSync(join(tmpdir(), 'mnsim-ui-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push({
+      what: 'removing the store',
+      undo: () => rmSync(dir, { recursive: true, force: true }),
+    });
     sqlitePath = join(dir, 'mnsim.sqlite');
     // the browser starts while the runs are recorded
     const launching = launchChromium();
     // closed if it did start, even when recording failed; a failed launch is reported below
     const launched = launching.catch(() => null);
-    cleanups.push(async () => (await launched)?.close());
+    closeBrowser = { what: 'closing the browser', undo: async () => (await launched)?.close() };
     recorded = await recordRuns(sqlitePath);
     first = await serve(opts.token ?? null);
     browser = await launching;
@@ -232,14 +271,16 @@ export function useUi(opts: { token?: string | null } = {}): UiHarness {
 
   afterAll(async () => {
     const failures: unknown[] = [];
-    for (const cleanup of cleanups.reverse()) {
+    const order = [...(closeBrowser === null ? [] : [closeBrowser]), ...cleanups.reverse()];
+    for (const cleanup of order) {
       try {
-        await cleanup();
+        await bounded(cleanup);
       } catch (err) {
         failures.push(err);
       }
     }
     cleanups.length = 0;
+    closeBrowser = null;
     if (failures.length > 0) throw new AggregateError(failures, 'UI harness cleanup failed');
   });
 
