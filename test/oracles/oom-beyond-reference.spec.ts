@@ -2,11 +2,15 @@
  * Kernel behaviour the reference does not spell out, checked against mm/oom_kill.c and
  * mm/gup.c at 5.8: a sysrq OOM does not abort on a living victim (oom_evaluate_task), a victim
  * already dying is not killed twice (oom_kill_process -> task_will_free_mem), and a killed
- * process's guest does not fault back in (__get_user_pages: fatal_signal_pending -> -EINTR).
+ * process's guest does not fault back in (__get_user_pages: fatal_signal_pending -> -EINTR), and
+ * a killed process starts no syscall that would take its mmap lock (its threads die on the way
+ * back to user space, kernel/signal.c get_signal -> do_group_exit), while a hold it began before
+ * the kill goes on.
  */
 import { describe, expect, it } from 'vitest';
 import { formatKernelLog, simulate } from '@mnsim/engine';
 import { parseScenario } from '@mnsim/scenarios';
+import { kvmStartsBy, reaperTask, reaperTries, run, tracesOf } from './helpers.js';
 
 const base = (
   steps: string,
@@ -84,5 +88,31 @@ describe('OOM beyond the reference', () => {
     const task = r.states.mm.tasks.find((t) => t.pid === 1200);
     expect(task?.state).toBe('killed');
     expect(task?.mm?.resident).toEqual([]);
+  });
+
+  describe('a killed process takes no mmap lock of its own after the kill', () => {
+    // qemu cannot be reaped (userptr -EAGAIN): the reaper tries at 10, 35, ..., 235
+    const tries = Array.from({ length: 10 }, (_, k) => 10 + 25 * k);
+    const runOf = (steps: string) => run(parseScenario(base(steps), 'held.yaml'), '5.8+fix');
+
+    it('a hold-mmap-lock step after the kill does nothing: every try reaches the notifiers', () => {
+      const r = runOf(`  - { at: 0, do: fault-in, vm: guest0 }
+  - { at: 10, do: oom }
+  - { at: 20, do: hold-mmap-lock, pid: 1200, for: 100 }`);
+      expect(reaperTries(r)).toEqual(tries);
+      expect(tracesOf(r, 'skip_task_reaping')).toEqual([]);
+      expect(kvmStartsBy(r, reaperTask(r).pid).map((c) => c.jiffies)).toEqual(tries);
+      expect(tracesOf(r, 'task_not_running').map((t) => t.jiffies)).toEqual([20]);
+    });
+
+    it('a hold begun before the kill goes on: the tries within it fail at the trylock', () => {
+      const r = runOf(`  - { at: 0, do: fault-in, vm: guest0 }
+  - { at: 5, do: hold-mmap-lock, pid: 1200, for: 50 }
+  - { at: 10, do: oom }`);
+      expect(reaperTries(r)).toEqual(tries);
+      expect(tracesOf(r, 'skip_task_reaping').map((t) => t.jiffies)).toEqual([10, 35]);
+      expect(kvmStartsBy(r, reaperTask(r).pid).map((c) => c.jiffies)).toEqual(tries.slice(2));
+      expect(tracesOf(r, 'task_not_running')).toEqual([]);
+    });
   });
 });

@@ -126,7 +126,10 @@ export const MM_HANDLERS: Handlers<MmComponentState, MmCall> = {
     }
     return { ...faultInAnonymous(ctx, sys, state, a.pid, a.size), skipped: null };
   },
-  mmap_write_lock_hold: (state, a, ctx, sys) => mmapWriteLockHold(ctx, sys, state, a.pid, a.for),
+  // a thread of the process in a syscall (mmap_pgoff) that holds the lock: a killed process
+  // starts none, its threads die on their way back to user space; a hold already begun goes on
+  mmap_write_lock_hold: (state, a, ctx, sys) =>
+    stuck(state, a.pid, ctx, sys) ? -3 : mmapWriteLockHold(ctx, sys, state, a.pid, a.for),
   mmap_write_unlock: (state, a, ctx, sys) => (mmapWriteUnlock(ctx, sys, state, a.pid), null),
   vm_munmap: (state, a, ctx, sys) =>
     stuck(state, a.pid, ctx, sys) ? -3 : vmMunmap(ctx, sys, state, a.pid, a.start, a.size),
