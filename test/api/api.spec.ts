@@ -518,12 +518,12 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       expectError(
         await http.get('/runs/log-running/log'),
         409,
-        'run log-running is running: only completed runs can be replayed',
+        'run log-running is running: only completed runs have a log to export',
       );
       expectError(
         await http.get('/runs/log-failed/log'),
         409,
-        'run log-failed is failed (stopped): only completed runs can be replayed',
+        'run log-failed is failed (stopped): only completed runs have a log to export',
       );
     });
 

@@ -145,7 +145,7 @@ describeBrowser("a run's page", () => {
         body: JSON.stringify({
           statusCode: 409,
           error: 'Conflict',
-          message: `run ${runId} is running: only completed runs can be replayed`,
+          message: `run ${runId} is running: only completed runs have a log to export`,
         }),
       }),
     );

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import {
   closeSync,
+  existsSync,
   ftruncateSync,
   mkdtempSync,
   openSync,
@@ -632,7 +633,7 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     });
   });
 
-  it('run stops the 8 VMs × 509 memslots scenario at a limit: exit 3, one line, the run failed', async () => {
+  it('run stops the 8 VMs × 509 memslots scenario at a limit: exit 3, one line, the run failed, with no log to export or replay', async () => {
     const file = join(dir, 'hostile.json');
     writeFileSync(file, JSON.stringify(hostileScenario()));
     const r = await mnsim('run', file, '--json');
@@ -642,11 +643,13 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
       /^mnsim: the run passed its limit of 2,097,152 bytes of log: [\d,]+ at seq \d+ \(MNSIM_MAX_RUN_BYTES sets the limit\)\n$/,
     );
     const store = await openStore(loadConfig().store);
+    let failedRun: { runId: string; failureReason: string | null };
     try {
       const rows = (await store.listRuns({ scenario: 'hostile-memslots', limit: 10 })).rows;
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ status: 'failed', logHash: null });
       expect(`mnsim: ${rows[0].failureReason}\n`).toBe(r.err);
+      failedRun = rows[0];
     } finally {
       await store.close();
     }
@@ -657,6 +660,19 @@ describe.each(['sqlite', 'postgres'] as const)('mnsim on %s', (dialect) => {
     expect(fewer.err).toMatch(
       /^mnsim: the run passed its limit of 5,000 events: 5,001 at seq 5000 /,
     );
+
+    // a failed run has no log: export refuses it as replay does, before any file is written
+    const failed = failedRun.runId;
+    const out = join(dir, 'failed.jsonl');
+    const exported = await mnsim('export', failed, '-o', out);
+    expect(exported.code).toBe(2);
+    expect(exported.err).toBe(
+      `mnsim: run ${failed} is failed (${failedRun.failureReason}): only completed runs have a log to export\n`,
+    );
+    expect(existsSync(out)).toBe(false);
+    const replayed = await mnsim('replay', failed);
+    expect(replayed.code).toBe(2);
+    expect(replayed.err).toMatch(/: only completed runs can be replayed\n$/);
   });
 
   it('an invalid scenario file is refused naming the file, the field and the reason', async () => {

@@ -19,6 +19,14 @@ export class RecordedRunError extends MnsimError {
   }
 }
 
+/** What a recorded run is opened for, as the refusal of one that is not completed says it. */
+export type RecordedRunUse = 'replay' | 'export';
+
+const ONLY_COMPLETED: Record<RecordedRunUse, string> = {
+  replay: 'only completed runs can be replayed',
+  export: 'only completed runs have a log to export',
+};
+
 export class RecordedRun implements RecordedLog {
   private constructor(
     private readonly store: Store,
@@ -27,17 +35,21 @@ export class RecordedRun implements RecordedLog {
   ) {}
 
   /**
-   * Opens a completed run by id or unique prefix.
+   * Opens a completed run by id or unique prefix, to replay it or to export its log.
    * @throws RunNotFoundError / AmbiguousRunIdError (exit 2), RecordedRunError
    */
-  static async open(store: Store, ref: string): Promise<RecordedRun> {
+  static async open(
+    store: Store,
+    ref: string,
+    use: RecordedRunUse = 'replay',
+  ): Promise<RecordedRun> {
     const runId = await store.resolveRunId(ref);
     const run = await store.getRun(runId);
     if (run === null) throw new RecordedRunError(`no run matches '${ref}'`, 2);
     if (run.origin === 'observed') throw new RecordedRunError(observedRunHasNoLog(runId), 2);
     if (run.status !== 'completed' || run.logHash === null) {
       throw new RecordedRunError(
-        `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be replayed`,
+        `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: ${ONLY_COMPLETED[use]}`,
         2,
       );
     }

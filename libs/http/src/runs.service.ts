@@ -92,7 +92,7 @@ export class RunsService {
    * completed (running, failed) or was observed (it has no log)
    */
   async logFile(idOrPrefix: string): Promise<Readable> {
-    const lines = (await RecordedRun.open(this.store, idOrPrefix)).fileLines();
+    const lines = (await RecordedRun.open(this.store, idOrPrefix, 'export')).fileLines();
     return Readable.from(textChunks(lines), { objectMode: false });
   }
 

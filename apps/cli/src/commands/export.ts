@@ -22,7 +22,7 @@ import {
   RecordedRun,
   perfettoTraceLines,
 } from '@mnsim/engine';
-import { observedRunHasNoLog, openStore } from '@mnsim/store';
+import { openStore } from '@mnsim/store';
 import type { CliConfig } from '../config.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { type LineWriter, writeFileAtomically } from '../output-file.js';
@@ -70,19 +70,12 @@ export async function exportCommand(
   const output = opts.output !== undefined && opts.output !== '-' ? opts.output : null;
   const store = await openStore(config.store);
   try {
-    const runId = await store.resolveRunId(ref);
-    const run = await store.getRun(runId);
-    if (!run) throw new UsageError(`no run matches '${ref}'`);
-    if (run.origin === 'observed') throw new UsageError(observedRunHasNoLog(runId));
-    if (run.status !== 'completed') {
-      throw new UsageError(
-        `run ${runId} is ${run.status}${run.failureReason ? ` (${run.failureReason})` : ''}: only completed runs can be exported`,
-      );
-    }
+    // a run that is not completed (or only observed) is refused before any file is written
+    const recorded = await RecordedRun.open(store, ref, 'export');
+    const runId = recorded.runId;
     let n = 0;
     const fill = async (out: LineWriter): Promise<void> => {
       // the stored log, checked against the run's count and logHash as it is read
-      const recorded = await RecordedRun.open(store, runId);
       if (format === 'perfetto') {
         const events = async function* (): AsyncGenerator<CanonicalEvent> {
           for await (const e of expandedEvents(recorded.checkedLines())) {
@@ -90,7 +83,10 @@ export async function exportCommand(
             yield e;
           }
         };
-        for await (const line of perfettoTraceLines(events(), { runId, logHash: run.logHash })) {
+        for await (const line of perfettoTraceLines(events(), {
+          runId,
+          logHash: recorded.logHash,
+        })) {
           await out.line(line);
         }
         return;
