@@ -98,6 +98,25 @@ export interface LogHeader {
   logHash: string;
 }
 
+/**
+ * Line 1 of a log file, as every writer of one writes it (export, the API's log, the conversion of
+ * version 1, the benchmarks' recorded files): the header's keys in this one order.
+ */
+export function logHeaderLine(h: LogHeader): string {
+  const ordered: LogHeader = {
+    format: h.format,
+    version: h.version,
+    runId: h.runId,
+    scenario: h.scenario,
+    kernel: h.kernel,
+    arch: h.arch,
+    seed: h.seed,
+    events: h.events,
+    logHash: h.logHash,
+  };
+  return JSON.stringify(ordered);
+}
+
 /** A log file that cannot be read as one: `<file>:<line>: <reason>`, exit status 2. */
 export class LogFileError extends MnsimError {
   constructor(
@@ -644,7 +663,7 @@ async function convertExpanded(file: string, header: LogHeader): Promise<LogFile
     };
     const path = join(dir, basename(file));
     const w = createWriteStream(path);
-    w.write(JSON.stringify(converted) + '\n');
+    w.write(logHeaderLine(converted) + '\n');
     await pipeline(createReadStream(body), w);
     await rm(body);
     return await LogFile.openFormat2(file, converted, path, dir);
@@ -828,7 +847,7 @@ export async function recordLogFile(
       logHash: result.logHash ?? '',
     };
     const out = createWriteStream(file);
-    out.write(JSON.stringify(header) + '\n');
+    out.write(logHeaderLine(header) + '\n');
     await pipeline(createReadStream(body), out);
     return { header, result };
   } finally {

@@ -5,7 +5,7 @@
 import { MnsimError } from '@mnsim/errors';
 import { LogFormatError, LogHasher, expandLines, isEventLine } from '@mnsim/events';
 import { type RunRow, type Store, type StoredLogEvent, observedRunHasNoLog } from '@mnsim/store';
-import { LOG_FORMAT, LOG_FORMAT_VERSION, type LogHeader } from './log-file.js';
+import { LOG_FORMAT, LOG_FORMAT_VERSION, type LogHeader, logHeaderLine } from './log-file.js';
 import { type RecordedLog, type RunStart, runStartOf } from './recorded-log.js';
 
 /** Rows read per query while streaming a run's events. */
@@ -103,16 +103,16 @@ export class RecordedRun implements RecordedLog {
    * lines after it with their logHash (the stored lines': LOG_FORMAT_VERSION and the run's).
    */
   headerLine(version: LogHeader['version'], logHash: string): string {
-    const r = this.run;
-    return JSON.stringify({
+    // kernel, arch and seed as the log's run.start has them, which import checks the header against
+    return logHeaderLine({
       format: LOG_FORMAT,
       version,
-      runId: r.runId,
-      scenario: r.scenario,
-      kernel: r.kernel,
-      arch: r.arch,
-      seed: r.seed,
-      events: r.events,
+      runId: this.run.runId,
+      scenario: this.run.scenario,
+      kernel: this.start.kernel,
+      arch: this.start.arch,
+      seed: this.start.seed,
+      events: this.run.events,
       logHash,
     });
   }
