@@ -103,10 +103,14 @@ export abstract class QueueProcessor extends WorkerHost implements BeforeApplica
 
   /**
    * Jobs in flight finish before the bus and the store close (onApplicationShutdown);
-   * @nestjs/bullmq's own close of the worker afterwards is a no-op.
+   * @nestjs/bullmq's own close of the worker afterwards is a no-op. With Redis out of reach, no
+   * job can finish (its end is a write to Redis) and BullMQ's close would wait for its fetch loop,
+   * which waits for Redis, for ever: it closes at once instead, and the jobs it held are taken
+   * again from their expired locks once Redis is back, as after a crash.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.close();
+    const reachable = this.busProvider.bus.redis.status === 'ready';
+    await this.worker.close(!reachable);
   }
 }
 

@@ -4,10 +4,10 @@
  * runs by status and the process's own metrics (prom-client's defaults). Without a cluster
  * configured (MNSIM_REDIS_URL) there are no queue families. Each value is read when scraped.
  */
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { Bus, SERVED_QUEUES, busLoggerOf, logConnectionErrors } from '@mnsim/bus';
+import { Bus, BusProvider, SERVED_QUEUES, busLoggerOf, logConnectionErrors } from '@mnsim/bus';
 import { DEAD_LETTER_QUEUE } from '@mnsim/runtime';
 import type { Store } from '@mnsim/store';
 import { STORE } from './store.provider.js';
@@ -33,26 +33,44 @@ interface QueueStats {
 
 /**
  * A Bus on the cluster that /metrics and /health report on (MNSIM_REDIS_URL), or null without
- * one: the api's one connection to read the queues and ping Redis, closed with the application.
+ * one: the api's connection to read the queues and ping Redis. An orchestrating api has one Bus
+ * already (BusModule's, for the same Redis and prefix): that one is used, so that the api holds
+ * one connection and logs each of its errors once; otherwise its own, closed with the application.
  */
 @Injectable()
 export class ClusterBus implements OnApplicationShutdown {
   readonly bus: Bus | null;
+  private readonly owned: boolean;
 
-  constructor(@Inject(CLUSTER) cluster: ClusterTarget) {
+  constructor(
+    @Inject(CLUSTER) cluster: ClusterTarget,
+    // explicit: a union type leaves no class in the parameter's metadata
+    @Optional() @Inject(BusProvider) orchestrating: BusProvider | null = null,
+  ) {
+    const shared =
+      cluster !== null &&
+      orchestrating !== null &&
+      orchestrating.config.MNSIM_REDIS_URL === cluster.redisUrl &&
+      orchestrating.config.MNSIM_QUEUE_PREFIX === cluster.prefix
+        ? orchestrating.bus
+        : null;
+    this.owned = shared === null;
     // its connection errors are logged as the app logs (one JSON object a line in the api's
     // process), once per message and quiet period, not written raw to stderr per retry
-    this.bus = cluster
-      ? new Bus({
-          redisUrl: cluster.redisUrl,
-          prefix: cluster.prefix,
-          onConnectionError: logConnectionErrors(busLoggerOf(new Logger('api'))),
-        })
-      : null;
+    this.bus =
+      shared ??
+      (cluster
+        ? new Bus({
+            redisUrl: cluster.redisUrl,
+            prefix: cluster.prefix,
+            onConnectionError: logConnectionErrors(busLoggerOf(new Logger('api'))),
+          })
+        : null);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.bus?.close();
+    // a shared Bus is BusModule's to close
+    if (this.owned) await this.bus?.close();
   }
 }
 
