@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexBuiltins } from '@mnsim/triage';
+import { seedSplatOf } from './seed-splat.js';
 
 const MiB = 1024 ** 2;
 const CLI = fileURLToPath(new URL('../../apps/cli/src/main.js', import.meta.url));
@@ -167,28 +168,7 @@ const NOISE_BYTES =
   'Dec  6 10:00:00 host kernel: [    0.000000] \n'.length;
 
 /** The seed's splat, as arm64 5.8 prints it from the oom_reaper. */
-const arm64Reaper = (n: number): string[] => [
-  'BUG: sleeping function called from invalid context at arch/arm64/kvm/mmu.c:394',
-  `in_atomic(): 1, irqs_disabled(): 0, non_block: 1, pid: ${36 + (n % 3)}, name: oom_reaper`,
-  'INFO: lockdep is turned off.',
-  `CPU: ${n % 4} PID: ${36 + (n % 3)} Comm: oom_reaper Not tainted 5.8.0 #1`,
-  'Hardware name: QEMU QEMU Virtual Machine, BIOS 0.0.0 02/06/2015',
-  'Call trace:',
-  ' dump_backtrace+0x0/0x284',
-  ' show_stack+0x1c/0x28',
-  ' dump_stack+0xf0/0x1a4',
-  ' ___might_sleep+0x2bc/0x2cc',
-  ' unmap_stage2_range+0x160/0x1ac',
-  ' kvm_unmap_hva_range+0x1a0/0x1c8',
-  ' kvm_mmu_notifier_invalidate_range_start+0x8c/0xf8',
-  ' __mmu_notifier_invalidate_range_start+0x218/0x31c',
-  ' mmu_notifier_invalidate_range_start_nonblock+0x78/0xb0',
-  ' __oom_reap_task_mm+0x128/0x268',
-  ' oom_reap_task+0xac/0x298',
-  ' oom_reaper+0x178/0x17c',
-  ' kthread+0x1e4/0x1fc',
-  ' ret_from_fork+0x10/0x30',
-];
+const arm64Reaper = (n: number): string[] => seedSplatOf(36 + (n % 3), n % 4);
 
 /** An x86 might_sleep with lockdep's lock list, "? " frames and a ".cold" suffix. */
 const x86Ioctl = (n: number): string[] => [
