@@ -527,6 +527,87 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       );
     });
 
+    it('a log answered whole is kept: answered again with its length, and 304 for its ETag', async () => {
+      const { runId } = runs.arm64;
+      const first = await getLog(`/runs/${runId}/log`, 'br');
+      expect(first.status).toBe(200);
+      expect(first.headers['content-encoding']).toBe('br');
+      expect(first.headers.vary).toBe('Accept-Encoding');
+      const etag = first.headers.etag;
+      expect(etag).toBe(`"${runs.arm64.logHash.replace('sha256:', '')}.br"`);
+      const again = await getLog(`/runs/${runId.slice(0, 8)}/log`, 'br');
+      expect(again.status).toBe(200);
+      expect(text(again)).toBe(text(first));
+      expect(text(again)).toBe(await exported(runId));
+      expect(again.headers.etag).toBe(etag);
+      // supertest decompresses; the length is the compressed answer's, known up front this time
+      expect(Number(again.headers['content-length'])).toBeGreaterThan(0);
+      expect(Number(again.headers['content-length'])).toBeLessThan(text(first).length);
+
+      const unchanged = await getLog(`/runs/${runId}/log`, 'br').set('If-None-Match', etag);
+      expect(unchanged.status).toBe(304);
+      expect(unchanged.headers.etag).toBe(etag);
+      // another encoding is another answer, with its own ETag
+      const gzipped = await getLog(`/runs/${runId}/log`, 'gzip').set('If-None-Match', etag);
+      expect(gzipped.status).toBe(200);
+      expect(gzipped.headers.etag).not.toBe(etag);
+    });
+
+    it('what is kept is what was checked: a store damaged afterwards is read anew, and fails', async () => {
+      // a copy of a run, answered whole once (kept), then given one more event than it says
+      const source = runs.userptr;
+      const store = await openStore(db.options);
+      const logged = [];
+      try {
+        await store.createRun({
+          runId: 'log-kept',
+          scenario: source.scenario,
+          kernel: source.kernel,
+          arch: source.arch,
+          seed: source.seed,
+        });
+        for await (const e of store.iterateLog(source.runId)) logged.push(e);
+        await store.appendEvents(
+          'log-kept',
+          logged.map((e) => ({ event: { ...e, runId: 'log-kept' }, lines: e.lines })),
+          [],
+        );
+        await store.finishRun('log-kept', {
+          status: 'completed',
+          events: source.events,
+          logHash: source.logHash,
+          violations: 0,
+        });
+      } finally {
+        await store.close();
+      }
+      const whole = await getLog('/runs/log-kept/log', 'gzip');
+      expect(whole.status).toBe(200);
+      const damaging = await openStore(db.options);
+      try {
+        const last = logged[logged.length - 1];
+        await damaging.appendEvents(
+          'log-kept',
+          [
+            {
+              // its run.end once more, one seq later: a line the log's count does not cover
+              event: { ...last, runId: 'log-kept', seq: last.seq + 1 },
+              lines: last.lines.slice(-1),
+            },
+          ],
+          [],
+        );
+      } finally {
+        await damaging.close();
+      }
+      // the encoding answered before is kept: the same checked bytes, the store not read again
+      const kept = await getLog('/runs/log-kept/log', 'gzip');
+      expect(kept.status).toBe(200);
+      expect(text(kept)).toBe(text(whole));
+      // another one reads the store, finds it damaged, and ends the transfer unfinished
+      await expect(getLog('/runs/log-kept/log', 'br')).rejects.toThrow(/^aborted$/);
+    });
+
     it('a log found damaged while it streams fails the transfer: never a whole answer', async () => {
       // the lines of a run under another run's logHash: the check after the last line fails
       const source = runs.userptr;
@@ -555,7 +636,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       }
       // "aborted": the answer had begun (its status line came), then the connection closed
       // before its end; not "socket hang up", which is a connection closed before any answer
-      for (const encoding of ['identity', 'gzip']) {
+      for (const encoding of ['identity', 'gzip', 'br']) {
         await expect(getLog('/runs/log-damaged/log', encoding)).rejects.toThrow(/^aborted$/);
       }
     });

@@ -12,6 +12,7 @@ import { OrchestratorModule } from './orchestrator/orchestrator.module.js';
 import { CLUSTER, ClusterBus, type ClusterTarget, MetricsService } from './metrics.service.js';
 import { ReplayService } from './replay.service.js';
 import { RunsController } from './runs.controller.js';
+import { RunLogService } from './run-log.service.js';
 import { RunsService } from './runs.service.js';
 import {
   SimulationPool,
@@ -73,6 +74,7 @@ export class ApiModule {
         MetricsService,
         StoreLifecycle,
         RunsService,
+        RunLogService,
         {
           provide: SimulationPool,
           useFactory: (s: Store, grace: ShutdownGrace) =>

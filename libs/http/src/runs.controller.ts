@@ -1,19 +1,12 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  StreamableFile,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
+  ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from './api-docs.js';
@@ -41,6 +34,7 @@ import {
   runResponse,
   runsPageResponse,
 } from './responses.js';
+import { RunLogService } from './run-log.service.js';
 import { RunsService } from './runs.service.js';
 
 @ApiTags('runs')
@@ -50,6 +44,7 @@ export class RunsController {
   constructor(
     private readonly runs: RunsService,
     private readonly replays: ReplayService,
+    private readonly logs: RunLogService,
   ) {}
 
   @Get()
@@ -100,25 +95,26 @@ export class RunsController {
     summary: "The run's log, as `mnsim export` writes it (JSON Lines, streamed)",
     description:
       "A header line (format, version 2, runId, scenario, kernel, arch, seed, events, logHash), then the run's log in format 2: exactly the lines the logHash covers, each repeated part of the events defined once on a line of its own. Only a completed run that was simulated has one. " +
-      'The lines are checked against the run as they are sent: a log found damaged after the answer has begun ends the transfer unfinished, never as a whole answer.',
+      'The lines are checked against the run as they are sent: a log found damaged after the answer has begun ends the transfer unfinished, never as a whole answer. ' +
+      'A log answered whole is kept, compressed, and answered again from memory (with its Content-Length); its ETag (the logHash and the encoding) answers If-None-Match with 304.',
   })
   @ApiProduces(NDJSON)
   @ApiOkResponse({
     description: 'the log file, one JSON value a line',
     content: { [NDJSON]: { schema: { type: 'string' } } },
   })
+  @ApiResponse({
+    status: 304,
+    description: 'If-None-Match named the ETag: the log has not changed',
+  })
   @ApiErrors(400, 404, 409, 500)
   async log(
     @Param('id', { schema: runIdParam }) id: string,
     @Query({ schema: noQuery }) _query: NoQuery,
-  ): Promise<StreamableFile> {
-    const file = new StreamableFile(await this.runs.logFile(id), { type: NDJSON });
-    // a log found damaged (or a store that fails) while it streams: lines may have gone out
-    // already, so the client must see a failed transfer, never a shorter log
-    return file.setErrorHandler((err, res) => {
-      file.errorLogger(err);
-      if (!res.destroyed) res.destroy?.();
-    });
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    await this.logs.send(id, req, res);
   }
 
   @Get(':id/kernel-log')

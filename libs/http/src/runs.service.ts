@@ -1,11 +1,5 @@
-import { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
-import {
-  formatKernelLog,
-  kernelLogFromEvent,
-  type KernelLogLine,
-  RecordedRun,
-} from '@mnsim/engine';
+import { formatKernelLog, kernelLogFromEvent, type KernelLogLine } from '@mnsim/engine';
 import { fuzzCampaignPrefix } from '@mnsim/scenarios';
 import type { RunStartPayload } from '@mnsim/events';
 import {
@@ -24,9 +18,6 @@ import {
 import { pagedQuery } from './cursor-guard.js';
 import { SimulationPool } from './simulation-pool.js';
 import { InjectStore } from './store.provider.js';
-
-/** Characters of lines a streamed answer writes at a time (a stream's default high-water mark). */
-const CHUNK_CHARS = 16 * 1024;
 
 /** the scenarios' default HZ, for a run with no run.start (an observed run): it has no line to stamp */
 const DEFAULT_HZ = 250;
@@ -86,17 +77,6 @@ export class RunsService {
   }
 
   /**
-   * The run's log file, what `mnsim export` writes: its header, then its lines in format 2 as the
-   * store holds them, checked against the run's count and logHash once the last is read.
-   * @throws as RecordedRun.open: 404 no such run, 400 an ambiguous prefix, 409 a run that is not
-   * completed (running, failed) or was observed (it has no log)
-   */
-  async logFile(idOrPrefix: string): Promise<Readable> {
-    const lines = (await RecordedRun.open(this.store, idOrPrefix, 'export')).fileLines();
-    return Readable.from(textChunks(lines), { objectMode: false });
-  }
-
-  /**
    * The run's kernel log, what dmesg shows, rebuilt from its events as `mnsim run` prints it (the
    * engine's kernel-log): each line with the seq of the event that printed it, so a splat's lines
    * name their violation.
@@ -130,17 +110,4 @@ export class RunsService {
   create(body: CreateRunBody): Promise<object> {
     return this.pool.run({ kind: 'run', body });
   }
-}
-
-/** Lines as text, each ending in a newline, CHUNK_CHARS or so at a time. */
-async function* textChunks(lines: AsyncIterable<string>): AsyncGenerator<string> {
-  let pending = '';
-  for await (const line of lines) {
-    pending += line + '\n';
-    if (pending.length >= CHUNK_CHARS) {
-      yield pending;
-      pending = '';
-    }
-  }
-  if (pending !== '') yield pending;
 }
