@@ -40,6 +40,44 @@ function marks(page: Page): Promise<Mark[]> {
   );
 }
 
+interface TimelineView {
+  x0: number;
+  scale: number;
+  slots: number;
+}
+
+/**
+ * The page's globals the wheel test reads (the tests are type-checked without the DOM's): the
+ * window's scroll, the run's timeline's handle, and the hint's texts as it changed.
+ */
+interface PageGlobals {
+  scrollX: number;
+  scrollY: number;
+  innerHeight: number;
+  document: {
+    documentElement: { scrollHeight: number };
+    querySelector(selector: string): { textContent: string | null } | null;
+  };
+  MutationObserver: new (callback: () => void) => { observe(node: unknown, opts: object): void };
+  requestAnimationFrame(callback: () => void): void;
+  __mnsimTimeline: { view(): TimelineView };
+  __hints: string[];
+}
+
+/** The run's timeline's view: the slot at its left edge and its scale. */
+function timelineView(page: Page): Promise<TimelineView> {
+  return page.evaluate(() => (globalThis as unknown as PageGlobals).__mnsimTimeline.view());
+}
+
+/** How far the page is scrolled, two frames on: a scroll a wheel was to make has been made. */
+function scrolled(page: Page): Promise<{ x: number; y: number }> {
+  return page.evaluate(async () => {
+    const g = globalThis as unknown as PageGlobals;
+    for (let i = 0; i < 2; i++) await new Promise<void>((r) => g.requestAnimationFrame(r));
+    return { x: g.scrollX, y: g.scrollY };
+  });
+}
+
 const field = (page: Page, name: string) =>
   page.locator(`[data-testid="context-panel"] [data-field="${name}"]`).first().innerText();
 
@@ -196,6 +234,64 @@ describeBrowser("a run's page", () => {
     await splat.click();
     await page.locator(`[data-testid="context-panel"][data-seq="${printed}"]`).waitFor();
     expect(await field(page, 'nonBlock')).toBe('1');
+    expect(errors).toEqual([]);
+  });
+
+  it('leaves a plain wheel over the timeline to the page, which scrolls; Ctrl + wheel zooms, a sideways wheel pans', async () => {
+    const { page, errors } = await ui.newPage();
+    // a window short enough for the page to scroll on past the timeline
+    await page.setViewportSize({ width: 1280, height: 600 });
+    await page.goto(`/ui/runs/${ui.runs.oomReap}`);
+    await timelineDrawn(page);
+    // what the hint says, each time it changes (it fades and is emptied after a moment)
+    await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      g.__hints = [];
+      const hint = g.document.querySelector('[data-testid="timeline-hint"]');
+      new g.MutationObserver(() => g.__hints.push(hint?.textContent ?? '')).observe(hint, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    const timeline = page.locator('[data-testid="timeline"]');
+    await timeline.hover();
+    const fitted = await timelineView(page);
+    const before = await scrolled(page);
+    const room = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      return g.document.documentElement.scrollHeight - g.innerHeight - g.scrollY;
+    });
+    expect(room).toBeGreaterThan(100);
+
+    // a plain wheel: the page scrolls, the timeline's view stays, and the hint says how to zoom
+    await page.mouse.wheel(0, 100);
+    await page.waitForFunction((y) => (globalThis as unknown as PageGlobals).scrollY > y, before.y);
+    expect(await timelineView(page)).toEqual(fitted);
+    const hints = await page.evaluate(() => (globalThis as unknown as PageGlobals).__hints);
+    expect(hints[0]).toBe('Ctrl + wheel to zoom');
+
+    // Ctrl + wheel (a pinch comes as one too): the timeline zooms in, the page stays where it is
+    await timeline.hover();
+    const at = await scrolled(page);
+    await page.keyboard.down('Control');
+    await page.mouse.wheel(0, -300);
+    await page.keyboard.up('Control');
+    await page.waitForFunction(
+      (scale) => (globalThis as unknown as PageGlobals).__mnsimTimeline.view().scale > scale,
+      fitted.scale,
+    );
+    const zoomed = await timelineView(page);
+    expect(await scrolled(page)).toEqual(at);
+
+    // a sideways wheel pans the zoomed-in timeline, and neither scrolls the page
+    await page.mouse.wheel(200, 0);
+    await page.waitForFunction(
+      (x0) => (globalThis as unknown as PageGlobals).__mnsimTimeline.view().x0 > x0,
+      zoomed.x0,
+    );
+    expect((await timelineView(page)).scale).toBe(zoomed.scale);
+    expect(await scrolled(page)).toEqual(at);
     expect(errors).toEqual([]);
   });
 

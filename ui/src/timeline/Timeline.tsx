@@ -1,9 +1,11 @@
 /**
  * One run's timeline on a canvas: drawn from the precomputed model for the part of the axis in
  * view, redrawn at most once a frame when the view (shared with the other timeline of the page,
- * if any), the selection or the size changes. Wheel zooms at the pointer (with Shift, or
- * sideways, it pans), a drag pans, a click selects; with the canvas focused, ←/→ pan, +/− zoom,
- * 0 fits, ,/. step to the previous/next event.
+ * if any), the selection or the size changes. Ctrl + wheel (a trackpad's pinch too) zooms at the
+ * pointer, a sideways wheel (or Shift + wheel) pans, and a plain wheel is left to the page, which
+ * scrolls past the timeline as it would past a map: the first one says how to zoom. A drag pans,
+ * a click selects; with the canvas focused, ←/→ pan, +/− zoom, 0 fits, ,/. step to the
+ * previous/next event.
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef } from 'preact/hooks';
@@ -23,6 +25,11 @@ export interface TimelineProps {
   caption?: ComponentChildren;
 }
 
+/** How long the hint to a plain wheel stays before it fades, ms. */
+const WHEEL_HINT_MS = 1800;
+/** Whether a plain wheel over a timeline has had its hint: once a page, whichever timeline. */
+let wheelHinted = false;
+
 interface Frame {
   raf: number;
   frames: number;
@@ -41,6 +48,7 @@ export function Timeline(props: TimelineProps) {
   const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const tip = useRef<HTMLDivElement>(null);
+  const hint = useRef<HTMLDivElement>(null);
   const geo = useMemo(() => geometryOf(model), [model]);
   const latest = useRef({ props, geo });
   latest.current = { props, geo };
@@ -153,14 +161,40 @@ export function Timeline(props: TimelineProps) {
     const hideTip = () => {
       if (tip.current) tip.current.hidden = true;
     };
+    let hintTimer = 0;
+    const showHint = () => {
+      const h = hint.current;
+      if (wheelHinted || h === null) return;
+      wheelHinted = true;
+      h.textContent = 'Ctrl + wheel to zoom';
+      h.classList.add('shown');
+      hintTimer = window.setTimeout(() => {
+        h.classList.remove('shown');
+        // faded: nothing left for a screen reader to come across
+        hintTimer = window.setTimeout(clearHint, 400);
+      }, WHEEL_HINT_MS);
+    };
+    const clearHint = () => {
+      window.clearTimeout(hintTimer);
+      const h = hint.current;
+      if (h === null) return;
+      h.classList.remove('shown');
+      h.textContent = '';
+    };
+    // only what the timeline handles is taken from the page: a plain wheel scrolls it
     const onWheel = (e: WheelEvent) => {
       const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? view.width : 1;
       const dx = e.deltaX * unit;
       const dy = e.deltaY * unit;
-      e.preventDefault();
       hideTip();
-      if (e.shiftKey || Math.abs(dx) > Math.abs(dy)) view.panBy(dx !== 0 ? dx : dy);
-      else view.zoomAt(Math.exp(-dy * 0.0015), local(e).x - LABEL_W);
+      // a pinch comes as a wheel with ctrlKey; the browser would zoom the page on either
+      if (e.ctrlKey) view.zoomAt(Math.exp(-dy * 0.0015), local(e).x - LABEL_W);
+      else if (e.shiftKey || Math.abs(dx) > Math.abs(dy)) view.panBy(dx !== 0 ? dx : dy);
+      else {
+        if (dy !== 0) showHint();
+        return;
+      }
+      e.preventDefault();
     };
     const onDown = (e: PointerEvent) => {
       if (e.button !== 0) return;
@@ -256,6 +290,7 @@ export function Timeline(props: TimelineProps) {
     cv.addEventListener('pointercancel', onCancel);
     cv.addEventListener('pointerleave', hideTip);
     return () => {
+      clearHint();
       el.removeEventListener('wheel', onWheel);
       el.removeEventListener('keydown', onKey);
       cv.removeEventListener('pointerdown', onDown);
@@ -314,11 +349,12 @@ export function Timeline(props: TimelineProps) {
         data-findings={model.marks.length}
         data-selected={props.selected ?? ''}
         tabIndex={0}
-        aria-label="timeline: drag or ←/→ to pan, wheel or +/− to zoom, 0 to fit, click an event to select it"
+        aria-label="timeline: drag, Shift + wheel or ←/→ to pan, Ctrl + wheel or +/− to zoom, 0 to fit, click an event to select it"
         style={{ height: `${geo.height}px` }}
       >
         <canvas ref={canvas} />
         <div ref={tip} class="timeline-tip" hidden />
+        <div ref={hint} class="timeline-hint" data-testid="timeline-hint" role="status" />
       </div>
     </div>
   );
@@ -335,8 +371,9 @@ export function TimelineLegend() {
       <Swatch color="#0e7490" /> a timer from the orchestrator. A bar on a lane is a call in flight,
       one row per nesting depth on that lane. Findings: <Diamond kind="atomic-sleep" />{' '}
       atomic-sleep, <Diamond kind="notifier-imbalance" /> notifier-imbalance,{' '}
-      <Diamond kind="guest-livelock" /> guest-livelock. Wheel zooms, drag pans (or ←/→, +/−, 0 with
-      the timeline focused; , and . step through events); click an event for its context.
+      <Diamond kind="guest-livelock" /> guest-livelock. Ctrl + wheel (or a pinch) zooms; drag, Shift
+      + wheel or a sideways wheel pans (or ←/→, +/−, 0 with the timeline focused; , and . step
+      through events); click an event for its context.
     </p>
   );
 }

@@ -9,7 +9,8 @@
  * - `[data-testid=timeline]` (the replay's: `timeline-replay`): the canvas' box, with
  *   `data-events`, `data-findings`, `data-selected` (a seq) and `data-ready="true"` once drawn;
  *   the toolbar's buttons `zoom-in`, `zoom-out`, `zoom-fit`, `pan-left`, `pan-right`,
- *   `previous-finding`, `next-finding`;
+ *   `previous-finding`, `next-finding`; in the box, `[data-testid=timeline-hint]`, which says
+ *   "Ctrl + wheel to zoom" for a moment after the page's first plain wheel over a timeline;
  * - `[data-testid=context-panel]` (`data-seq`), its values by `[data-field=…]`: type, seq,
  *   jiffies, fn, from, to, args, ret, signature, kind, site, reported, task, comm, pid,
  *   preemptCount, nonBlock, irqsDisabled, locks and stack (with `data-count`);
