@@ -525,6 +525,11 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
         409,
         'run log-failed is failed (stopped): only completed runs have a log to export',
       );
+      // the refusal is JSON, whatever encoding the log would have had
+      const refused = await http.get('/runs/log-running/log').set('Accept-Encoding', 'br');
+      expect(refused.status).toBe(409);
+      expect(refused.headers['content-type']).toMatch(/^application\/json/);
+      expect(refused.body.message).toMatch(/only completed runs have a log to export$/);
     });
 
     it('a log answered whole is kept: answered again with its length, and 304 for its ETag', async () => {

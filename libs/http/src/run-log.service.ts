@@ -47,28 +47,18 @@ export class RunLogService {
    *   prefix, 409 a run that is not completed or was observed (it has no log)
    */
   async send(idOrPrefix: string, req: Request, res: Response): Promise<void> {
-    const run = await RecordedRun.open(this.store, idOrPrefix, 'export');
     const accepted = req.acceptsEncodings([...ENCODINGS]);
     const encoding: Encoding = accepted === false ? 'identity' : (accepted as Encoding);
-    const etag = `"${run.logHash.replace(/^sha256:/, '')}.${encoding}"`;
-    res.setHeader('Content-Type', NDJSON);
-    res.setHeader('Vary', 'Accept-Encoding');
-    res.setHeader('ETag', etag);
-    // each use revalidates (a log behind a token is the browser's own); and the compression
-    // middleware leaves the answer as it is
-    res.setHeader('Cache-Control', 'private, no-cache, no-transform');
-    if (encoding !== 'identity') res.setHeader('Content-Encoding', encoding);
-    if (ifNoneMatch(req, etag)) {
-      res.status(304).end();
-      return;
+    // a log answered before needs its row only: not the run.start, whose scenario open() checks
+    const runId = await this.store.resolveRunId(idOrPrefix);
+    const row = await this.store.getRun(runId);
+    if (row?.status === 'completed' && row.logHash !== null && row.origin !== 'observed') {
+      if (this.answered(req, res, row.runId, row.logHash, encoding)) return;
     }
-    const key = `${run.runId}\u0000${run.logHash}\u0000${encoding}`;
-    const cached = this.cache.get(key);
-    if (cached !== undefined) {
-      res.setHeader('Content-Length', String(cached.length));
-      res.end(cached);
-      return;
-    }
+    const run = await RecordedRun.open(this.store, runId, 'export');
+    if (this.answered(req, res, run.runId, run.logHash, encoding)) return;
+    const key = cacheKey(run.runId, run.logHash, encoding);
+    setLogHeaders(res, etagOf(run.logHash, encoding), encoding);
     const kept: Buffer[] = [];
     let keptBytes = 0;
     const keep = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -100,7 +90,48 @@ export class RunLogService {
     }
     if (keptBytes <= LOG_CACHE_BYTES / 4) this.cache.set(key, Buffer.concat(kept, keptBytes));
   }
+
+  /**
+   * Answers from what is known already, and says so: 304 for the client's own copy, or the kept
+   * bytes. Otherwise it leaves the answer untouched (an error may still be its to send).
+   */
+  private answered(
+    req: Request,
+    res: Response,
+    runId: string,
+    logHash: string,
+    encoding: Encoding,
+  ): boolean {
+    const etag = etagOf(logHash, encoding);
+    if (ifNoneMatch(req, etag)) {
+      setLogHeaders(res, etag, encoding);
+      res.status(304).end();
+      return true;
+    }
+    const cached = this.cache.get(cacheKey(runId, logHash, encoding));
+    if (cached === undefined) return false;
+    setLogHeaders(res, etag, encoding);
+    res.setHeader('Content-Length', String(cached.length));
+    res.end(cached);
+    return true;
+  }
 }
+
+const etagOf = (logHash: string, encoding: Encoding): string =>
+  `"${logHash.replace(/^sha256:/, '')}.${encoding}"`;
+
+function setLogHeaders(res: Response, etag: string, encoding: Encoding): void {
+  res.setHeader('Content-Type', NDJSON);
+  res.setHeader('Vary', 'Accept-Encoding');
+  res.setHeader('ETag', etag);
+  // each use revalidates (a log behind a token is the browser's own); and the compression
+  // middleware leaves the answer as it is
+  res.setHeader('Cache-Control', 'private, no-cache, no-transform');
+  if (encoding !== 'identity') res.setHeader('Content-Encoding', encoding);
+}
+
+const cacheKey = (runId: string, logHash: string, encoding: Encoding): string =>
+  `${runId}\u0000${logHash}\u0000${encoding}`;
 
 /** As the compression middleware compresses (brotli quality 4, gzip's default level). */
 function compressor(encoding: Exclude<Encoding, 'identity'>) {
