@@ -6,12 +6,29 @@
  * The shapes are the API's JSON contract (its OpenAPI document at /docs-json).
  */
 
-import type { FindingKind, ViolationRecord } from '../../libs/kernel/src/kernel/sched/violation.js';
+import type { FindingKind, PrintkLine } from '@mnsim/kernel';
+// the modules of libs/events with no Node import (its index has some): types only, erased
+import type { Origin } from '../../libs/events/src/origin.js';
+import type {
+  CanonicalEvent,
+  RunEvent as StoredEvent,
+  RunStatus,
+  Violation,
+} from '../../libs/events/src/types.js';
 
-export type { FindingKind };
-export type Origin = 'simulated' | 'observed';
-export type RunStatus = 'running' | 'completed' | 'failed';
+export type { FindingKind, Origin, RunStatus, Violation };
 
+/*
+ * The rows of the history below restate libs/store's (RunSummaryRow, RunRow, ViolationRow,
+ * SignatureGroup, CampaignRow, SignatureCell) and the replay's report restates libs/engine's:
+ * neither can be imported here, even for its types. The store's types module imports
+ * @mnsim/events, whose index holds Node code (node:crypto, Buffer, process), and the engine's
+ * replay is Node code itself: the dashboard's type check, which has the DOM's types and not
+ * Node's, would fail on them. libs/http's responses.ts describes the same JSON for the OpenAPI
+ * document.
+ */
+
+/** A run as GET /runs lists it: libs/store's RunSummaryRow. */
 export interface RunSummary {
   runId: string;
   origin: Origin;
@@ -28,13 +45,15 @@ export interface RunSummary {
   finishedAt: string | null;
 }
 
+/** A run as GET /runs/:id answers: libs/store's RunRow, with its scenario's source. */
 export interface Run extends RunSummary {
   source: string | null;
 }
 
-/** A finding as the API prints it: the kernel's record, its kind always named, and its seq. */
-export type Violation = Omit<ViolationRecord, 'kind'> & { seq: number; kind: FindingKind };
-
+/**
+ * A finding of the history as GET /violations answers: libs/store's ViolationRow but its
+ * eventId, which the API leaves out (libs/runs' violationRowJson).
+ */
 export interface ViolationRow extends Violation {
   runId: string;
   origin: Origin;
@@ -44,6 +63,7 @@ export interface ViolationRow extends Violation {
   recordedAt: string;
 }
 
+/** libs/store's SignatureGroup. */
 export interface SignatureGroup {
   signature: string;
   kind: FindingKind;
@@ -56,7 +76,7 @@ export interface SignatureGroup {
   lastSeen: string;
 }
 
-/** One cell of a signature's kernel × arch matrix. */
+/** One cell of a signature's kernel × arch matrix: libs/store's SignatureCell. */
 export interface SignatureCell {
   signature: string;
   kernel: string;
@@ -65,6 +85,7 @@ export interface SignatureCell {
   runs: number;
 }
 
+/** A fuzz campaign: libs/store's CampaignRow. */
 export interface Campaign {
   seed: number;
   runs: number;
@@ -76,22 +97,19 @@ export interface Campaign {
   lastRun: string;
 }
 
-export interface RunEvent {
-  seq: number;
-  id: string;
-  type: 'run.start' | 'step' | 'timer' | 'call' | 'return' | 'violation' | 'run.end';
-  causationId: string | null;
-  jiffies: number;
-  payload: unknown;
-  recordedAt: string;
-}
+/** An event as GET /runs/:id/events gives it: the store's, but its runId (the page's own). */
+export type RunEvent = Omit<StoredEvent, 'runId'>;
 
 /**
- * An event as the timeline takes it: a run's without its wall-clock time, which neither the run's
- * log nor a replay carries.
+ * An event as the timeline takes it: as a run's log holds it (and a replay gives it), without
+ * its runId and wall-clock time.
  */
-export type TimelineEvent = Omit<RunEvent, 'recordedAt'>;
+export type TimelineEvent = CanonicalEvent;
 
+/**
+ * `mnsim replay --json` (libs/engine's ReplayReport), as POST /runs/:id/replay answers it: of
+ * the first divergence only its seq is read here.
+ */
 export interface ReplayReport {
   runId: string;
   kernel: string;
@@ -106,15 +124,11 @@ export interface ReplayReport {
   eventsTruncated?: boolean;
 }
 
-/** A line of a run's kernel log, with the seq of the event that printed it. */
-export interface KernelLogLine {
-  seq: number;
-  jiffies: number;
-  level: number;
-  text: string;
-  /** as dmesg shows it: timestamped, escaped */
-  line: string;
-}
+/**
+ * A line of a run's kernel log: the kernel's printk line with the seq of the event that printed
+ * it (libs/engine's KernelLogLine), and the line as dmesg shows it: timestamped, escaped.
+ */
+export type KernelLogLine = PrintkLine & { seq: number; line: string };
 
 /** Filters of the history, as `mnsim violations` takes them. */
 export interface HistoryFilter {
