@@ -469,6 +469,40 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
       return r.out;
     };
 
+    /**
+     * A copy of the userptr run's log, completed under `logHash`, as `runId`; returns its stored
+     * events (the damage the tests make is theirs to add).
+     */
+    const copyOfUserptr = async (runId: string, logHash: string) => {
+      const source = runs.userptr;
+      const store = await openStore(db.options);
+      const logged = [];
+      try {
+        await store.createRun({
+          runId,
+          scenario: source.scenario,
+          kernel: source.kernel,
+          arch: source.arch,
+          seed: source.seed,
+        });
+        for await (const e of store.iterateLog(source.runId)) logged.push(e);
+        await store.appendEvents(
+          runId,
+          logged.map((e) => ({ event: { ...e, runId }, lines: e.lines })),
+          [],
+        );
+        await store.finishRun(runId, {
+          status: 'completed',
+          events: source.events,
+          logHash,
+          violations: 0,
+        });
+      } finally {
+        await store.close();
+      }
+      return logged;
+    };
+
     it('is what `mnsim export` writes for the run, byte for byte, as JSON Lines', async () => {
       for (const { runId, events, logHash } of [runs.arm64, runs.userptr]) {
         const res = await getLog(`/runs/${runId.slice(0, 8)}/log`);
@@ -560,32 +594,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
 
     it('what is kept is what was checked: a store damaged afterwards is read anew, and fails', async () => {
       // a copy of a run, answered whole once (kept), then given one more event than it says
-      const source = runs.userptr;
-      const store = await openStore(db.options);
-      const logged = [];
-      try {
-        await store.createRun({
-          runId: 'log-kept',
-          scenario: source.scenario,
-          kernel: source.kernel,
-          arch: source.arch,
-          seed: source.seed,
-        });
-        for await (const e of store.iterateLog(source.runId)) logged.push(e);
-        await store.appendEvents(
-          'log-kept',
-          logged.map((e) => ({ event: { ...e, runId: 'log-kept' }, lines: e.lines })),
-          [],
-        );
-        await store.finishRun('log-kept', {
-          status: 'completed',
-          events: source.events,
-          logHash: source.logHash,
-          violations: 0,
-        });
-      } finally {
-        await store.close();
-      }
+      const logged = await copyOfUserptr('log-kept', runs.userptr.logHash);
       const whole = await getLog('/runs/log-kept/log', 'gzip');
       expect(whole.status).toBe(200);
       const damaging = await openStore(db.options);
@@ -615,30 +624,7 @@ describe.each(DIALECTS)('HTTP API on $dialect', ({ dialect, setup }) => {
 
     it('a log found damaged while it streams fails the transfer: never a whole answer', async () => {
       // the lines of a run under another run's logHash: the check after the last line fails
-      const source = runs.userptr;
-      const store = await openStore(db.options);
-      try {
-        await store.createRun({
-          runId: 'log-damaged',
-          scenario: source.scenario,
-          kernel: source.kernel,
-          arch: source.arch,
-          seed: source.seed,
-        });
-        const events = [];
-        for await (const e of store.iterateLog(source.runId)) {
-          events.push({ event: { ...e, runId: 'log-damaged' }, lines: e.lines });
-        }
-        await store.appendEvents('log-damaged', events, []);
-        await store.finishRun('log-damaged', {
-          status: 'completed',
-          events: source.events,
-          logHash: runs.arm64.logHash,
-          violations: 0,
-        });
-      } finally {
-        await store.close();
-      }
+      await copyOfUserptr('log-damaged', runs.arm64.logHash);
       // "aborted": the answer had begun (its status line came), then the connection closed
       // before its end; not "socket hang up", which is a connection closed before any answer
       for (const encoding of ['identity', 'gzip', 'br']) {
