@@ -211,10 +211,10 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     const port = await freePort();
     const written: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => {
+    process.stderr.write = (chunk: string | Uint8Array) => {
       written.push(String(chunk));
       return true;
-    });
+    };
     try {
       // the worker processes' JSON logger, as `mnsim serve` in the cluster logs
       app = await createApiApp(
