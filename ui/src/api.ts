@@ -130,19 +130,6 @@ export interface ReplayReport {
  */
 export type KernelLogLine = PrintkLine & { seq: number; line: string };
 
-/** Filters of the history, as `mnsim violations` takes them. */
-export interface HistoryFilter {
-  kind?: FindingKind;
-  origin?: Origin;
-  arch?: string;
-  kernel?: string;
-  scenario?: string;
-  comm?: string;
-  since?: string;
-  signature?: string;
-  run?: string;
-}
-
 export class ApiError extends Error {
   constructor(
     readonly status: number,
