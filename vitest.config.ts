@@ -35,5 +35,10 @@ export default defineConfig({
     // two files at a time (vitest's default is one on two cores): the process tests wait on their
     // clusters more than they compute, and the suite must stay well within its ten minutes
     maxWorkers: 2,
+    // each worker keeps its modules from one file to the next: the files share Nest, TypeORM,
+    // BullMQ and the libs, whose loading took 180 s of the suite's worker time when every file
+    // loaded them anew (11 s instead for the libs, apps, oracles, replay and api files). Nothing
+    // here mocks modules, and each test restores what it changes of the process.
+    isolate: false,
   },
 });
