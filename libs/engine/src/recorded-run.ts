@@ -44,8 +44,20 @@ export class RecordedRun implements RecordedLog {
     use: RecordedRunUse = 'replay',
   ): Promise<RecordedRun> {
     const runId = await store.resolveRunId(ref);
-    const run = await store.getRun(runId);
-    if (run === null) throw new RecordedRunError(`no run matches '${ref}'`, 2);
+    return RecordedRun.ofRow(store, runId, await store.getRun(runId), use);
+  }
+
+  /**
+   * Opens the run `runId` from its row, already read (null: gone since its id was resolved).
+   * @throws RecordedRunError, as open()
+   */
+  static async ofRow(
+    store: Store,
+    runId: string,
+    run: RunRow | null,
+    use: RecordedRunUse = 'replay',
+  ): Promise<RecordedRun> {
+    if (run === null) throw new RecordedRunError(`no run matches '${runId}'`, 2);
     if (run.origin === 'observed') throw new RecordedRunError(observedRunHasNoLog(runId), 2);
     if (run.status !== 'completed' || run.logHash === null) {
       throw new RecordedRunError(

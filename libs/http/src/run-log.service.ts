@@ -43,7 +43,7 @@ export class RunLogService {
 
   /**
    * Answers `req` with the log of the run `idOrPrefix`.
-   * @throws as RecordedRun.open, before anything is sent: 404 no such run, 400 an ambiguous
+   * @throws as RecordedRun.open (ofRow), before anything is sent: 404 no such run, 400 an ambiguous
    *   prefix, 409 a run that is not completed or was observed (it has no log)
    */
   async send(idOrPrefix: string, req: Request, res: Response): Promise<void> {
@@ -55,7 +55,7 @@ export class RunLogService {
     if (row?.status === 'completed' && row.logHash !== null && row.origin !== 'observed') {
       if (this.answered(req, res, row.runId, row.logHash, encoding)) return;
     }
-    const run = await RecordedRun.open(this.store, runId, 'export');
+    const run = await RecordedRun.ofRow(this.store, runId, row, 'export');
     if (this.answered(req, res, run.runId, run.logHash, encoding)) return;
     const key = cacheKey(run.runId, run.logHash, encoding);
     setLogHeaders(res, etagOf(run.logHash, encoding), encoding);
