@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BusProvider, workerLogger } from '@mnsim/bus';
 import { createApiApp, loadApiConfig } from '@mnsim/http';
 import { ClusterBus } from '../../libs/http/src/metrics.service.js';
+import { TimedOut, within } from '../../libs/http/src/within.js';
 import { PrivateRedis, freePort } from '../distributed/private-redis.js';
 import { buildDist } from '../distributed/processes.js';
 
@@ -82,11 +83,12 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     // Bounded, so that the rest is cleaned up whatever a test left: closing an orchestrating api
     // whose Redis was away once hung here (its queues' Workers waited for Redis to close).
     const closing = app?.close();
-    const closed = await Promise.race([
-      closing?.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000).unref()),
-    ]);
-    if (closed === false) console.warn('health-redis: app.close() did not finish within 15 s');
+    if (closing) {
+      await within(15_000, closing).catch((err: unknown) => {
+        if (!(err instanceof TimedOut)) throw err;
+        console.warn('health-redis: app.close() did not finish within 15 s');
+      });
+    }
     app = undefined;
     await closeServer?.();
     closeServer = undefined;
@@ -240,11 +242,7 @@ describe('GET /health with a cluster whose Redis does not answer', () => {
     // and it stops: its queues' Workers waited for Redis to close, for ever
     const closing = app.close();
     app = undefined;
-    const closed = await Promise.race([
-      closing.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
-    ]);
-    expect(closed).toBe(true);
+    await expect(within(5000, closing)).resolves.toBeUndefined();
   });
 
   it('a server takes the connection and never gets ready: 503, no command queued on it', async () => {

@@ -15,6 +15,7 @@ import { type ApiConfig, type RunningApi, serve } from '@mnsim/http';
 import { NO_RUN_LIMITS } from '@mnsim/events';
 import { hostileScenario } from '../../bench/src/hostile-scenario.js';
 import { SimulationPool } from '../../libs/http/src/simulation-pool.js';
+import { TimedOut, within } from '../../libs/http/src/within.js';
 import { buildDist } from '../distributed/processes.js';
 
 const GRACE_MS = 400;
@@ -58,13 +59,12 @@ async function partialRequest(
 /** Settles with how long `p` took, or fails past `ms`. */
 async function timed(p: Promise<unknown>, ms: number): Promise<number> {
   const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    p,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`still not settled after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  try {
+    await within(ms, p);
+  } catch (err) {
+    if (!(err instanceof TimedOut)) throw err;
+    throw new Error(`still not settled after ${ms} ms`, { cause: err });
+  }
   return Date.now() - started;
 }
 

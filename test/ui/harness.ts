@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { type ApiConfig, createApiApp } from '@mnsim/http';
+import { TimedOut, within } from '../../libs/http/src/within.js';
 import { main } from '../../apps/cli/src/cli.js';
 import { captureOutput } from '../cli-output.js';
 import { buildDist } from '../distributed/processes.js';
@@ -72,19 +73,11 @@ interface Cleanup {
 const CLEANUP_TIMEOUT_MS = 20_000;
 
 async function bounded(cleanup: Cleanup): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      cleanup.undo(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${cleanup.what}: not done after ${CLEANUP_TIMEOUT_MS} ms`)),
-          CLEANUP_TIMEOUT_MS,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
+    await within(CLEANUP_TIMEOUT_MS, Promise.resolve(cleanup.undo()));
+  } catch (err) {
+    if (!(err instanceof TimedOut)) throw err;
+    throw new Error(`${cleanup.what}: not done after ${CLEANUP_TIMEOUT_MS} ms`, { cause: err });
   }
 }
 
